@@ -1,0 +1,20 @@
+// The embedded OpenCL C sources, as strings.
+
+public enum KernelSources {
+    public static var common: String { text(PackageResources.common_cl) }
+
+    /// The source of `Kernels/<name>.cl`.
+    public static func named(_ name: String) -> String {
+        switch name {
+        case "elementwise": return text(PackageResources.elementwise_cl)
+        case "reduce": return text(PackageResources.reduce_cl)
+        case "softmax": return text(PackageResources.softmax_cl)
+        case "normalize": return text(PackageResources.normalize_cl)
+        case "batchnorm": return text(PackageResources.batchnorm_cl)
+        case "sinkhorn": return text(PackageResources.sinkhorn_cl)
+        default: preconditionFailure("no embedded kernel file named \(name).cl")
+        }
+    }
+
+    private static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+}

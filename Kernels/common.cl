@@ -1,0 +1,46 @@
+// Shared by every program: work-group reductions over local memory.
+//
+// Assumes the local size is a power of two (the host launches 2^k work-items per group).
+
+inline float group_sum(float value, __local float* scratch) {
+    const int lid = get_local_id(0);
+    scratch[lid] = value;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = get_local_size(0) / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) scratch[lid] += scratch[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float total = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);  // scratch may be reused right after
+    return total;
+}
+
+inline float group_max(float value, __local float* scratch) {
+    const int lid = get_local_id(0);
+    scratch[lid] = value;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = get_local_size(0) / 2; stride > 0; stride >>= 1) {
+        if (lid < stride) scratch[lid] = fmax(scratch[lid], scratch[lid + stride]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float best = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return best;
+}
+
+// log(sum_i exp(x_i)) across the group, given each work-item's partial (max, sum of exp(x - max)).
+inline float group_logsumexp(float local_max, float local_sum, __local float* scratch) {
+    const float m = group_max(local_max, scratch);
+    const float s = group_sum(m == -INFINITY ? 0.0f : local_sum * exp(local_max - m), scratch);
+    return m + log(s);
+}
+
+// Online log-sum-exp step: folds x into the running (max, sum of exp(· - max)).
+inline void lse_push(float x, float* running_max, float* running_sum) {
+    if (x > *running_max) {
+        *running_sum = *running_sum * exp(*running_max - x) + 1.0f;
+        *running_max = x;
+    } else {
+        *running_sum += exp(x - *running_max);
+    }
+}

@@ -1,0 +1,53 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "SSL",
+    products: [
+        .library(name: "SSLCore", targets: ["SSLCore"]),
+        .executable(name: "ssl", targets: ["ssl"]),
+        .executable(name: "ssl-bench", targets: ["ssl-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The OpenCL ICD loader and CLBlast, as Debian ships them.
+        .systemLibrary(
+            name: "CLSystem",
+            path: "Sources/CLSystem",
+            pkgConfig: "clblast",
+            providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers", "libclblast-dev"])]
+        ),
+        // C shim: status-code names taken from the headers' macros.
+        .target(name: "COpenCL", dependencies: ["CLSystem"]),
+        // OpenCL C sources, embedded into the binary so that it stays relocatable.
+        .target(
+            name: "Kernels",
+            path: "Kernels",
+            exclude: ["README.md"],
+            resources: [
+                .embedInCode("common.cl"),
+                .embedInCode("elementwise.cl"),
+                .embedInCode("reduce.cl"),
+                .embedInCode("softmax.cl"),
+                .embedInCode("normalize.cl"),
+                .embedInCode("batchnorm.cl"),
+                .embedInCode("sinkhorn.cl"),
+            ]
+        ),
+        // Runtime, tensors, backends and ops.
+        .target(name: "SSLCore", dependencies: ["COpenCL", "CLSystem", "Kernels"]),
+        .executableTarget(
+            name: "ssl",
+            dependencies: ["SSLCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "ssl-bench",
+            dependencies: ["SSLCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/ssl-bench"
+        ),
+        .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,97 @@
+// The operations every backend provides, with identical signatures and shape rules.
+
+/// Which implementation a backend is.
+public enum BackendKind: String {
+    /// Pure Swift on the CPU, accumulating in Double: the ground truth of the parity tests.
+    case reference
+    /// OpenCL kernels and CLBlast on an OpenCL device (a GPU, or PoCL on a CPU).
+    case openCL = "opencl"
+}
+
+/// A place to compute: the CPU reference or one OpenCL device.
+///
+/// Both backends implement every op with the same signature and the same shape checks, so code
+/// written against `Backend` runs on either and the two can be compared result for result.
+/// Shapes in the docs are row-major: `(N, D)` is N rows of D features.
+public protocol Backend: AnyObject {
+    var kind: BackendKind { get }
+    /// A human-readable description, e.g. "OpenCL: NVIDIA H100 [NVIDIA CUDA, opencl:0:0]".
+    var name: String { get }
+
+    // MARK: Data movement
+
+    /// Copies host values into a new tensor of `shape` on this backend.
+    func upload(_ values: [Float], shape: [Int]) throws -> Tensor
+    /// A new tensor of zeros.
+    func zeros(_ shape: [Int]) throws -> Tensor
+    /// Copies a tensor's values to the host; waits for the work that produces them.
+    func download(_ tensor: Tensor) throws -> [Float]
+    /// Waits until every enqueued op has finished.
+    func synchronize() throws
+
+    // MARK: Ops
+
+    /// General matrix multiply, in place: `c = alpha · op(a) · op(b) + beta · c`.
+    ///
+    /// - Parameters:
+    ///   - a: `(M, K)`, or `(K, M)` when `transposeA`.
+    ///   - b: `(K, N)`, or `(N, K)` when `transposeB`.
+    ///   - c: `(M, N)`; its storage is overwritten (shared by every copy of `c`).
+    ///     With `beta == 0`, its old values are never read.
+    func gemm(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool,
+              alpha: Float, beta: Float, into c: Tensor) throws
+
+    /// Batch normalisation along the batch, training mode, no affine parameters.
+    ///
+    /// `y = (x − mean) / sqrt(var + eps)` per feature, with the biased variance, as
+    /// `torch.nn.BatchNorm1d(affine=False)` computes in training.
+    /// - Parameter x: `(N, D)`.
+    /// - Returns: `y` `(N, D)`, `mean` `(D)`, `rstd` `(D)` = 1/sqrt(var + eps).
+    func batchNorm(_ x: Tensor, eps: Float) throws -> BatchNormResult
+
+    /// The Barlow Twins cross-correlation matrix `C = BN(z1)ᵀ BN(z2) / N`.
+    /// - Parameters: z1, z2: `(N, D)`.
+    /// - Returns: `(D, D)`.
+    func crossCorrelation(_ z1: Tensor, _ z2: Tensor, eps: Float) throws -> Tensor
+
+    /// SwAV's Sinkhorn-Knopp codes for scores `(B, K)`: an equipartition of B samples over K
+    /// prototypes; each row of the result sums to 1. Stable for any `epsilon > 0`.
+    /// - Returns: `(B, K)`.
+    func sinkhorn(_ scores: Tensor, epsilon: Float, iterations: Int) throws -> Tensor
+
+    /// Each row divided by `max(‖row‖₂, eps)`, as `torch.nn.functional.normalize`.
+    func l2Normalize(_ x: Tensor, eps: Float) throws -> Tensor
+
+    /// Softmax along the last axis.
+    func softmax(_ x: Tensor) throws -> Tensor
+    /// Log-softmax along the last axis.
+    func logSoftmax(_ x: Tensor) throws -> Tensor
+
+    /// Sum along `axis`; the axis is removed from the shape.
+    func sum(_ x: Tensor, axis: Int) throws -> Tensor
+    /// Mean along `axis`; the axis is removed from the shape.
+    func mean(_ x: Tensor, axis: Int) throws -> Tensor
+}
+
+/// What ``Backend/batchNorm(_:eps:)`` returns: the output and the statistics a backward pass rereads.
+public struct BatchNormResult {
+    public let y: Tensor
+    public let mean: Tensor
+    public let rstd: Tensor
+}
+
+extension Backend {
+    /// `alpha · op(a) · op(b)` as a new tensor.
+    public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
+                       alpha: Float = 1) throws -> Tensor {
+        let shape = try Shapes.gemm(a.shape, b.shape, transposeA: transposeA, transposeB: transposeB)
+        let c = try zeros([shape.m, shape.n])
+        try gemm(a, b, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: 0, into: c)
+        return c
+    }
+
+    /// A tensor's values and shape on the host.
+    public func host(_ tensor: Tensor) throws -> (values: [Float], shape: [Int]) {
+        (try download(tensor), tensor.shape)
+    }
+}

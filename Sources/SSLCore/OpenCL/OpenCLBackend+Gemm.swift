@@ -1,0 +1,25 @@
+// GEMM through CLBlast (CLBlastSgemm, row-major), enqueued on the backend's own queue so it
+// orders with the library's kernels without extra synchronisation.
+import COpenCL
+
+extension OpenCLBackend {
+    public func gemm(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool,
+                     alpha: Float, beta: Float, into c: Tensor) throws {
+        let g = try Shapes.gemm(a.shape, b.shape, c: c.shape, transposeA: transposeA, transposeB: transposeB)
+        let ab = try deviceBuffer(a, op: "gemm"), bb = try deviceBuffer(b, op: "gemm")
+        let cb = try deviceBuffer(c, op: "gemm")
+        // Leading dimensions are the stored row lengths.
+        let lda = a.shape[1], ldb = b.shape[1], ldc = g.n
+        var event: cl_event? = nil
+        let status = CLBlastSgemm(
+            CLBlastLayoutRowMajor,
+            transposeA ? CLBlastTransposeYes : CLBlastTransposeNo,
+            transposeB ? CLBlastTransposeYes : CLBlastTransposeNo,
+            g.m, g.n, g.k, alpha, ab.mem, 0, lda, bb.mem, 0, ldb, beta, cb.mem, 0, ldc,
+            &context.queue, &event)
+        guard status == CLBlastSuccess else {
+            throw SSLError.clblast(call: "CLBlastSgemm(m \(g.m), n \(g.n), k \(g.k))", status: status.rawValue)
+        }
+        context.record(event)
+    }
+}

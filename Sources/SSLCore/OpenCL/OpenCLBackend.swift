@@ -1,0 +1,110 @@
+// The OpenCL backend: tensors in device buffers, ops as kernels of Kernels/*.cl and CLBlast.
+import COpenCL
+
+/// Backend on one OpenCL device. Ops enqueue work on the device's in-order queue and return
+/// at once; ``download(_:)`` and ``synchronize()`` wait.
+public final class OpenCLBackend: Backend {
+    public let kind = BackendKind.openCL
+    public let context: OpenCLContext
+    public var name: String { "OpenCL: \(context.device)" }
+    public var device: OpenCLDeviceInfo { context.device }
+
+    public init(device: OpenCLDeviceInfo) throws {
+        self.context = try OpenCLContext(device: device)
+    }
+
+    public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
+        guard shape.allSatisfy({ $0 >= 0 }), values.count == shape.reduce(1, *) else {
+            throw SSLError.shapeMismatch(op: "upload", detail: "\(values.count) values do not fill shape \(shapeText(shape))")
+        }
+        let buffer = try context.buffer(bytes: values.count * 4)
+        if !values.isEmpty {
+            try check(values.withUnsafeBytes { raw in
+                clEnqueueWriteBuffer(context.queue, buffer.mem, cl_bool(CL_TRUE), 0, raw.count, raw.baseAddress, 0, nil, nil)
+            }, "clEnqueueWriteBuffer(\(values.count * 4) bytes)")
+        }
+        return Tensor(shape: shape, storage: .device(buffer))
+    }
+
+    public func zeros(_ shape: [Int]) throws -> Tensor {
+        let t = try empty(shape)
+        try fill(t, 0)
+        return t
+    }
+
+    public func download(_ tensor: Tensor) throws -> [Float] {
+        let buffer = try deviceBuffer(tensor, op: "download")
+        var values = [Float](repeating: 0, count: tensor.count)
+        if !values.isEmpty {
+            try check(values.withUnsafeMutableBytes { raw in
+                clEnqueueReadBuffer(context.queue, buffer.mem, cl_bool(CL_TRUE), 0, raw.count, raw.baseAddress, 0, nil, nil)
+            }, "clEnqueueReadBuffer(\(tensor.count * 4) bytes)")
+        }
+        return values
+    }
+
+    public func synchronize() throws { try context.finish() }
+
+    // MARK: - Helpers for the op files
+
+    /// A tensor whose contents are whatever the pooled buffer held.
+    func empty(_ shape: [Int]) throws -> Tensor {
+        Tensor(shape: shape, storage: .device(try context.buffer(bytes: shape.reduce(1, *) * 4)))
+    }
+
+    func fill(_ tensor: Tensor, _ value: Float) throws {
+        let buffer = try deviceBuffer(tensor, op: "fill")
+        guard tensor.count > 0 else { return }
+        var pattern = value
+        var event: cl_event? = nil
+        try check(clEnqueueFillBuffer(context.queue, buffer.mem, &pattern, 4, 0, tensor.count * 4, 0, nil, &event),
+                  "clEnqueueFillBuffer")
+        context.record(event)
+    }
+
+    func deviceBuffer(_ tensor: Tensor, op: String) throws -> OpenCLBuffer {
+        guard let buffer = tensor.deviceBuffer, buffer.context === context else {
+            throw SSLError.wrongBackend(op: op, expected: "OpenCL device \(device.name)", found: tensor.location)
+        }
+        return buffer
+    }
+
+    func arg(_ tensor: Tensor, _ op: String) throws -> KernelArgument {
+        .buffer(try deviceBuffer(tensor, op: op))
+    }
+
+    /// A power-of-two work-group size for a kernel that reduces `length` values per group.
+    func groupSize(for kernel: cl_kernel, length: Int) throws -> Int {
+        var kernelMax = 0
+        try check(clGetKernelWorkGroupInfo(kernel, device.id, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
+                                           MemoryLayout<Int>.size, &kernelMax, nil), "clGetKernelWorkGroupInfo")
+        let cap = min(256, device.maxWorkGroupSize, max(kernelMax, 1))
+        var size = 1
+        while size * 2 <= cap && size < length { size *= 2 }
+        return size
+    }
+
+    /// Launches `name` with one work-group of 2^k work-items per row and `scratch` floats of local memory.
+    func launchRows(_ name: String, in program: KernelProgram, rows: Int, length: Int,
+                    arguments: [KernelArgument]) throws {
+        let kernel = try context.kernel(name, in: program)
+        let local = try groupSize(for: kernel, length: length)
+        try context.launch(kernel, name: name, global: [rows * local], local: [local],
+                           arguments: arguments + [.local(bytes: local * 4)])
+    }
+
+    /// Launches `name` over `count` work-items, one per element.
+    func launchElements(_ name: String, in program: KernelProgram, count: Int,
+                        arguments: [KernelArgument]) throws {
+        let kernel = try context.kernel(name, in: program)
+        try context.launch(kernel, name: name, global: [count], arguments: arguments)
+    }
+}
+
+/// Kernel arguments are 32-bit: sizes above Int32.max are refused rather than wrapped.
+func int32(_ value: Int, _ op: String) throws -> KernelArgument {
+    guard let v = Int32(exactly: value) else {
+        throw SSLError.invalidArgument(op: op, detail: "size \(value) exceeds the 32-bit index range of the kernels")
+    }
+    return .int(v)
+}

@@ -1,0 +1,111 @@
+// Enumerating OpenCL platforms and devices, and what each device reports about itself.
+import COpenCL
+import Foundation
+
+/// What an OpenCL device reports about itself, with its position in the platform list.
+public struct OpenCLDeviceInfo: CustomStringConvertible {
+    public enum Kind: String { case gpu, cpu, accelerator, other }
+
+    public let platformIndex: Int
+    public let deviceIndex: Int
+    public let platformName: String
+    public let name: String
+    public let vendor: String
+    /// `CL_DRIVER_VERSION`: part of the kernel-cache key, since a new driver may compile differently.
+    public let driverVersion: String
+    /// `CL_DEVICE_VERSION`, e.g. "OpenCL 3.0 CUDA".
+    public let version: String
+    public let kind: Kind
+    public let globalMemoryBytes: Int
+    public let maxAllocationBytes: Int
+    public let localMemoryBytes: Int
+    public let computeUnits: Int
+    public let maxWorkGroupSize: Int
+    let id: cl_device_id
+
+    /// The `opencl:P:D` spelling that selects this device.
+    public var spec: String { "opencl:\(platformIndex):\(deviceIndex)" }
+
+    public var description: String { "\(name) [\(platformName), \(spec)]" }
+}
+
+/// The OpenCL platforms and devices the ICD loader knows about.
+public enum OpenCLDevices {
+    /// Every device of every platform, in loader order.
+    ///
+    /// - Throws: ``SSLError/noOpenCLPlatform`` when the loader finds no platform.
+    public static func all() throws -> [OpenCLDeviceInfo] {
+        var platformCount: cl_uint = 0
+        let status = clGetPlatformIDs(0, nil, &platformCount)
+        if status == CL_PLATFORM_NOT_FOUND_KHR || platformCount == 0 { throw SSLError.noOpenCLPlatform }
+        try check(status, "clGetPlatformIDs")
+        var platforms = [cl_platform_id?](repeating: nil, count: Int(platformCount))
+        try check(clGetPlatformIDs(platformCount, &platforms, nil), "clGetPlatformIDs")
+
+        var result: [OpenCLDeviceInfo] = []
+        for (p, platform) in platforms.enumerated() {
+            let platformName = try platformString(platform, CL_PLATFORM_NAME)
+            var deviceCount: cl_uint = 0
+            let st = clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), 0, nil, &deviceCount)
+            if st == CL_DEVICE_NOT_FOUND || deviceCount == 0 { continue }
+            try check(st, "clGetDeviceIDs")
+            var devices = [cl_device_id?](repeating: nil, count: Int(deviceCount))
+            try check(clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), deviceCount, &devices, nil),
+                      "clGetDeviceIDs")
+            for (d, device) in devices.enumerated() {
+                guard let device else { continue }
+                result.append(try info(device, platformIndex: p, deviceIndex: d, platformName: platformName))
+            }
+        }
+        return result
+    }
+
+    static func info(_ device: cl_device_id, platformIndex: Int, deviceIndex: Int,
+                     platformName: String) throws -> OpenCLDeviceInfo {
+        let type: cl_device_type = try deviceScalar(device, CL_DEVICE_TYPE)
+        let kind: OpenCLDeviceInfo.Kind =
+            type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0 ? .gpu
+            : type & cl_device_type(CL_DEVICE_TYPE_CPU) != 0 ? .cpu
+            : type & cl_device_type(CL_DEVICE_TYPE_ACCELERATOR) != 0 ? .accelerator : .other
+        let global: cl_ulong = try deviceScalar(device, CL_DEVICE_GLOBAL_MEM_SIZE)
+        let maxAlloc: cl_ulong = try deviceScalar(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE)
+        let local: cl_ulong = try deviceScalar(device, CL_DEVICE_LOCAL_MEM_SIZE)
+        let units: cl_uint = try deviceScalar(device, CL_DEVICE_MAX_COMPUTE_UNITS)
+        let workGroup: Int = try deviceScalar(device, CL_DEVICE_MAX_WORK_GROUP_SIZE)
+        return OpenCLDeviceInfo(
+            platformIndex: platformIndex, deviceIndex: deviceIndex, platformName: platformName,
+            name: try deviceString(device, CL_DEVICE_NAME),
+            vendor: try deviceString(device, CL_DEVICE_VENDOR),
+            driverVersion: try deviceString(device, CL_DRIVER_VERSION),
+            version: try deviceString(device, CL_DEVICE_VERSION),
+            kind: kind, globalMemoryBytes: Int(global), maxAllocationBytes: Int(maxAlloc),
+            localMemoryBytes: Int(local), computeUnits: Int(units), maxWorkGroupSize: workGroup, id: device)
+    }
+
+    private static func platformString(_ platform: cl_platform_id?, _ param: Int32) throws -> String {
+        var size = 0
+        try check(clGetPlatformInfo(platform, cl_platform_info(param), 0, nil, &size), "clGetPlatformInfo")
+        var bytes = [CChar](repeating: 0, count: size + 1)
+        try check(clGetPlatformInfo(platform, cl_platform_info(param), size, &bytes, nil), "clGetPlatformInfo")
+        return trimmed(bytes)
+    }
+
+    static func deviceString(_ device: cl_device_id, _ param: Int32) throws -> String {
+        var size = 0
+        try check(clGetDeviceInfo(device, cl_device_info(param), 0, nil, &size), "clGetDeviceInfo")
+        var bytes = [CChar](repeating: 0, count: size + 1)
+        try check(clGetDeviceInfo(device, cl_device_info(param), size, &bytes, nil), "clGetDeviceInfo")
+        return trimmed(bytes)
+    }
+
+    static func deviceScalar<T: FixedWidthInteger>(_ device: cl_device_id, _ param: Int32) throws -> T {
+        var value: T = 0
+        try check(clGetDeviceInfo(device, cl_device_info(param), MemoryLayout<T>.size, &value, nil),
+                  "clGetDeviceInfo")
+        return value
+    }
+
+    private static func trimmed(_ bytes: [CChar]) -> String {
+        String(cString: bytes).trimmingCharacters(in: .whitespaces)
+    }
+}

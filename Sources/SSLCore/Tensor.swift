@@ -1,0 +1,71 @@
+// Float32 tensors: a shape and a reference to storage on one backend.
+
+/// A row-major float32 tensor living on one backend: host memory on the reference backend,
+/// a device buffer on the OpenCL backend.
+///
+/// `Tensor` is a value holding its shape and a reference to its storage, so copying a tensor
+/// is cheap and shares the data; ops return new tensors. Move data between host and device
+/// explicitly with ``Backend/upload(_:shape:)`` and ``Backend/download(_:)``.
+///
+/// ```swift
+/// let backend = try Devices.backend(for: "auto")
+/// let a = try backend.upload([1, 2, 3, 4, 5, 6], shape: [2, 3])
+/// let c = try backend.matmul(a, a, transposeB: true)   // (2, 2)
+/// print(try backend.download(c))
+/// ```
+public struct Tensor {
+    /// Dimensions, outermost first.
+    public let shape: [Int]
+    let storage: Storage
+
+    enum Storage {
+        case host(HostBuffer)
+        case device(OpenCLBuffer)
+    }
+
+    init(shape: [Int], storage: Storage) {
+        self.shape = shape
+        self.storage = storage
+    }
+
+    /// Number of elements.
+    public var count: Int { shape.reduce(1, *) }
+    public var rank: Int { shape.count }
+
+    /// The same data seen with another shape of equal element count.
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        guard newShape.allSatisfy({ $0 >= 0 }), newShape.reduce(1, *) == count else {
+            throw SSLError.shapeMismatch(op: "reshape", detail: "\(shape) has \(count) elements, \(newShape) has \(newShape.reduce(1, *))")
+        }
+        return Tensor(shape: newShape, storage: storage)
+    }
+
+    var hostBuffer: HostBuffer? {
+        if case .host(let buffer) = storage { return buffer }
+        return nil
+    }
+
+    var deviceBuffer: OpenCLBuffer? {
+        if case .device(let buffer) = storage { return buffer }
+        return nil
+    }
+
+    /// Where the data lives, for error messages.
+    var location: String {
+        switch storage {
+        case .host: return "the reference backend"
+        case .device(let buffer): return "OpenCL device \(buffer.context.device.name)"
+        }
+    }
+}
+
+/// Host storage of the reference backend.
+final class HostBuffer {
+    var values: [Float]
+    init(_ values: [Float]) { self.values = values }
+}
+
+/// Formats a shape the way NumPy prints it: `(2, 3)`, `(5,)`, `()`.
+func shapeText(_ shape: [Int]) -> String {
+    shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+}

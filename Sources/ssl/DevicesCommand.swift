@@ -1,0 +1,39 @@
+// `ssl devices`: the OpenCL platforms and devices, and what `auto` picks.
+import ArgumentParser
+import SSLCore
+
+struct DevicesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devices",
+        abstract: "List OpenCL platforms and devices, their memory, and which one 'auto' picks.")
+
+    func run() throws {
+        let devices: [OpenCLDeviceInfo]
+        do {
+            devices = try OpenCLDevices.all()
+        } catch SSLError.noOpenCLPlatform {
+            print("no OpenCL platform found: \(SSLError.noOpenCLPlatform)")
+            print("auto picks: reference (CPU, Double accumulation)")
+            return
+        }
+        let chosen = Devices.preferred(devices)
+        var platform = -1
+        for d in devices {
+            if d.platformIndex != platform {
+                platform = d.platformIndex
+                print("platform \(platform): \(d.platformName)")
+            }
+            let marker = d.spec == chosen?.spec ? "  <- auto" : ""
+            print("  \(d.spec)  \(d.kind.rawValue)  \(d.name)\(marker)")
+            print("      vendor \(d.vendor); \(d.version); driver \(d.driverVersion)")
+            print("      memory \(gib(d.globalMemoryBytes)) (largest buffer \(gib(d.maxAllocationBytes))), "
+                  + "local \(d.localMemoryBytes / 1024) KiB, \(d.computeUnits) compute units, "
+                  + "work-groups up to \(d.maxWorkGroupSize)")
+        }
+        print("auto picks: \(chosen.map { "\($0.spec) \($0.name)" } ?? "reference (CPU, Double accumulation)")")
+    }
+
+    private func gib(_ bytes: Int) -> String {
+        String(format: "%.2f GiB", Double(bytes) / Double(1 << 30))
+    }
+}

@@ -1,0 +1,17 @@
+// `ssl`: self-supervised learning on OpenCL devices, from the command line.
+import ArgumentParser
+import SSLCore
+
+@main
+struct SSLCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ssl",
+        abstract: "Self-supervised learning on OpenCL GPUs, with a CPU reference backend.",
+        discussion: """
+            Every command that computes takes --device (\(DeviceSpec.help)); without it the \
+            \(Devices.environmentVariable) environment variable is read, then 'auto': the first GPU, \
+            else any OpenCL device, else the reference backend.
+            """,
+        subcommands: [DevicesCommand.self, OpCommand.self]
+    )
+}
