@@ -47,7 +47,7 @@ let package = Package(
             dependencies: ["SSLCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ssl-bench"
         ),
-        .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore"]),
+        .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore", "ssl"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -10,6 +10,7 @@ extension OpenCLBackend {
         let cb = try deviceBuffer(c, op: "gemm")
         // Leading dimensions are the stored row lengths.
         let lda = a.shape[1], ldb = b.shape[1], ldc = g.n
+        try context.markStart()
         var event: cl_event? = nil
         let status = CLBlastSgemm(
             CLBlastLayoutRowMajor,

@@ -13,6 +13,11 @@ public final class OpenCLBackend: Backend {
         self.context = try OpenCLContext(device: device)
     }
 
+    /// A backend over an existing context, e.g. one with its own kernel-cache folder.
+    public init(context: OpenCLContext) {
+        self.context = context
+    }
+
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
         guard shape.allSatisfy({ $0 >= 0 }), values.count == shape.reduce(1, *) else {
             throw SSLError.shapeMismatch(op: "upload", detail: "\(values.count) values do not fill shape \(shapeText(shape))")

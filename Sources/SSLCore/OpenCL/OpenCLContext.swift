@@ -17,9 +17,13 @@ public final class OpenCLContext {
 
     /// Guards `clSetKernelArg` + `clEnqueueNDRangeKernel` pairs: a `cl_kernel` is shared state.
     private let launchLock = NSLock()
+    /// Guards `recorded`, which any enqueue (kernel, fill, CLBlast) appends to while timing.
+    private let eventLock = NSLock()
     private var recorded: [cl_event]? = nil
 
-    public init(device: OpenCLDeviceInfo) throws {
+    /// - Parameter kernelCache: where compiled program binaries persist; the default is
+    ///   `SSL_KERNEL_CACHE`, else `$XDG_CACHE_HOME/ssl/kernels`, else `~/.cache/ssl/kernels`; nil for none.
+    public init(device: OpenCLDeviceInfo, kernelCache: URL? = ProgramCache.defaultDirectory()) throws {
         self.device = device
         var status: cl_int = 0
         var id: cl_device_id? = device.id
@@ -33,7 +37,7 @@ public final class OpenCLContext {
             throw SSLError.openCL(call: "clCreateCommandQueue(\(device.name))", status: status)
         }
         self.queue = queue
-        self.programs = ProgramCache(device: device)
+        self.programs = ProgramCache(device: device, directory: kernelCache)
         self.pool = BufferPool(limitBytes: min(device.globalMemoryBytes / 4, 2 << 30))
     }
 
@@ -90,12 +94,15 @@ public final class OpenCLContext {
     /// Sets the arguments of `kernel` and enqueues it over `global` work-items in groups of `local`.
     func launch(_ kernel: cl_kernel, name: String, global: [Int], local: [Int]? = nil,
                 arguments: [KernelArgument]) throws {
+        var event: cl_event? = nil
         launchLock.lock()
-        defer { launchLock.unlock() }
+        defer {
+            launchLock.unlock()
+            record(event)
+        }
         for (index, argument) in arguments.enumerated() {
             try argument.set(on: kernel, index: cl_uint(index), kernelName: name)
         }
-        var event: cl_event? = nil
         let status: cl_int = global.withUnsafeBufferPointer { g in
             if let local {
                 return local.withUnsafeBufferPointer { l in
@@ -106,12 +113,24 @@ public final class OpenCLContext {
             return clEnqueueNDRangeKernel(queue, kernel, cl_uint(g.count), nil, g.baseAddress, nil, 0, nil, &event)
         }
         try check(status, "clEnqueueNDRangeKernel(\(name), global \(global), local \(local ?? []))")
+    }
+
+    /// While timing, enqueues a marker so that the span covers work whose events are not returned
+    /// (CLBlast returns the event of its last kernel only, e.g. the final copy of a padded C).
+    func markStart() throws {
+        eventLock.lock()
+        let timing = recorded != nil
+        eventLock.unlock()
+        guard timing else { return }
+        var event: cl_event? = nil
+        try check(clEnqueueMarkerWithWaitList(queue, 0, nil, &event), "clEnqueueMarkerWithWaitList")
         record(event)
     }
 
     /// Keeps `event` for ``endTiming()`` while timing, else releases it.
     func record(_ event: cl_event?) {
         guard let event else { return }
+        eventLock.lock(); defer { eventLock.unlock() }
         if recorded != nil { recorded!.append(event) } else { clReleaseEvent(event) }
     }
 
@@ -119,7 +138,7 @@ public final class OpenCLContext {
 
     /// Starts collecting the events of every command enqueued from now on.
     public func beginTiming() {
-        launchLock.lock(); defer { launchLock.unlock() }
+        eventLock.lock(); defer { eventLock.unlock() }
         recorded = []
     }
 
@@ -127,10 +146,10 @@ public final class OpenCLContext {
     /// to the last one's end, in seconds.
     public func endTiming() throws -> Double {
         try finish()
-        launchLock.lock()
+        eventLock.lock()
         let events = recorded ?? []
         recorded = nil
-        launchLock.unlock()
+        eventLock.unlock()
         defer { events.forEach { clReleaseEvent($0) } }
         var first = cl_ulong.max, last = cl_ulong(0)
         for event in events {

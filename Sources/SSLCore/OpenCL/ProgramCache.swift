@@ -14,20 +14,21 @@ enum KernelProgram: String, CaseIterable {
     var source: String { KernelSources.common + "\n" + KernelSources.named(rawValue) }
 }
 
-final class ProgramCache {
+/// Compiled programs and kernels of one device, backed by a folder of program binaries.
+public final class ProgramCache {
     private let device: OpenCLDeviceInfo
     private var programs: [String: cl_program] = [:]
     private var kernels: [String: cl_kernel] = [:]
     private let lock = NSLock()
     let directory: URL?
 
-    init(device: OpenCLDeviceInfo) {
+    init(device: OpenCLDeviceInfo, directory: URL?) {
         self.device = device
-        self.directory = ProgramCache.defaultDirectory()
+        self.directory = directory
     }
 
     /// `SSL_KERNEL_CACHE` (a folder, or `off`), else `$XDG_CACHE_HOME/ssl/kernels`, else `~/.cache/ssl/kernels`.
-    static func defaultDirectory() -> URL? {
+    public static func defaultDirectory() -> URL? {
         let env = ProcessInfo.processInfo.environment
         if let path = env["SSL_KERNEL_CACHE"] {
             return path == "off" || path.isEmpty ? nil : URL(fileURLWithPath: path)
@@ -140,12 +141,7 @@ final class ProgramCache {
     /// Entry layout: magic (8 bytes), FNV-1a of the payload (8, little-endian), payload.
     private func loadBinary(key: String, options: String, context: cl_context) throws -> cl_program? {
         guard let url = entryURL(key), let data = try? Data(contentsOf: url) else { return nil }
-        let bytes = [UInt8](data)
-        let payload = Array(bytes.dropFirst(16))
-        let stored = bytes.count >= 16 ? bytes[8..<16].enumerated().reduce(UInt64(0)) {
-            $0 | UInt64($1.element) << (8 * UInt64($1.offset))
-        } : 0
-        guard bytes.count > 16, Array(bytes[0..<8]) == ProgramCache.magic, stored == fnv1a(payload) else {
+        guard let payload = ProgramCache.payload(ofEntry: [UInt8](data)) else {
             try? FileManager.default.removeItem(at: url)
             return nil
         }
@@ -169,6 +165,14 @@ final class ProgramCache {
             return nil
         }
         return program
+    }
+
+    /// The program binary inside a cache entry, or nil when the magic or the checksum is wrong.
+    static func payload(ofEntry bytes: [UInt8]) -> [UInt8]? {
+        guard bytes.count > 16, Array(bytes[0..<8]) == magic else { return nil }
+        let stored = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[8 + $1]) << (8 * UInt64($1)) }
+        let payload = Array(bytes[16...])
+        return stored == fnv1a(payload) ? payload : nil
     }
 
     /// Writes the program's binary atomically; any failure only costs a rebuild next time.

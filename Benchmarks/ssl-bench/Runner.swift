@@ -1,0 +1,108 @@
+// Running one workload: validate against the reference, warm up, then time `runs` calls.
+import Foundation
+import SSLCore
+
+/// How a result compared with the reference backend's.
+enum Check {
+    /// max |ours − ref| / max |ref|.
+    case maxRelativeError(Double)
+    /// The reference would take too long at this size.
+    case tooLarge
+    /// The device is the reference backend itself.
+    case isReference
+}
+
+/// The outcome of benchmarking one workload on one backend.
+struct Measurement {
+    let workload: Workload
+    let variant: String
+    let device: String
+    let warmup: Int
+    let runs: Int
+    let timing: Clock
+    /// Seconds, over the timed runs.
+    let median: Double
+    let min: Double
+    let check: Check
+
+    /// Which clock `median` and `min` come from.
+    enum Clock: String {
+        /// OpenCL profiling events: device time only.
+        case events
+        /// Host wall clock around the call and a synchronize.
+        case wall
+    }
+
+    var gflops: Double { workload.flops / median / 1e9 }
+    var gbps: Double { workload.bytes / median / 1e9 }
+}
+
+struct Runner {
+    /// Above this many multiply-adds the reference backend, plain Swift loops, would take more
+    /// than a few seconds, so larger workloads are timed unchecked.
+    static let referenceWorkLimit = 2e8
+
+    let backend: any Backend
+    let warmup: Int
+    let runs: Int
+
+    func measure(_ workload: Workload) throws -> Measurement {
+        let host = workload.inputs()
+        let call = try workload.bind(backend, try upload(host, to: backend))
+        // Validating first also pays one-time costs (kernel builds, CLBlast's compilation)
+        // outside the timed runs.
+        let check = try validate(workload, result: try backend.download(try call()), host: host)
+        for _ in 0..<warmup { _ = try call() }
+        try backend.synchronize()
+
+        let stopwatch = Stopwatch(for: backend)
+        let times = try (0..<runs).map { _ in try stopwatch.time { _ = try call() } }
+        return Measurement(workload: workload,
+                           variant: backend.kind == .reference ? "reference" : workload.op.openCLVariant,
+                           device: backend.name, warmup: warmup, runs: runs, timing: stopwatch.clock,
+                           median: median(times), min: times.min()!, check: check)
+    }
+
+    private func validate(_ workload: Workload, result: [Float], host: [HostInput]) throws -> Check {
+        // A benchmark of wrong numbers is meaningless, and NaN has no place in the JSON.
+        guard result.allSatisfy({ $0.isFinite }) else {
+            throw BenchError.nonFinite(workload: "\(workload.op.rawValue) \(workload.shapeText)", device: backend.name)
+        }
+        if backend.kind == .reference { return .isReference }
+        guard workload.referenceWork <= Self.referenceWorkLimit else { return .tooLarge }
+        let reference = ReferenceBackend()
+        let expected = try reference.download(try workload.bind(reference, try upload(host, to: reference))())
+        return .maxRelativeError(maxRelativeError(result, expected))
+    }
+
+    private func upload(_ host: [HostInput], to backend: any Backend) throws -> [Tensor] {
+        try host.map { try backend.upload($0.values, shape: $0.shape) }
+    }
+}
+
+/// The middle value; the mean of the two middle ones for an even count.
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted(), middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+/// max |a − b| / max |b|: relative to the largest reference value, so that entries near zero
+/// do not blow up the error. Falls back to the absolute error when the reference is all zeros.
+func maxRelativeError(_ a: [Float], _ b: [Float]) -> Double {
+    var maxDifference = 0.0, maxReference = 0.0
+    for (x, y) in zip(a, b) {
+        maxDifference = max(maxDifference, abs(Double(x) - Double(y)))
+        maxReference = max(maxReference, abs(Double(y)))
+    }
+    return maxReference > 0 ? maxDifference / maxReference : maxDifference
+}
+
+enum BenchError: Error, CustomStringConvertible {
+    case nonFinite(workload: String, device: String)
+
+    var description: String {
+        switch self {
+        case let .nonFinite(workload, device): return "\(workload) on \(device) produced NaN or Inf"
+        }
+    }
+}

@@ -1,0 +1,87 @@
+// `ssl op …` end to end, in process: .npy in, .npy out, against NumPy float64 fixtures.
+import ArgumentParser
+import Foundation
+import Testing
+@testable import SSLCore
+@testable import ssl
+
+private func runSSL(_ arguments: [String]) throws {
+    var command = try SSLCommand.parseAsRoot(arguments)
+    try command.run()
+}
+
+private func temporaryFolder() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+private var devices: [String] { TestBackends.hasOpenCL ? ["reference", "opencl"] : ["reference"] }
+
+@Suite struct CLITests {
+    /// The bounds: 1e-5 relative for GEMM, 1e-4 for xcorr and Sinkhorn, 1e-3 at ε = 0.01.
+    @Test("ssl op gemm / xcorr / sinkhorn match NumPy float64 on every device")
+    func opsMatchNumPy() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for device in devices {
+            let out = folder.appendingPathComponent("out-\(device).npy").path
+            let checks: [([String], String, Double)] = [
+                (["op", "gemm", "--a", Fixtures.path("gemm_33x65x17_TN_a"), "--b", Fixtures.path("gemm_33x65x17_TN_b"),
+                  "--transpose-a", "--alpha", "0.5"], "gemm_33x65x17_TN_c", 1e-5),
+                (["op", "gemm", "--a", Fixtures.path("gemm_7x13x5_NT_a"), "--b", Fixtures.path("gemm_7x13x5_NT_b"),
+                  "--transpose-b", "--alpha", "0.5"], "gemm_7x13x5_NT_c", 1e-5),
+                (["op", "xcorr", "--z1", Fixtures.path("xcorr_64x33_z1"), "--z2", Fixtures.path("xcorr_64x33_z2")],
+                 "xcorr_64x33_c", 1e-4),
+                (["op", "sinkhorn", "--scores", Fixtures.path("sinkhorn_50x129_scores")], "sinkhorn_50x129_eps0.05_codes", 1e-4),
+                (["op", "sinkhorn", "--scores", Fixtures.path("sinkhorn_50x129_scores"), "--epsilon", "0.01", "--iterations", "3"],
+                 "sinkhorn_50x129_eps0.01_codes", 1e-3),
+            ]
+            for (arguments, expectedName, tolerance) in checks {
+                try runSSL(arguments + ["--out", out, "--device", device])
+                let result = try NumPy.read(out)
+                let expected = try Fixtures.doubles(expectedName)
+                let scale = expected.values.map(abs).max() ?? 1
+                #expect(result.dtype == .float32)
+                assertClose(try result.floats(), expected.values, shape: result.shape, expectedShape: expected.shape,
+                            rtol: tolerance, atol: tolerance * scale, "\(arguments[1]) \(expectedName) on \(device)")
+            }
+        }
+    }
+
+    @Test("a bad input file is an error naming it, and nothing is written")
+    func badInput() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("c.npy").path
+        let bad = Fixtures.path("npy_truncated")
+        let error = #expect(throws: SSLError.self) {
+            try runSSL(["op", "gemm", "--a", bad, "--b", bad, "--out", out, "--device", "reference"])
+        }
+        #expect(error?.description.contains(bad) == true)
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test("NaN in an input is refused with the input's name")
+    func nanInput() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let a = folder.appendingPathComponent("a.npy").path
+        try NumPy.write([1, .nan, 3, 4], shape: [2, 2], to: a)
+        let error = #expect(throws: SSLError.self) {
+            try runSSL(["op", "gemm", "--a", a, "--b", a, "--out", a + ".out", "--device", "reference"])
+        }
+        #expect(error == .nonFinite(what: "A (\(a))"))
+    }
+
+    @Test("an unknown device or a bad option value is a usage error")
+    func usageErrors() {
+        #expect(throws: (any Error).self) {
+            _ = try SSLCommand.parseAsRoot(["op", "sinkhorn", "--scores", "s.npy", "--out", "q.npy", "--device", "cuda"])
+        }
+        #expect(throws: (any Error).self) {
+            _ = try SSLCommand.parseAsRoot(["op", "sinkhorn", "--scores", "s.npy", "--out", "q.npy", "--epsilon", "0"])
+        }
+        #expect(throws: (any Error).self) { _ = try SSLCommand.parseAsRoot(["op", "gemm", "--a", "a.npy"]) }
+    }
+}

@@ -1,0 +1,86 @@
+// GEMM on both backends: NumPy float64 fixtures, OpenCL vs reference parity, alpha/beta, errors.
+import Testing
+@testable import SSLCore
+
+/// Normwise tolerance: |Δ| ≤ rtol·max|C|. Float32 dot products of length K carry a rounding
+/// error of about √K·2⁻²⁴·max|C| (random signs), well under 1e-5·max|C| for the K used here.
+private let gemmRelative = 1e-5
+
+private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
+
+@Suite struct GemmTests {
+    static let fixtureCases: [(Int, Int, Int, Bool, Bool)] = [(1, 1, 1), (7, 13, 5), (33, 65, 17)].flatMap { s in
+        [(false, false), (false, true), (true, false), (true, true)].map { (s.0, s.1, s.2, $0.0, $0.1) }
+    }
+
+    @Test("matches NumPy float64 for all transposes", arguments: fixtureCases)
+    func matchesNumPy(_ c: (Int, Int, Int, Bool, Bool)) throws {
+        let tag = "gemm_\(c.0)x\(c.1)x\(c.2)_\(c.3 ? "T" : "N")\(c.4 ? "T" : "N")"
+        let a = try Fixtures.floats(tag + "_a"), b = try Fixtures.floats(tag + "_b")
+        let expected = try Fixtures.doubles(tag + "_c")
+        try forEachBackend { backend in
+            let out = try backend.matmul(try backend.upload(a.values, shape: a.shape),
+                                         try backend.upload(b.values, shape: b.shape),
+                                         transposeA: c.3, transposeB: c.4, alpha: 0.5)
+            assertClose(try backend.download(out), expected.values, shape: out.shape, expectedShape: expected.shape,
+                        rtol: 0, atol: gemmRelative * maxAbs(expected.values), "\(tag) on \(backend.name)")
+        }
+    }
+
+    /// 1×1, primes, powers of two and sizes off every CLBlast tile; the last one is large enough
+    /// for CLBlast's indirect (padded, tiled) kernel rather than the direct one.
+    static let shapes: [(Int, Int, Int)] = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (64, 64, 64), (129, 31, 257), (2, 97, 1), (513, 257, 385)]
+
+    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL), arguments: shapes)
+    func parity(_ s: (Int, Int, Int)) throws {
+        let cl = TestBackends.openCL!, ref = TestBackends.reference
+        var rng = SeededRandom(seed: UInt64(s.0 * 1_000_003 + s.1 * 1009 + s.2))
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let aShape = ta ? [s.2, s.0] : [s.0, s.2], bShape = tb ? [s.1, s.2] : [s.2, s.1]
+            let av = rng.uniform(s.0 * s.2), bv = rng.uniform(s.2 * s.1), cv = rng.uniform(s.0 * s.1)
+            var results: [[Float]] = []
+            for backend in [ref, cl] as [any Backend] {
+                let c = try backend.upload(cv, shape: [s.0, s.1])
+                try backend.gemm(try backend.upload(av, shape: aShape), try backend.upload(bv, shape: bShape),
+                                 transposeA: ta, transposeB: tb, alpha: 1.5, beta: -0.75, into: c)
+                results.append(try backend.download(c))
+            }
+            let expected = results[0].map(Double.init)
+            assertClose(results[1], expected, shape: [s.0, s.1], expectedShape: [s.0, s.1], rtol: 0,
+                        atol: gemmRelative * maxAbs(expected), "gemm \(s) ta \(ta) tb \(tb)")
+        }
+    }
+
+    @Test("beta = 0 never reads C, even when it holds NaN")
+    func betaZeroIgnoresC() throws {
+        try forEachBackend { backend in
+            let a = try backend.upload([1, 2, 3, 4], shape: [2, 2])
+            let c = try backend.upload([Float](repeating: .nan, count: 4), shape: [2, 2])
+            try backend.gemm(a, a, transposeA: false, transposeB: false, alpha: 1, beta: 0, into: c)
+            #expect(try backend.download(c) == [7, 10, 15, 22], "\(backend.name)")
+        }
+    }
+
+    @Test("shape mismatch names both shapes")
+    func shapeMismatch() throws {
+        try forEachBackend { backend in
+            let a = try backend.zeros([2, 3]), b = try backend.zeros([4, 5])
+            let error = #expect(throws: SSLError.self) { try backend.matmul(a, b) }
+            #expect(error?.description.contains("(2, 3)") == true && error?.description.contains("(4, 5)") == true,
+                    "\(error?.description ?? "")")
+            #expect(throws: SSLError.self) { try backend.matmul(try backend.zeros([3]), b) }
+            let c = try backend.zeros([2, 2])
+            #expect(throws: SSLError.self) {
+                try backend.gemm(a, a, transposeA: false, transposeB: true, alpha: 1, beta: 0, into: c.reshaped([4, 1]))
+            }
+        }
+    }
+
+    @Test("a tensor of another backend is refused", .enabled(if: TestBackends.hasOpenCL))
+    func wrongBackend() throws {
+        let host = try TestBackends.reference.zeros([2, 2])
+        let cl = TestBackends.openCL!
+        let error = #expect(throws: SSLError.self) { try cl.matmul(host, host) }
+        #expect(error?.description.contains("reference") == true)
+    }
+}

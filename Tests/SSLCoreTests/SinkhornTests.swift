@@ -1,0 +1,115 @@
+// Sinkhorn-Knopp codes: against SwAV's formula in float64, OpenCL vs reference, stability.
+import Foundation
+import Testing
+@testable import SSLCore
+
+/// SwAV's distributed_sinkhorn for one process, literally, in Double (plain exp: fine for
+/// |S|/ε ≤ ~700, which is why the stable implementations are needed below that).
+func swavSinkhorn(_ s: [Float], b: Int, k: Int, epsilon: Double, iterations: Int) -> [Double] {
+    var q = [Double](repeating: 0, count: k * b)  // K×B
+    for i in 0..<b { for j in 0..<k { q[j * b + i] = exp(Double(s[i * k + j]) / epsilon) } }
+    let total = q.reduce(0, +)
+    q = q.map { $0 / total }
+    for _ in 0..<iterations {
+        for j in 0..<k {
+            let row = (0..<b).reduce(0.0) { $0 + q[j * b + $1] }
+            for i in 0..<b { q[j * b + i] /= row * Double(k) }
+        }
+        for i in 0..<b {
+            let column = (0..<k).reduce(0.0) { $0 + q[$1 * b + i] }
+            for j in 0..<k { q[j * b + i] /= column * Double(b) }
+        }
+    }
+    var codes = [Double](repeating: 0, count: b * k)
+    for i in 0..<b { for j in 0..<k { codes[i * k + j] = q[j * b + i] * Double(b) } }
+    return codes
+}
+
+@Suite struct SinkhornTests {
+    /// Codes lie in [0, 1]. In the log domain a float32 exponent of magnitude |S|/ε carries an
+    /// absolute error of about (|S|/ε)·2⁻²⁴, i.e. 6e-6 relative at ε = 0.01: 1e-4 at ε = 0.05
+    /// and 1e-3 at ε = 0.01 are the bounds, with margin.
+    static func tolerance(_ epsilon: Double) -> Double { epsilon < 0.05 ? 1e-3 : 1e-4 }
+
+    static let fixtureCases = ["1x1", "37x11", "50x129"].flatMap { tag in [0.05, 0.01].map { (tag, $0) } }
+
+    @Test("matches SwAV's float64 formula (NumPy fixtures)", arguments: fixtureCases)
+    func matchesNumPy(_ c: (String, Double)) throws {
+        let scores = try Fixtures.floats("sinkhorn_\(c.0)_scores")
+        let expected = try Fixtures.doubles("sinkhorn_\(c.0)_eps\(c.1)_codes")
+        try forEachBackend { backend in
+            let q = try backend.sinkhorn(try backend.upload(scores.values, shape: scores.shape),
+                                         epsilon: Float(c.1), iterations: 3)
+            let tol = Self.tolerance(c.1)
+            assertClose(try backend.download(q), expected.values, shape: q.shape, expectedShape: expected.shape,
+                        rtol: tol, atol: tol, "sinkhorn \(c.0) ε \(c.1) on \(backend.name)")
+        }
+    }
+
+    static let shapes: [(Int, Int)] = [(1, 1), (1, 7), (7, 13), (33, 65), (64, 300), (257, 31)]
+
+    @Test("matches the Swift float64 formula at ε 0.05 and 0.01 on every shape", arguments: shapes)
+    func matchesFormula(_ s: (Int, Int)) throws {
+        var rng = SeededRandom(seed: UInt64(s.0 * 31 + s.1))
+        let scores = rng.uniform(s.0 * s.1)
+        for epsilon in [0.05, 0.01] {
+            let expected = swavSinkhorn(scores, b: s.0, k: s.1, epsilon: epsilon, iterations: 3)
+            try forEachBackend { backend in
+                let q = try backend.sinkhorn(try backend.upload(scores, shape: [s.0, s.1]),
+                                             epsilon: Float(epsilon), iterations: 3)
+                let tol = Self.tolerance(epsilon)
+                assertClose(try backend.download(q), expected, shape: q.shape, expectedShape: [s.0, s.1],
+                            rtol: tol, atol: tol, "sinkhorn \(s) ε \(epsilon) on \(backend.name)")
+            }
+        }
+    }
+
+    @Test("stays finite and equipartitioned where exp(S/ε) overflows", arguments: [(Float(0.001), Float(1)), (Float(0.05), Float(60))])
+    func stableWhereExpOverflows(_ c: (Float, Float)) throws {
+        let (b, k) = (48, 17)
+        var rng = SeededRandom(seed: 7)
+        let scores = rng.uniform(b * k, scale: c.1)  // |S|/ε up to 1000 or 1200: e^1000 overflows even Double
+        var results: [[Float]] = []
+        try forEachBackend { backend in
+            let q = try backend.download(try backend.sinkhorn(try backend.upload(scores, shape: [b, k]),
+                                                              epsilon: c.0, iterations: 10))
+            #expect(q.allSatisfy { $0.isFinite && $0 >= 0 }, "\(backend.name)")
+            // After the last column step every sample's codes sum to 1.
+            for i in 0..<b {
+                let row = q[(i * k)..<((i + 1) * k)].reduce(0, +)
+                #expect(abs(row - 1) < 1e-4, "\(backend.name) row \(i) sums to \(row)")
+            }
+            results.append(q)
+        }
+        if results.count == 2 {
+            assertClose(results[1], results[0].map(Double.init), shape: [b, k], expectedShape: [b, k],
+                        rtol: 2e-3, atol: 2e-3, "OpenCL vs reference at ε \(c.0), |S| ≤ \(c.1)")
+        }
+    }
+
+    @Test("more iterations approach the prototype marginals 1/K")
+    func converges() throws {
+        let (b, k) = (40, 8)
+        var rng = SeededRandom(seed: 3)
+        let scores = rng.uniform(b * k)
+        try forEachBackend { backend in
+            let q = try backend.download(try backend.sinkhorn(try backend.upload(scores, shape: [b, k]),
+                                                              epsilon: 0.05, iterations: 100))
+            for j in 0..<k {
+                let mass = (0..<b).reduce(Float(0)) { $0 + q[$1 * k + j] } / Float(b)
+                #expect(abs(mass - 1 / Float(k)) < 1e-4, "\(backend.name) prototype \(j) mass \(mass)")
+            }
+        }
+    }
+
+    @Test("bad epsilon, iterations or rank are errors")
+    func badArguments() throws {
+        try forEachBackend { backend in
+            let s = try backend.zeros([3, 4])
+            #expect(throws: SSLError.self) { try backend.sinkhorn(s, epsilon: 0, iterations: 3) }
+            #expect(throws: SSLError.self) { try backend.sinkhorn(s, epsilon: .nan, iterations: 3) }
+            #expect(throws: SSLError.self) { try backend.sinkhorn(s, epsilon: 0.05, iterations: 0) }
+            #expect(throws: SSLError.self) { try backend.sinkhorn(try s.reshaped([12]), epsilon: 0.05, iterations: 3) }
+        }
+    }
+}

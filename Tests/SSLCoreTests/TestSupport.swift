@@ -1,0 +1,117 @@
+// Shared test helpers: the backends under test, seeded inputs, fixtures, and one closeness check.
+import Foundation
+import Testing
+@testable import SSLCore
+
+enum TestBackends {
+    static let reference = ReferenceBackend()
+
+    /// One OpenCL backend for the whole test run, so kernels compile once.
+    /// Nil only outside CI when no OpenCL device exists; in CI (`CI` set) a missing device fails.
+    static let openCL: OpenCLBackend? = {
+        do {
+            return try OpenCLBackend(device: try Devices.resolve(.openCL))
+        } catch {
+            if ProcessInfo.processInfo.environment["CI"] != nil {
+                fatalError("CI needs an OpenCL device for the parity tests (install pocl-opencl-icd): \(error)")
+            }
+            print("OpenCL parity tests skipped: \(error)")
+            return nil
+        }
+    }()
+
+    static var hasOpenCL: Bool { openCL != nil }
+}
+
+/// SplitMix64: small, seeded, the same sequence on every platform.
+struct SeededRandom {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [-scale, scale).
+    mutating func uniform(_ count: Int, scale: Float = 1) -> [Float] {
+        (0..<count).map { _ in (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * scale }
+    }
+}
+
+/// Checks shape, then |actual − expected| ≤ atol + rtol·|expected| element-wise; reports the
+/// first mismatches and the worst errors. NaN or Inf anywhere in `actual` fails.
+func assertClose(_ actual: [Float], _ expected: [Double], shape: [Int], expectedShape: [Int],
+                 rtol: Double, atol: Double, _ what: String,
+                 sourceLocation: SourceLocation = #_sourceLocation) {
+    guard shape == expectedShape else {
+        Issue.record("\(what): shape \(shape) != expected \(expectedShape)", sourceLocation: sourceLocation)
+        return
+    }
+    guard actual.count == expected.count else {
+        Issue.record("\(what): \(actual.count) values != expected \(expected.count)", sourceLocation: sourceLocation)
+        return
+    }
+    var mismatches: [String] = []
+    var worstAbs = 0.0, worstRel = 0.0
+    for (i, (a, e)) in zip(actual, expected).enumerated() {
+        let diff = abs(Double(a) - e)
+        if !a.isFinite || diff > atol + rtol * abs(e) {
+            if mismatches.count < 5 { mismatches.append("[\(i)] \(a) vs \(e)") }
+        }
+        if a.isFinite {
+            worstAbs = max(worstAbs, diff)
+            worstRel = max(worstRel, diff / max(abs(e), 1e-30))
+        } else {
+            worstAbs = .infinity
+        }
+    }
+    if !mismatches.isEmpty {
+        Issue.record("\(what): \(mismatches.joined(separator: ", ")); worst abs \(worstAbs), worst rel \(worstRel)",
+                     sourceLocation: sourceLocation)
+    }
+}
+
+func assertClose(_ actual: Tensor, on backend: any Backend, _ expected: Tensor, on expectedBackend: any Backend,
+                 rtol: Double, atol: Double, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let a = try backend.download(actual)
+    let e = try expectedBackend.download(expected).map(Double.init)
+    assertClose(a, e, shape: actual.shape, expectedShape: expected.shape, rtol: rtol, atol: atol, what,
+                sourceLocation: sourceLocation)
+}
+
+/// The float64 fixtures written by Tests/Fixtures/make_fixtures.py.
+enum Fixtures {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    static func path(_ name: String) -> String { folder.appendingPathComponent(name + ".npy").path }
+
+    static func floats(_ name: String) throws -> (values: [Float], shape: [Int]) {
+        let array = try NumPy.read(path(name))
+        return (try array.floats(), array.shape)
+    }
+
+    /// Float64 values kept in Double (the reader's `floats()` would round them).
+    static func doubles(_ name: String) throws -> (values: [Double], shape: [Int]) {
+        let array = try NumPy.read(path(name))
+        precondition(array.dtype == .float64, "\(name) is not float64")
+        let values: [Double] = array.data.withUnsafeBytes { raw in
+            (0..<array.count).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
+        }
+        return (values, array.shape)
+    }
+}
+
+/// Every backend available in this run, the reference first.
+var allBackends: [any Backend] {
+    [TestBackends.reference] + (TestBackends.openCL.map { [$0] } ?? [])
+}
+
+/// Runs `body` once per backend, naming the backend in its failures.
+func forEachBackend(_ body: (any Backend) throws -> Void) rethrows {
+    for backend in allBackends { try body(backend) }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project builds and tests with, where any is missing.
+# Runs as root (as CI does) or through sudo.
+set -euo pipefail
+
+packages=(
+    ocl-icd-opencl-dev opencl-headers  # the OpenCL ICD loader and headers
+    libclblast-dev                     # CLBlast: GEMM on any OpenCL device
+    pocl-opencl-icd                    # an OpenCL device on any CPU (tests and CI run kernels here)
+    clinfo pkg-config
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+command -v swift >/dev/null || { echo "swift is not on PATH: install a Swift 6 toolchain first" >&2; exit 1; }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, and runs every test.
+# OpenCL parity tests run on the first OpenCL device (PoCL on a CPU); with CI set, a missing
+# device fails the run instead of skipping those tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+swift build --build-tests
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+swift test 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# Swift Testing's summary, restated as the plain 'N passed, N failed' line.
+if summary=$(grep -Eo 'Test run with [0-9]+ tests?' "$log" | tail -n 1); then
+    total=$(echo "$summary" | grep -Eo '[0-9]+')
+    failed=$(grep -Eo 'Test run with [0-9]+ tests? .* failed .* with [0-9]+ issues?' "$log" | grep -c . || true)
+    if [ "$status" -eq 0 ]; then echo "tests: $total passed, 0 failed"; fi
+fi
+exit "$status"
