@@ -12,7 +12,7 @@ struct DevicesCommand: ParsableCommand {
         do {
             devices = try OpenCLDevices.all()
         } catch SSLError.noOpenCLPlatform {
-            print("no OpenCL platform found: \(SSLError.noOpenCLPlatform)")
+            print(SSLError.noOpenCLPlatform)
             print("auto picks: reference (CPU, Double accumulation)")
             return
         }

@@ -85,3 +85,56 @@ private var devices: [String] { TestBackends.hasOpenCL ? ["reference", "opencl"]
         #expect(throws: (any Error).self) { _ = try SSLCommand.parseAsRoot(["op", "gemm", "--a", "a.npy"]) }
     }
 }
+
+/// The built `ssl` binary beside the test bundle, for what cannot be tested in process:
+/// the ICD loader reads its configuration once per process.
+private var sslBinary: URL? {
+    let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let url = folder.appendingPathComponent("ssl")
+    return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
+}
+
+@Suite struct NoPlatformTests {
+    /// Runs `ssl` with an ICD vendor folder that lists no driver.
+    private func runWithoutPlatforms(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        guard let binary = sslBinary else {
+            Issue.record("the ssl binary is not built beside the tests (run swift build --build-tests)")
+            return (-1, "")
+        }
+        let vendors = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: vendors) }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["OCL_ICD_VENDORS"] = vendors.path
+        environment.removeValue(forKey: "SSL_DEVICE")
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("no OpenCL platform: --device opencl names the packages and --device reference",
+          .enabled(if: sslBinary != nil || ProcessInfo.processInfo.environment["CI"] != nil))
+    func noPlatform() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("q.npy").path
+        let scores = Fixtures.path("sinkhorn_37x11_scores")
+        let failed = try runWithoutPlatforms(["op", "sinkhorn", "--scores", scores, "--out", out, "--device", "opencl"])
+        #expect(failed.status != 0)
+        #expect(failed.output.contains("no OpenCL platform") && failed.output.contains("pocl-opencl-icd")
+                && failed.output.contains("--device reference"), "\(failed.output)")
+        // auto falls back to the reference backend and still computes.
+        let fallback = try runWithoutPlatforms(["op", "sinkhorn", "--scores", scores, "--out", out])
+        #expect(fallback.status == 0 && fallback.output.contains("device: reference"), "\(fallback.output)")
+        #expect(try NumPy.read(out).shape == [37, 11])
+        let listing = try runWithoutPlatforms(["devices"])
+        #expect(listing.status == 0 && listing.output.contains("auto picks: reference"), "\(listing.output)")
+    }
+}

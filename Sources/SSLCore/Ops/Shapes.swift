@@ -11,10 +11,10 @@ enum Shapes {
         let (m, ka) = transposeA ? (a[1], a[0]) : (a[0], a[1])
         let (kb, n) = transposeB ? (b[1], b[0]) : (b[0], b[1])
         guard ka == kb else {
+            let aText = "a \(shapeText(a))\(transposeA ? " (transposed)" : "")"
+            let bText = "b \(shapeText(b))\(transposeB ? " (transposed)" : "")"
             throw SSLError.shapeMismatch(
-                op: "gemm",
-                detail: "op(a) is \(shapeText([m, ka])) (a \(shapeText(a))\(transposeA ? " transposed" : "")) but "
-                    + "op(b) is \(shapeText([kb, n])) (b \(shapeText(b))\(transposeB ? " transposed" : "")): inner dimensions \(ka) and \(kb) differ")
+                op: "gemm", detail: "\(aText) and \(bText): op(a) has \(ka) columns but op(b) has \(kb) rows")
         }
         guard m > 0, n > 0, ka > 0 else {
             throw SSLError.shapeMismatch(op: "gemm", detail: "a \(shapeText(a)) and b \(shapeText(b)) have an empty dimension")
