@@ -34,6 +34,10 @@ let package = Package(
                 .embedInCode("normalize.cl"),
                 .embedInCode("batchnorm.cl"),
                 .embedInCode("sinkhorn.cl"),
+                .embedInCode("redundancy.cl"),
+                .embedInCode("contrastive.cl"),
+                .embedInCode("clustering.cl"),
+                .embedInCode("distillation.cl"),
             ]
         ),
         // Runtime, tensors, backends and ops.

@@ -12,6 +12,10 @@ public enum KernelSources {
         case "normalize": return text(PackageResources.normalize_cl)
         case "batchnorm": return text(PackageResources.batchnorm_cl)
         case "sinkhorn": return text(PackageResources.sinkhorn_cl)
+        case "redundancy": return text(PackageResources.redundancy_cl)
+        case "contrastive": return text(PackageResources.contrastive_cl)
+        case "clustering": return text(PackageResources.clustering_cl)
+        case "distillation": return text(PackageResources.distillation_cl)
         default: preconditionFailure("no embedded kernel file named \(name).cl")
         }
     }

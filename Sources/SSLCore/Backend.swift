@@ -13,7 +13,7 @@ public enum BackendKind: String {
 /// Both backends implement every op with the same signature and the same shape checks, so code
 /// written against `Backend` runs on either and the two can be compared result for result.
 /// Shapes in the docs are row-major: `(N, D)` is N rows of D features.
-public protocol Backend: AnyObject {
+public protocol Backend: AnyObject, Objectives {
     var kind: BackendKind { get }
     /// A human-readable description, e.g. "OpenCL: NVIDIA H100 [NVIDIA CUDA, opencl:0:0]".
     var name: String { get }
@@ -67,10 +67,35 @@ public protocol Backend: AnyObject {
     /// Log-softmax along the last axis.
     func logSoftmax(_ x: Tensor) throws -> Tensor
 
+    /// The gradient of ``l2Normalize(_:eps:)``: for y = x / ‖x‖, dx = (dy − y·⟨y, dy⟩) / ‖x‖ per row;
+    /// rows whose norm is below `eps` were divided by `eps`, so there dx = dy / eps.
+    func l2NormalizeBackward(_ x: Tensor, _ dY: Tensor, eps: Float) throws -> Tensor
+
+    /// Soft-target cross-entropy of scaled logits, averaged over rows, and its gradient:
+    /// `L = −(1/N) Σ_n Σ_c t_nc · log_softmax(scale · x_n)_c`,
+    /// `dL/dx_nc = scale · (softmax(scale · x_n)_c · Σ_c' t_nc' − t_nc) / N`.
+    /// One-hot targets give the usual cross-entropy; `scale` is 1/temperature.
+    /// - Parameters: logits, targets: `(N, C)`.
+    func softCrossEntropy(_ logits: Tensor, targets: Tensor, scale: Float) throws -> CrossEntropyResult
+
+    /// `y = alpha · x + beta · y`, in place (an EMA update is `axpby(online, 1 − m, m, into: target)`).
+    func axpby(_ x: Tensor, alpha: Float, beta: Float, into y: Tensor) throws
+
+    /// A new tensor with the same shape and values.
+    func copy(_ x: Tensor) throws -> Tensor
+
     /// Sum along `axis`; the axis is removed from the shape.
     func sum(_ x: Tensor, axis: Int) throws -> Tensor
     /// Mean along `axis`; the axis is removed from the shape.
     func mean(_ x: Tensor, axis: Int) throws -> Tensor
+}
+
+/// What ``Backend/softCrossEntropy(_:targets:scale:)`` returns.
+public struct CrossEntropyResult {
+    /// The mean loss, a scalar (shape `[]`).
+    public let loss: Tensor
+    /// `(N, C)`.
+    public let dLogits: Tensor
 }
 
 /// What ``Backend/batchNorm(_:eps:)`` returns: the output and the statistics a backward pass rereads.

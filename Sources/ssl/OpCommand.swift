@@ -6,7 +6,7 @@ struct OpCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "op",
         abstract: "Run one op on .npy inputs and write its result as .npy (float32).",
-        subcommands: [Gemm.self, CrossCorrelation.self, Sinkhorn.self])
+        subcommands: [Gemm.self, CrossCorrelation.self, Sinkhorn.self, KMeansOpCommand.self])
 
     struct Gemm: ParsableCommand {
         static let configuration = CommandConfiguration(

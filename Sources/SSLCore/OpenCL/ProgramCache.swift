@@ -10,6 +10,8 @@ import Kernels
 /// The embedded kernel files; each is compiled together with `common.cl`.
 enum KernelProgram: String, CaseIterable {
     case elementwise, reduce, softmax, normalize, batchnorm, sinkhorn
+    /// The objectives, one file per family (Sources/SSLCore/Losses/).
+    case redundancy, contrastive, clustering, distillation
 
     var source: String { KernelSources.common + "\n" + KernelSources.named(rawValue) }
 }

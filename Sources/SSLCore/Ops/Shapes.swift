@@ -88,4 +88,11 @@ enum Shapes {
             throw SSLError.invalidArgument(op: op, detail: "eps must be a non-negative finite number, got \(eps)")
         }
     }
+
+    /// Two tensors that must have the same shape.
+    static func same(_ a: [Int], _ b: [Int], op: String, names: (String, String)) throws {
+        guard a == b else {
+            throw SSLError.shapeMismatch(op: op, detail: "\(names.0) is \(shapeText(a)) but \(names.1) is \(shapeText(b))")
+        }
+    }
 }

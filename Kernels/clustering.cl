@@ -1,0 +1,1 @@
+// Kernels of the clustering objectives; see Sources/SSLCore/Losses/.

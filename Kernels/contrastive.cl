@@ -1,0 +1,1 @@
+// Kernels of the contrastive objectives; see Sources/SSLCore/Losses/.

@@ -1,0 +1,1 @@
+// Kernels of the distillation objectives; see Sources/SSLCore/Losses/.

@@ -1,0 +1,1 @@
+// Kernels of the redundancy objectives; see Sources/SSLCore/Losses/.

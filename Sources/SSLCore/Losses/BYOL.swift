@@ -1,0 +1,3 @@
+// Placeholder until the BYOL objective lands.
+
+public protocol BYOLOps {}

@@ -1,0 +1,3 @@
+// Placeholder until the BarlowTwins objective lands.
+
+public protocol BarlowTwinsOps {}

@@ -1,0 +1,3 @@
+// Placeholder until the DINO objective lands.
+
+public protocol DINOOps {}

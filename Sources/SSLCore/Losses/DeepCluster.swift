@@ -1,0 +1,3 @@
+// Placeholder until the DeepCluster objective lands.
+
+public protocol DeepClusterOps {}

@@ -1,0 +1,3 @@
+// Placeholder until the MemoryBank objective lands.
+
+public protocol MemoryBankOps {}

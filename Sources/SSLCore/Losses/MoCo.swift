@@ -1,0 +1,3 @@
+// Placeholder until the MoCo objective lands.
+
+public protocol MoCoOps {}

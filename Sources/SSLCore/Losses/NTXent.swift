@@ -1,0 +1,3 @@
+// Placeholder until the NTXent objective lands.
+
+public protocol NTXentOps {}

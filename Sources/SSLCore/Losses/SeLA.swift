@@ -1,0 +1,3 @@
+// Placeholder until the SeLA objective lands.
+
+public protocol SeLAOps {}

@@ -1,0 +1,3 @@
+// Placeholder until the SimSiam objective lands.
+
+public protocol SimSiamOps {}

@@ -1,0 +1,3 @@
+// Placeholder until the SwAV objective lands.
+
+public protocol SwAVOps {}

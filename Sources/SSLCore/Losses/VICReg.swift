@@ -1,0 +1,3 @@
+// Placeholder until the VICReg objective lands.
+
+public protocol VICRegOps {}
