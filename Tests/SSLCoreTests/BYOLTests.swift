@@ -25,23 +25,41 @@ import Testing
         }
     }
 
-    /// Float32 sums of D ≤ 65 terms and a mean of ≤ 33 rows carry ~√D·2⁻²⁴ ≈ 1e-6 relative error;
-    /// 1e-4 of the largest magnitude leaves margin. (7, 13) has a zero row in p and in z: the
-    /// clamped normalisation (dP = dp̂ / eps, ~1e11) must agree too.
+    /// Float32 sums of D ≤ 300 terms and a mean of ≤ 33 rows carry ~√D·2⁻²⁴ ≈ 1e-6 relative error;
+    /// 1e-4 of the largest magnitude leaves margin.
     @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL),
           arguments: [(2, 3), (7, 13), (33, 65), (3, 300)])
     func parity(_ s: (Int, Int)) throws {
         let cl = TestBackends.openCL!, ref = TestBackends.reference
         var rng = SeededRandom(seed: UInt64(s.0 * 100 + s.1))
-        var p = rng.uniform(s.0 * s.1, scale: 2), z = rng.uniform(s.0 * s.1)
-        if s == (7, 13) {
-            for j in 0..<s.1 { p[2 * s.1 + j] = 0; z[4 * s.1 + j] = 0 }
-        }
+        let p = rng.uniform(s.0 * s.1, scale: 2), z = rng.uniform(s.0 * s.1)
         let results = try ([ref, cl] as [any Backend]).map { backend in
             try backend.byol(p: try backend.upload(p, shape: [s.0, s.1]), z: try backend.upload(z, shape: [s.0, s.1]))
         }
         try DistillationFixtures.expectParity(results[1].loss, on: cl, results[0].loss, on: ref, rtol: 1e-4, "loss \(s)")
         try DistillationFixtures.expectParity(results[1].dP, on: cl, results[0].dP, on: ref, rtol: 1e-4, "dP \(s)")
+    }
+
+    /// A zero row is divided by eps instead of its norm: p̂ = 0, the row's loss is ‖ẑ‖² = 1 and
+    /// dP = dp̂ / eps = −2ẑ / (N·1e-12), about 1e11. Compared element by element (1e-4 relative,
+    /// 1e-6 absolute), since the clamped row dwarfs the others.
+    @Test("zero rows in p and z: the clamped normalisation agrees on both backends")
+    func zeroRows() throws {
+        let (n, d) = (3, 5)
+        var rng = SeededRandom(seed: 35)
+        var p = rng.uniform(n * d, scale: 2), z = rng.uniform(n * d)
+        for j in 0..<d { p[j] = 0; z[2 * d + j] = 0 }
+        let results = try allBackends.map { backend in
+            try backend.byol(p: try backend.upload(p, shape: [n, d]), z: try backend.upload(z, shape: [n, d]))
+        }
+        let ref = TestBackends.reference
+        let zHat = L2Normalize.forward(z.map(Double.init), rows: n, cols: d, eps: 1e-12)
+        let dP0 = try ref.download(results[0].dP).prefix(d).map(Double.init)
+        #expect(zip(dP0, zHat).allSatisfy { abs($0 + 2 * $1 / (Double(n) * 1e-12)) <= 1e-6 * abs($0) }, "\(dP0)")
+        for (backend, r) in zip(allBackends, results).dropFirst() {
+            try assertClose(r.loss, on: backend, results[0].loss, on: ref, rtol: 1e-4, atol: 1e-6, "loss on \(backend.kind)")
+            try assertClose(r.dP, on: backend, results[0].dP, on: ref, rtol: 1e-4, atol: 1e-6, "dP on \(backend.kind)")
+        }
     }
 
     @Test("shape errors name both inputs, identically on every backend")

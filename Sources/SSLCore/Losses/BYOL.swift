@@ -131,7 +131,7 @@ extension Backend {
     /// for every tensor pair, in place, through ``Backend/axpby(_:alpha:beta:into:)``.
     ///
     /// The same update as BYOL's `x + (1 − τ)(y − x)` and DINO's `param_k.mul_(m).add_((1 − m)·param_q)`.
-    /// Every pair is checked before any tensor is written, so an error leaves the teacher unchanged.
+    /// Every pair's shapes are checked before any tensor is written, so a shape error leaves the teacher unchanged.
     /// - Parameters:
     ///   - teacher: the target network's tensors, updated in place.
     ///   - online: the online (student) network's tensors, in the same order and shapes.
