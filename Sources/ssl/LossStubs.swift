@@ -8,7 +8,4 @@ struct NTXentLossCommand: ParsableCommand { static let configuration = CommandCo
 struct MoCoLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "moco") }
 struct MemoryBankLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "memorybank") }
 struct SwAVLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "swav") }
-struct BYOLLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "byol") }
-struct SimSiamLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "simsiam") }
-struct DINOLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "dino") }
 struct KMeansOpCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "kmeans") }
