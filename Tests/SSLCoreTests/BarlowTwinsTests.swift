@@ -50,6 +50,28 @@ private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
         checkGradient("barlow dZ2 \(s)", at: z2, analytic: dZ2) { loss(z1, $0) }
     }
 
+    /// Inside the loss mean_n(dY) vanishes, so the batch-norm backward gets a dY of its own here,
+    /// with non-zero column means: ⟨w, BN(x)⟩ for a random w.
+    @Test("batch-norm backward matches finite differences and its kernel for any dY", arguments: [(2, 3), (7, 13)])
+    func batchNormGradient(_ s: (Int, Int)) throws {
+        let (n, d) = s
+        var rng = SeededRandom(seed: UInt64(n * 17 + d))
+        let x = rng.view(n, d).map(Double.init), w = rng.view(n, d).map(Double.init)
+        let eps = 1e-5
+        let (y, rstd) = BarlowTwinsReference.batchNorm(x, n: n, d: d, eps: eps)
+        let dX = BarlowTwinsReference.batchNormBackward(y: y, rstd: rstd, dY: w, n: n, d: d)
+        checkGradient("batchNormBackward \(s)", at: x, analytic: dX) {
+            dot(w, BarlowTwinsReference.batchNorm($0, n: n, d: d, eps: eps).y)
+        }
+        guard let cl = TestBackends.openCL else { return }
+        let bn = try cl.batchNorm(try cl.upload(x.map(Float.init), shape: [n, d]), eps: Float(eps))
+        let dXcl = try cl.batchNormBackward(bn, try cl.upload(w.map(Float.init), shape: [n, d]), n: n, d: d)
+        // As in parity below: float32 errors against rstd · max|dY|.
+        let scale = rstd.max()! * w.map(abs).max()!
+        assertClose(try cl.download(dXcl), dX, shape: dXcl.shape, expectedShape: [n, d], rtol: 1e-4,
+                    atol: 1e-5 * scale, "batchNormBackward kernel \(s)")
+    }
+
     @Test("the loss is Σ(1 − C_ii)² + λ Σ_{i≠j} C_ij² of the returned C, on every backend")
     func lossOfC() throws {
         var rng = SeededRandom(seed: 5)

@@ -61,6 +61,9 @@ public struct BarlowTwinsResult {
 ///     dC_ii = 2 (C_ii − 1),   dC_ij = 2 λ C_ij  (i ≠ j)             (loss term)
 ///     dY1 = Y2 dCᵀ / N,       dY2 = Y1 dC / N                        (C = Y1ᵀ Y2 / N)
 ///     dz = rstd · (dY − mean_n(dY) − Y · mean_n(dY ⊙ Y))  per column  (batch norm, biased var)
+///
+/// Here mean_n(dY) is zero, since dY1 and dY2 are combinations of Y2's and Y1's zero-mean columns;
+/// ``batchNormBackward(y:rstd:dY:n:d:)`` keeps the term so that it holds for any dY.
 public enum BarlowTwinsReference {
     /// The paper's λ.
     public static let defaultLambda: Float = 0.0051

@@ -24,8 +24,9 @@ extension OpenCLBackend {
                                  dZ2: try batchNormBackward(bn2, dY2, n: n, d: d))
     }
 
-    /// dx = rstd · (dy − mean(dy) − y · mean(dy ⊙ y)) per column, for the output of ``batchNorm(_:eps:)``.
-    private func batchNormBackward(_ bn: BatchNormResult, _ dY: Tensor, n: Int, d: Int) throws -> Tensor {
+    /// dx = rstd · (dy − mean(dy) − y · mean(dy ⊙ y)) per column, for the output of ``batchNorm(_:eps:)``;
+    /// `dY` and the result are `(N, D)`. Internal so that the tests can feed it any dY.
+    func batchNormBackward(_ bn: BatchNormResult, _ dY: Tensor, n: Int, d: Int) throws -> Tensor {
         let op = "barlowTwins"
         let dX = try empty([n, d])
         try launchElements("batchnorm_backward_columns", in: .redundancy, count: d, arguments: [
