@@ -90,6 +90,7 @@ public enum BarlowTwinsReference {
 
     /// What ``backward(_:dLoss:)`` rereads from ``forward(z1:z2:n:d:lambda:eps:)``.
     public struct Cache {
+        /// The batch N, the features D and λ of the forward call.
         public let n: Int, d: Int, lambda: Double
         /// BN(z1), BN(z2): `(N, D)`.
         public let y1: [Double], y2: [Double]

@@ -106,20 +106,24 @@ public enum VICRegReference {
 
     /// The weights of the three terms.
     public struct Coefficients {
+        /// The weights of the invariance, variance and covariance terms.
         public let sim: Double, std: Double, cov: Double
         public init(sim: Double, std: Double, cov: Double) { (self.sim, self.std, self.cov) = (sim, std, cov) }
     }
 
     /// One view's statistics: centred columns x̄ `(N, D)`, σ `(D)`, K `(D, D)`.
     public struct View {
+        /// x̄ = z − mean_n(z) `(N, D)`; σ_j = sqrt(K_jj + ε) `(D)`; K = x̄ᵀ x̄ / (N − 1) `(D, D)`.
         public let centred: [Double], std: [Double], covariance: [Double]
     }
 
     /// What ``backward(_:dLoss:)`` rereads from ``forward(z1:z2:n:d:coefficients:)``.
     public struct Cache {
+        /// The batch N, the features D and the weights of the forward call.
         public let n: Int, d: Int, coefficients: Coefficients
         /// z1 − z2, `(N, D)`.
         public let difference: [Double]
+        /// The statistics of z1 and z2.
         public let view1: View, view2: View
     }
 
