@@ -2,8 +2,6 @@
 // commands replace their lines here with a file of their own.
 import ArgumentParser
 
-struct BarlowLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "barlow") }
-struct VICRegLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "vicreg") }
 struct NTXentLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "ntxent") }
 struct MoCoLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "moco") }
 struct MemoryBankLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "memorybank") }

@@ -1,0 +1,157 @@
+// VICReg: the hand-derived backward against finite differences (each term and the sum), the
+// hinge's subgradient, OpenCL against the reference, both against the official PyTorch code's
+// fixtures, the errors and `ssl loss vicreg`.
+import Foundation
+import Testing
+@testable import SSLCore
+
+private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
+
+/// Every σ of both views, to check test data stays off the hinge's kink at σ = 1.
+private func stds(_ z1: [Double], _ z2: [Double], n: Int, d: Int) -> [Double] {
+    VICRegReference.view(z1, n: n, d: d).std + VICRegReference.view(z2, n: n, d: d).std
+}
+
+@Suite struct VICRegTests {
+    /// (N, D, sim, std, cov): each term alone, then the paper's weights.
+    static let gradientCases: [(Int, Int, Double, Double, Double)] = [
+        (2, 3, 25, 25, 1), (5, 4, 1, 0, 0), (5, 4, 0, 1, 0), (5, 4, 0, 0, 1), (6, 7, 25, 25, 1),
+    ]
+
+    @Test("backward matches finite differences for z1 and z2", arguments: gradientCases)
+    func gradient(_ s: (Int, Int, Double, Double, Double)) {
+        let (n, d) = (s.0, s.1)
+        let w = VICRegReference.Coefficients(sim: s.2, std: s.3, cov: s.4)
+        var rng = SeededRandom(seed: UInt64(n * 100 + d))
+        let z1 = rng.view(n, d).map(Double.init), z2 = rng.view(n, d).map(Double.init)
+        // Off the kink by far more than the step, and the hinge both active and inactive.
+        let sigma = stds(z1, z2, n: n, d: d)
+        #expect(sigma.allSatisfy { abs($0 - 1) > 1e-2 } && sigma.contains { $0 < 1 } && sigma.contains { $0 > 1 }, "\(sigma)")
+        func loss(_ a: [Double], _ b: [Double]) -> Double {
+            VICRegReference.forward(z1: a, z2: b, n: n, d: d, coefficients: w).loss
+        }
+        let (_, _, cache) = VICRegReference.forward(z1: z1, z2: z2, n: n, d: d, coefficients: w)
+        let (dZ1, dZ2) = VICRegReference.backward(cache)
+        #expect(maxAbs(dZ1 + dZ2) > 1e-2, "gradient too small for the check to mean anything")
+        checkGradient("vicreg dZ1 \(s)", at: z1, analytic: dZ1) { loss($0, z2) }
+        checkGradient("vicreg dZ2 \(s)", at: z2, analytic: dZ2) { loss(z1, $0) }
+    }
+
+    @Test("the hinge's subgradient at σ = 1 exactly is 0, as in PyTorch")
+    func hingeKink() {
+        // Two features, N = 3: σ = 1 (the kink), σ = 0.5 (active); no covariance term.
+        let v = VICRegReference.View(centred: [1, 2, -1, -1, 0, -1], std: [1, 0.5], covariance: [0, 0, 0, 0])
+        let dZ = VICRegReference.viewBackward(v, n: 3, d: 2, stdWeight: 1, covWeight: 0)
+        #expect(dZ[0] == 0 && dZ[2] == 0 && dZ[4] == 0)
+        // ∂v/∂z_n1 = −x̄_n1 / (2D (N − 1) σ) = −x̄_n1 / 4.
+        #expect(dZ[1] == -0.5 && dZ[3] == 0.25 && dZ[5] == 0.25)
+    }
+
+    @Test("the loss is the weighted sum of the parts, on every backend")
+    func lossOfParts() throws {
+        var rng = SeededRandom(seed: 8)
+        let (n, d) = (9, 4)
+        let z1 = rng.view(n, d), z2 = rng.view(n, d)
+        try forEachBackend { backend in
+            let r = try backend.vicreg(try backend.upload(z1, shape: [n, d]), try backend.upload(z2, shape: [n, d]),
+                                       simCoeff: 2, stdCoeff: 3, covCoeff: 5)
+            let p = try backend.download(r.parts).map(Double.init)
+            let expected = 2 * p[0] + 3 * p[1] + 5 * p[2]
+            #expect(r.loss.shape == [] && r.parts.shape == [3] && r.dZ1.shape == [n, d] && r.dZ2.shape == [n, d])
+            #expect(abs(Double(try backend.download(r.loss)[0]) - expected) <= 1e-5 * expected, "\(backend.name)")
+        }
+    }
+
+    static let shapes: [(Int, Int)] = [(2, 3), (7, 13), (33, 65)]
+
+    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL), arguments: shapes)
+    func parity(_ s: (Int, Int)) throws {
+        let cl = TestBackends.openCL!, ref = TestBackends.reference
+        let (n, d) = s
+        var rng = SeededRandom(seed: UInt64(n * 31 + d))
+        let z1 = rng.view(n, d), z2 = rng.view(n, d)
+        // float32 σ is within ~1e-6 of Double's: data nearer the kink could flip the hinge.
+        #expect(stds(z1.map(Double.init), z2.map(Double.init), n: n, d: d).allSatisfy { abs($0 - 1) > 1e-3 })
+        let results = try [ref, cl].map { (backend: any Backend) in
+            try backend.vicreg(try backend.upload(z1, shape: [n, d]), try backend.upload(z2, shape: [n, d]),
+                               simCoeff: 25, stdCoeff: 25, covCoeff: 1)
+        }
+        // Loss and parts: float32 sums of N·D or D² non-negative terms, relative error ~1e-6.
+        try assertClose(results[1].loss, on: cl, results[0].loss, on: ref, rtol: 1e-4, atol: 0, "loss \(s)")
+        try assertClose(results[1].parts, on: cl, results[0].parts, on: ref, rtol: 1e-4, atol: 0, "parts \(s)")
+        // Gradients: sums of three terms of either sign (the covariance one a float32 GEMM over
+        // D), so small entries are measured against the largest: 1e-5 of max|dZ|.
+        for (name, k) in [("dZ1", \VICRegResult.dZ1), ("dZ2", \VICRegResult.dZ2)] {
+            let scale = maxAbs(try ref.download(results[0][keyPath: k]).map(Double.init))
+            try assertClose(results[1][keyPath: k], on: cl, results[0][keyPath: k], on: ref, rtol: 1e-4,
+                            atol: 1e-5 * scale, "\(name) \(s)")
+        }
+    }
+
+    @Test("loss, parts and gradients match the official PyTorch code", arguments: RedundancyCase.tags)
+    func matchesOfficial(_ tag: String) throws {
+        let fixture = RedundancyCase(method: "vicreg", tag: tag)
+        let w = try fixture.expected("coeffs").values.map(Float.init)
+        try forEachBackend { backend in
+            let (a, b) = try fixture.views(on: backend)
+            let r = try backend.vicreg(a, b, simCoeff: w[0], stdCoeff: w[1], covCoeff: w[2])
+            try checkOutputs(["loss": r.loss, "parts": r.parts, "grad_z1": r.dZ1, "grad_z2": r.dZ2].mapValues {
+                (try backend.download($0), $0.shape)
+            }, fixture, kind: backend.kind, backend.name)
+        }
+    }
+
+    @Test("mismatched shapes, a batch of one and bad coefficients are the same errors on every backend")
+    func errors() throws {
+        var messages: [[String]] = []
+        for backend in allBackends {
+            func error(_ s1: [Int], _ s2: [Int], sim: Float = 25, std: Float = 25, cov: Float = 1) -> String {
+                let thrown = #expect(throws: SSLError.self) {
+                    _ = try backend.vicreg(try backend.zeros(s1), try backend.zeros(s2), simCoeff: sim, stdCoeff: std, covCoeff: cov)
+                }
+                return thrown?.description ?? ""
+            }
+            let found = [error([4, 3], [5, 3]), error([1, 3], [1, 3]), error([2, 3, 1], [2, 3]),
+                         error([4, 3], [4, 3], sim: -1), error([4, 3], [4, 3], std: .infinity), error([4, 3], [4, 3], cov: .nan)]
+            #expect(found[0].contains("z1 is (4, 3)") && found[0].contains("z2 is (5, 3)"), "\(found[0])")
+            #expect(found[1].contains("batch size N = 1"), "\(found[1])")
+            #expect(found[2].contains("z1") && found[2].contains("(2, 3, 1)"), "\(found[2])")
+            #expect(found[3].contains("simCoeff") && found[4].contains("stdCoeff") && found[5].contains("covCoeff"), "\(found)")
+            messages.append(found)
+        }
+        #expect(Set(messages.map { $0.joined(separator: "|") }).count == 1, "the backends disagree: \(messages)")
+    }
+
+    @Test("ssl loss vicreg writes the official values on every device")
+    func command() throws {
+        let folder = try RedundancyCLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let custom = ["--sim-coeff", "1.5", "--std-coeff", "4", "--cov-coeff", "10"]
+        for device in RedundancyCLI.devices {
+            for (tag, extra) in [("n16d24", [String]()), ("n8d5", custom)] {
+                let fixture = RedundancyCase(method: "vicreg", tag: tag)
+                let out = folder.appendingPathComponent("\(tag)-\(device)")
+                try RedundancyCLI.run(["loss", "vicreg", "--z1", fixture.path("z1"), "--z2", fixture.path("z2")] + extra
+                                      + ["--out", out.path, "--device", device])
+                let outputs = try Dictionary(uniqueKeysWithValues: ["loss", "parts", "grad_z1", "grad_z2"].map {
+                    ($0, try RedundancyCLI.output(out, $0))
+                })
+                try checkOutputs(outputs, fixture, kind: device == "reference" ? .reference : .openCL,
+                                 "ssl loss vicreg \(tag) on \(device)")
+            }
+        }
+    }
+
+    /// Compares outputs with the fixture within 1e-4 relative, plus an absolute allowance of each
+    /// array's largest value for entries near zero: 1e-6 on the reference (Double inside, rounded
+    /// once to float32), 1e-5 on float32 OpenCL.
+    private func checkOutputs(_ outputs: [String: (values: [Float], shape: [Int])], _ fixture: RedundancyCase,
+                              kind: BackendKind, _ what: String) throws {
+        for (item, output) in outputs.sorted(by: { $0.key < $1.key }) {
+            let expected = try fixture.expected(item)
+            let atol = (kind == .reference ? 1e-6 : 1e-5) * maxAbs(expected.values)
+            assertClose(output.values, expected.values, shape: output.shape, expectedShape: expected.shape,
+                        rtol: 1e-4, atol: atol, "\(item) of \(fixture.tag) \(what)")
+        }
+    }
+}
