@@ -5,6 +5,7 @@ let package = Package(
     name: "SSL",
     products: [
         .library(name: "SSLCore", targets: ["SSLCore"]),
+        .library(name: "SSLTrain", targets: ["SSLTrain"]),
         .executable(name: "ssl", targets: ["ssl"]),
         .executable(name: "ssl-bench", targets: ["ssl-bench"]),
     ],
@@ -38,20 +39,28 @@ let package = Package(
                 .embedInCode("contrastive.cl"),
                 .embedInCode("clustering.cl"),
                 .embedInCode("distillation.cl"),
+                .embedInCode("layers.cl"),
+                .embedInCode("optim.cl"),
+                .embedInCode("eval.cl"),
+                .embedInCode("augment.cl"),
             ]
         ),
-        // Runtime, tensors, backends and ops.
+        // zlib, for the gzip-compressed IDX files of MNIST-style data sets.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Runtime, tensors, backends, ops and objectives.
         .target(name: "SSLCore", dependencies: ["COpenCL", "CLSystem", "Kernels"]),
+        // Layers, encoders, optimizers, data, augmentations, evaluation and training.
+        .target(name: "SSLTrain", dependencies: ["SSLCore", "CZlib"]),
         .executableTarget(
             name: "ssl",
-            dependencies: ["SSLCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SSLCore", "SSLTrain", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "ssl-bench",
             dependencies: ["SSLCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ssl-bench"
         ),
-        .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore", "ssl"]),
+        .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore", "SSLTrain", "ssl"]),
     ],
     swiftLanguageModes: [.v5]
 )

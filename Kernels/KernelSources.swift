@@ -16,6 +16,10 @@ public enum KernelSources {
         case "contrastive": return text(PackageResources.contrastive_cl)
         case "clustering": return text(PackageResources.clustering_cl)
         case "distillation": return text(PackageResources.distillation_cl)
+        case "layers": return text(PackageResources.layers_cl)
+        case "optim": return text(PackageResources.optim_cl)
+        case "eval": return text(PackageResources.eval_cl)
+        case "augment": return text(PackageResources.augment_cl)
         default: preconditionFailure("no embedded kernel file named \(name).cl")
         }
     }

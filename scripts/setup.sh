@@ -7,6 +7,7 @@ packages=(
     ocl-icd-opencl-dev opencl-headers  # the OpenCL ICD loader and headers
     libclblast-dev                     # CLBlast: GEMM on any OpenCL device
     pocl-opencl-icd                    # an OpenCL device on any CPU (tests and CI run kernels here)
+    zlib1g-dev                         # gzip-compressed IDX data sets
     clinfo pkg-config
 )
 

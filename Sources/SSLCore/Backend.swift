@@ -13,7 +13,7 @@ public enum BackendKind: String {
 /// Both backends implement every op with the same signature and the same shape checks, so code
 /// written against `Backend` runs on either and the two can be compared result for result.
 /// Shapes in the docs are row-major: `(N, D)` is N rows of D features.
-public protocol Backend: AnyObject, Objectives {
+public protocol Backend: AnyObject, Objectives, TrainingOps {
     var kind: BackendKind { get }
     /// A human-readable description, e.g. "OpenCL: NVIDIA H100 [NVIDIA CUDA, opencl:0:0]".
     var name: String { get }

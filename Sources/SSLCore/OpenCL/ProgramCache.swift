@@ -12,6 +12,8 @@ enum KernelProgram: String, CaseIterable {
     case elementwise, reduce, softmax, normalize, batchnorm, sinkhorn
     /// The objectives, one file per family (Sources/SSLCore/Losses/).
     case redundancy, contrastive, clustering, distillation
+    /// The training ops (Sources/SSLCore/Ops/).
+    case layers, optim, eval, augment
 
     var source: String { KernelSources.common + "\n" + KernelSources.named(rawValue) }
 }

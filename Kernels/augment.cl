@@ -1,0 +1,1 @@
+// Kernels of the augment ops; see Sources/SSLCore/Ops/.

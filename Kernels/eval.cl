@@ -1,0 +1,1 @@
+// Kernels of the eval ops; see Sources/SSLCore/Ops/.

@@ -1,0 +1,1 @@
+// Kernels of the layers ops; see Sources/SSLCore/Ops/.

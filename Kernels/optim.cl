@@ -1,0 +1,1 @@
+// Kernels of the optim ops; see Sources/SSLCore/Ops/.

@@ -1,0 +1,3 @@
+// Placeholder until the Augment ops land.
+
+public protocol AugmentOps {}

@@ -1,0 +1,3 @@
+// Placeholder until the Eval ops land.
+
+public protocol EvalOps {}

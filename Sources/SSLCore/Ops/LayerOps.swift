@@ -1,0 +1,3 @@
+// Placeholder until the Layer ops land.
+
+public protocol LayerOps {}

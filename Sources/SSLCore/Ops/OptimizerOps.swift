@@ -1,0 +1,3 @@
+// Placeholder until the Optimizer ops land.
+
+public protocol OptimizerOps {}
