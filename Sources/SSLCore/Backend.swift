@@ -84,6 +84,9 @@ public protocol Backend: AnyObject, Objectives, TrainingOps {
     /// A new tensor with the same shape and values.
     func copy(_ x: Tensor) throws -> Tensor
 
+    /// Sets every element of `tensor` to `value`, in place.
+    func fill(_ tensor: Tensor, with value: Float) throws
+
     /// Sum along `axis`; the axis is removed from the shape.
     func sum(_ x: Tensor, axis: Int) throws -> Tensor
     /// Mean along `axis`; the axis is removed from the shape.

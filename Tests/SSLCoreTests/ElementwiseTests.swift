@@ -60,6 +60,9 @@ import Testing
             let y = try backend.copy(x)
             try backend.axpby(x, alpha: 1, beta: 1, into: x)
             #expect(try backend.download(y) == [1, 2, 3] && backend.download(x) == [2, 4, 6])
+            let nan = try backend.upload([.nan, .infinity, 1], shape: [3])
+            try backend.fill(nan, with: 0)
+            #expect(try backend.download(nan) == [0, 0, 0])
             #expect(throws: SSLError.self) { try backend.axpby(x, alpha: 1, beta: 1, into: try backend.zeros([4])) }
             #expect(throws: SSLError.self) {
                 _ = try backend.softCrossEntropy(try backend.zeros([2, 3]), targets: try backend.zeros([3, 2]), scale: 1)

@@ -33,7 +33,7 @@ public final class OpenCLBackend: Backend {
 
     public func zeros(_ shape: [Int]) throws -> Tensor {
         let t = try empty(shape)
-        try fill(t, 0)
+        try fill(t, with: 0)
         return t
     }
 
@@ -57,7 +57,7 @@ public final class OpenCLBackend: Backend {
         Tensor(shape: shape, storage: .device(try context.buffer(bytes: shape.reduce(1, *) * 4)))
     }
 
-    func fill(_ tensor: Tensor, _ value: Float) throws {
+    public func fill(_ tensor: Tensor, with value: Float) throws {
         let buffer = try deviceBuffer(tensor, op: "fill")
         guard tensor.count > 0 else { return }
         var pattern = value

@@ -13,6 +13,13 @@ extension ReferenceBackend {
 
     public func copy(_ x: Tensor) throws -> Tensor { make(try values(x, op: "copy"), x.shape) }
 
+    public func fill(_ tensor: Tensor, with value: Float) throws {
+        guard let buffer = tensor.hostBuffer else {
+            throw SSLError.wrongBackend(op: "fill", expected: "the reference backend", found: tensor.location)
+        }
+        for i in buffer.values.indices { buffer.values[i] = value }
+    }
+
     public func l2NormalizeBackward(_ x: Tensor, _ dY: Tensor, eps: Float) throws -> Tensor {
         let (rows, cols) = try Shapes.rows(x.shape, op: "l2NormalizeBackward")
         try Shapes.same(x.shape, dY.shape, op: "l2NormalizeBackward", names: ("x", "dY"))
