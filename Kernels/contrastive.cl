@@ -35,10 +35,10 @@ inline float row_label_cross_entropy(__global const float* x, __global float* g,
 
 // NT-Xent: row i of the similarities ẑẑᵀ has its partner i ± N as label and itself excluded.
 __kernel void ntxent_rows(__global const float* sim, __global float* row_loss, __global float* dsim,
-                          const int rows, const int half, const float scale, const float inv_rows,
+                          const int rows, const int n_pairs, const float scale, const float inv_rows,
                           __local float* scratch) {
     const int row = get_group_id(0);
-    const int label = row < half ? row + half : row - half;
+    const int label = row < n_pairs ? row + n_pairs : row - n_pairs;
     const float loss = row_label_cross_entropy(sim + (long)row * rows, dsim + (long)row * rows, rows, label,
                                                row, scale, inv_rows, scratch);
     if (get_local_id(0) == 0) row_loss[row] = loss;

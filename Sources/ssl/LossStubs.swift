@@ -4,9 +4,6 @@ import ArgumentParser
 
 struct BarlowLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "barlow") }
 struct VICRegLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "vicreg") }
-struct NTXentLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "ntxent") }
-struct MoCoLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "moco") }
-struct MemoryBankLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "memorybank") }
 struct SwAVLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "swav") }
 struct BYOLLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "byol") }
 struct SimSiamLossCommand: ParsableCommand { static let configuration = CommandConfiguration(commandName: "simsiam") }

@@ -36,7 +36,7 @@ torch.set_default_dtype(torch.float64)
 def save(name, array):
     if isinstance(array, torch.Tensor):
         array = array.detach().numpy()
-    np.save(os.path.join(HERE, name + ".npy"), array)
+    np.save(os.path.join(HERE, name + ".npy"), np.asarray(array, order="C"))  # C order for the Swift reader
 
 
 def float32_input(*shape, scale=1.0, shift=0.0):
