@@ -78,6 +78,7 @@ public enum MemoryBankReference {
 
     /// What ``backward(_:)`` rereads.
     public struct Cache {
+        /// The sizes (N, D) and T of the forward call.
         public let n: Int, d: Int, temperature: Double
         /// The raw z, `(N, D)`, for the normalisation's backward.
         public let z: [Double]

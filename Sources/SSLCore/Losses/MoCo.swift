@@ -82,6 +82,7 @@ public enum MoCoReference {
 
     /// What ``backward(_:)`` rereads.
     public struct Cache {
+        /// The sizes (N, D, K) and T of the forward call.
         public let n: Int, d: Int, queueSize: Int, temperature: Double
         /// The raw queries, `(N, D)`, for the normalisation's backward.
         public let q: [Double]

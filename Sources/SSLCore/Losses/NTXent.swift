@@ -54,6 +54,7 @@ public enum NTXentReference {
 
     /// What ``backward(_:)`` rereads.
     public struct Cache {
+        /// The sizes (N, D) and T of the forward call.
         public let n: Int, d: Int, temperature: Double
         /// concat(z1, z2), `(2N, D)`, for the normalisation's backward.
         public let z: [Double]
