@@ -118,9 +118,9 @@ __kernel void kmeans_split(__global float* centroids, __global float* counts, co
             centroids[(long)cj * cols + f] = c * (1.0f - e);
         }
         if (lid == 0) {
-            const float half = counts[cj] / 2.0f;
-            counts[ci] = half;
-            counts[cj] -= half;
+            const float share = counts[cj] / 2.0f;
+            counts[ci] = share;
+            counts[cj] -= share;
         }
         barrier(CLK_GLOBAL_MEM_FENCE);
     }

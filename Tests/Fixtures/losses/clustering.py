@@ -26,7 +26,7 @@ torch.set_default_dtype(torch.float64)
 
 
 def save(name, array, dtype=np.float64):
-    np.save(os.path.join(HERE, name + ".npy"), np.ascontiguousarray(np.asarray(array, dtype=dtype)))
+    np.save(os.path.join(HERE, name + ".npy"), np.array(array, dtype=dtype, order="C"))
 
 
 def as_input(name, array):
