@@ -16,14 +16,14 @@ extension OpenCLBackend {
         let eps = ContrastiveRules.normalizeEps
         let invT = Float(1 / Double(temperature)), invN = Float(1 / Double(n))
         let v = try l2Normalize(z, eps: eps)
-        let labels = try uploadIndices(indices, op: op)
+        let labels = KernelArgument.buffer(try uploadIndices(indices, op: op))
         let rowLoss = try empty([1, n])
         let dV: Tensor
         var usedZ: Tensor? = nil
         if let negatives {
             let cols = negatives + 1, count = n * cols
-            let scored = try uploadIndices(
-                MemoryBankReference.sampleNegatives(indices: indices, negatives: negatives, bankSize: b, seed: seed), op: op)
+            let scored = KernelArgument.buffer(try uploadIndices(
+                MemoryBankReference.sampleNegatives(indices: indices, negatives: negatives, bankSize: b, seed: seed), op: op))
             let logits = try empty([n, cols])
             try launchElements("nce_scores", in: .contrastive, count: count, arguments: [
                 try arg(v, op), try arg(bank, op), scored, try arg(logits, op), try int32(count, op),

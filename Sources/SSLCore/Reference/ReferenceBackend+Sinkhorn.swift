@@ -4,27 +4,49 @@ import Foundation
 extension ReferenceBackend {
     public func sinkhorn(_ scores: Tensor, epsilon: Float, iterations: Int) throws -> Tensor {
         let (bCount, kCount) = try Shapes.sinkhorn(scores.shape, epsilon: epsilon, iterations: iterations)
-        let s = try values(scores, op: "sinkhorn")
-        let invEps = 1 / Double(epsilon)
-        let logK = log(Double(kCount)), logB = log(Double(bCount))
-        var alpha = [Double](repeating: 0, count: kCount)
-        var beta = [Double](repeating: 0, count: bCount)
-        @inline(__always) func m(_ b: Int, _ k: Int) -> Double { Double(s[b * kCount + k]) * invEps }
+        let s = try values(scores, op: "sinkhorn").map(Double.init)
+        let codes = SinkhornReference.codes(s, rows: bCount, cols: kCount, epsilon: Double(epsilon), iterations: iterations)
+        return make(codes.map(Float.init), [bCount, kCount])
+    }
+}
+
+/// The log-domain Sinkhorn-Knopp of `Kernels/sinkhorn.cl` in Double on `[Double]` (row-major),
+/// shared by the reference backend's `sinkhorn` and the clustering objectives (SwAV, SeLA).
+///
+/// With `M = S/ε` (B×K) the plan is `exp(M_bk + α_k + β_b)`; one iteration updates the
+/// prototype duals α (each prototype's mass becomes 1/K) and then the sample duals β (each
+/// sample's mass becomes 1/B).
+public enum SinkhornReference {
+    /// α_k = −logsumexp_b(M_bk + β_b) − log K.
+    static func updatePrototypes(_ m: [Double], rows: Int, cols: Int, beta: [Double], alpha: inout [Double]) {
+        let logK = log(Double(cols))
+        for k in 0..<cols { alpha[k] = -logSumExp((0..<rows).map { m[$0 * cols + k] + beta[$0] }) - logK }
+    }
+
+    /// β_b = −logsumexp_k(M_bk + α_k) − log B.
+    static func updateSamples(_ m: [Double], rows: Int, cols: Int, alpha: [Double], beta: inout [Double]) {
+        let logB = log(Double(rows))
+        for b in 0..<rows { beta[b] = -logSumExp((0..<cols).map { m[b * cols + $0] + alpha[$0] }) - logB }
+    }
+
+    /// The plan `exp(M + α + β + logScale)` (B×K); `logScale = log B` gives SwAV's codes.
+    static func plan(_ m: [Double], rows: Int, cols: Int, alpha: [Double], beta: [Double], logScale: Double) -> [Double] {
+        var q = [Double](repeating: 0, count: rows * cols)
+        for b in 0..<rows {
+            for k in 0..<cols { q[b * cols + k] = exp(m[b * cols + k] + alpha[k] + beta[b] + logScale) }
+        }
+        return q
+    }
+
+    /// SwAV's codes of scores `(rows, cols)`: each row sums to 1 after the last sample update.
+    public static func codes(_ scores: [Double], rows: Int, cols: Int, epsilon: Double, iterations: Int) -> [Double] {
+        let m = scores.map { $0 / epsilon }
+        var alpha = [Double](repeating: 0, count: cols), beta = [Double](repeating: 0, count: rows)
         for _ in 0..<iterations {
-            // Rows of Q = exp(S/ε)ᵀ, i.e. prototypes: each sums to 1/K.
-            for k in 0..<kCount {
-                alpha[k] = -logSumExp((0..<bCount).map { m($0, k) + beta[$0] }) - logK
-            }
-            // Columns of Q, i.e. samples: each sums to 1/B.
-            for b in 0..<bCount {
-                beta[b] = -logSumExp((0..<kCount).map { m(b, $0) + alpha[$0] }) - logB
-            }
+            updatePrototypes(m, rows: rows, cols: cols, beta: beta, alpha: &alpha)
+            updateSamples(m, rows: rows, cols: cols, alpha: alpha, beta: &beta)
         }
-        var codes = [Float](repeating: 0, count: bCount * kCount)
-        for b in 0..<bCount {
-            for k in 0..<kCount { codes[b * kCount + k] = Float(exp(m(b, k) + alpha[k] + beta[b] + logB)) }
-        }
-        return make(codes, [bCount, kCount])
+        return plan(m, rows: rows, cols: cols, alpha: alpha, beta: beta, logScale: log(Double(rows)))
     }
 }
 
