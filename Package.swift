@@ -51,13 +51,19 @@ let package = Package(
         .target(name: "SSLCore", dependencies: ["COpenCL", "CLSystem", "Kernels"]),
         // Layers, encoders, optimizers, data, augmentations, evaluation and training.
         .target(name: "SSLTrain", dependencies: ["SSLCore", "CZlib"]),
+        // Command-line pieces both executables share (--device).
+        .target(
+            name: "SSLCommandLine",
+            dependencies: ["SSLCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "ssl",
-            dependencies: ["SSLCore", "SSLTrain", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SSLCore", "SSLTrain", "SSLCommandLine",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "ssl-bench",
-            dependencies: ["SSLCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["SSLCore", "SSLCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ssl-bench"
         ),
         .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore", "SSLTrain", "ssl"]),

@@ -1,5 +1,6 @@
 // `ssl-bench`: times GEMM, the Barlow Twins cross-correlation and SwAV's Sinkhorn on one device.
 import ArgumentParser
+import SSLCommandLine
 import SSLCore
 
 @main

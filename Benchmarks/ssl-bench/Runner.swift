@@ -1,5 +1,6 @@
 // Running one workload: validate against the reference, warm up, then time `runs` calls.
 import Foundation
+import SSLCommandLine
 import SSLCore
 
 /// How a result compared with the reference backend's.

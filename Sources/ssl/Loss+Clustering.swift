@@ -2,6 +2,7 @@
 // (Sources/SSLCore/Losses/SwAV.swift, DeepCluster.swift).
 import ArgumentParser
 import Foundation
+import SSLCommandLine
 import SSLCore
 
 struct SwAVLossCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 // `ssl loss ntxent | moco | memorybank`: the contrastive objectives on .npy inputs
 // (Sources/SSLCore/Losses/NTXent.swift, MoCo.swift, MemoryBank.swift).
 import ArgumentParser
+import SSLCommandLine
 import SSLCore
 
 struct NTXentLossCommand: ParsableCommand {

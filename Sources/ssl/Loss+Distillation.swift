@@ -1,6 +1,7 @@
 // `ssl loss byol | simsiam | dino`: the distillation objectives on .npy inputs
 // (Sources/SSLCore/Losses/BYOL.swift, SimSiam.swift, DINO.swift).
 import ArgumentParser
+import SSLCommandLine
 import SSLCore
 
 struct BYOLLossCommand: ParsableCommand {

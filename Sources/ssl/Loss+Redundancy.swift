@@ -1,5 +1,6 @@
 // `ssl loss barlow` and `ssl loss vicreg`: the redundancy-reduction objectives on .npy views.
 import ArgumentParser
+import SSLCommandLine
 import SSLCore
 
 struct BarlowLossCommand: ParsableCommand {

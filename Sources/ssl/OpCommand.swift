@@ -1,5 +1,6 @@
 // `ssl op …`: single ops on .npy files, for checking the kernels against NumPy.
 import ArgumentParser
+import SSLCommandLine
 import SSLCore
 
 struct OpCommand: ParsableCommand {

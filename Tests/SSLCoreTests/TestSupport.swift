@@ -23,18 +23,12 @@ enum TestBackends {
     static var hasOpenCL: Bool { openCL != nil }
 }
 
-/// SplitMix64: small, seeded, the same sequence on every platform.
+/// Seeded test inputs, from the library's SplitMix64.
 struct SeededRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
+    private var generator: SplitMix64
+    init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     /// Uniform in [-scale, scale).
     mutating func uniform(_ count: Int, scale: Float = 1) -> [Float] {

@@ -88,26 +88,6 @@ extension Backend {
     }
 }
 
-/// SplitMix64: a small seeded generator with the same sequence on every platform.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    mutating func unit() -> Double { Double((next() >> 11) + 1) * 0x1p-53 }
-
-    /// Standard normal by Box–Muller (the cosine branch).
-    mutating func gaussian() -> Double { (-2 * log(unit())).squareRoot() * cos(2 * .pi * unit()) }
-}
-
 /// K-means in Double on row-major `[Double]`: the reference backend's implementation, and the
 /// shape rules both backends share.
 public enum KMeansReference {

@@ -134,19 +134,12 @@ public enum MemoryBankReference {
     /// uniform draws from [0, B). Deterministic: SplitMix64 seeded with `seed`, N·m draws in
     /// row-major order, each mapped to the high word of draw · B (bias below B/2⁶⁴).
     public static func sampleNegatives(indices: [Int], negatives: Int, bankSize: Int, seed: UInt64) -> [Int] {
-        var state = seed
+        var rng = SplitMix64(seed: seed)
         var rows: [Int] = []
         rows.reserveCapacity(indices.count * (negatives + 1))
         for index in indices {
             rows.append(index)
-            for _ in 0..<negatives {
-                state &+= 0x9E37_79B9_7F4A_7C15
-                var x = state
-                x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-                x ^= x >> 31
-                rows.append(Int(x.multipliedFullWidth(by: UInt64(bankSize)).high))
-            }
+            for _ in 0..<negatives { rows.append(rng.below(bankSize)) }
         }
         return rows
     }
