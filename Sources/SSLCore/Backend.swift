@@ -22,6 +22,8 @@ public protocol Backend: AnyObject, Objectives, TrainingOps {
 
     /// Copies host values into a new tensor of `shape` on this backend.
     func upload(_ values: [Float], shape: [Int]) throws -> Tensor
+    /// Copies host values into an existing tensor of this backend, in place (restoring a checkpoint).
+    func upload(_ values: [Float], into tensor: Tensor) throws
     /// A new tensor of zeros.
     func zeros(_ shape: [Int]) throws -> Tensor
     /// Copies a tensor's values to the host; waits for the work that produces them.

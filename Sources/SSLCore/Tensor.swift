@@ -66,6 +66,6 @@ final class HostBuffer {
 }
 
 /// Formats a shape the way NumPy prints it: `(2, 3)`, `(5,)`, `()`.
-func shapeText(_ shape: [Int]) -> String {
+public func shapeText(_ shape: [Int]) -> String {
     shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
 }

@@ -148,20 +148,30 @@ public enum NumPy {
 
     /// Writes float32 values as a `.npy` file, atomically.
     public static func write(_ values: [Float], shape: [Int], to path: String) throws {
-        try checkCount(values.count, shape, path)
-        var bytes = header(descr: NpyDType.float32.rawValue, shape: shape)
-        bytes.reserveCapacity(bytes.count + values.count * 4)
-        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
-        try AtomicFile.write(Data(bytes), to: URL(fileURLWithPath: path))
+        try AtomicFile.write(Data(try encode(values, shape: shape, source: path)), to: URL(fileURLWithPath: path))
     }
 
     /// Writes int64 values as a `.npy` file, atomically.
     public static func write(_ values: [Int64], shape: [Int], to path: String) throws {
-        try checkCount(values.count, shape, path)
+        try AtomicFile.write(Data(try encode(values, shape: shape, source: path)), to: URL(fileURLWithPath: path))
+    }
+
+    /// The bytes of a float32 `.npy` file; `source` names it in errors.
+    public static func encode(_ values: [Float], shape: [Int], source: String) throws -> [UInt8] {
+        try checkCount(values.count, shape, source)
+        var bytes = header(descr: NpyDType.float32.rawValue, shape: shape)
+        bytes.reserveCapacity(bytes.count + values.count * 4)
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+        return bytes
+    }
+
+    /// The bytes of an int64 `.npy` file; `source` names it in errors.
+    public static func encode(_ values: [Int64], shape: [Int], source: String) throws -> [UInt8] {
+        try checkCount(values.count, shape, source)
         var bytes = header(descr: NpyDType.int64.rawValue, shape: shape)
         bytes.reserveCapacity(bytes.count + values.count * 8)
         for v in values { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
-        try AtomicFile.write(Data(bytes), to: URL(fileURLWithPath: path))
+        return bytes
     }
 
     private static func checkCount(_ count: Int, _ shape: [Int], _ path: String) throws {

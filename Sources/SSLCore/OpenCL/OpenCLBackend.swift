@@ -22,13 +22,22 @@ public final class OpenCLBackend: Backend {
         guard shape.allSatisfy({ $0 >= 0 }), values.count == shape.reduce(1, *) else {
             throw SSLError.shapeMismatch(op: "upload", detail: "\(values.count) values do not fill shape \(shapeText(shape))")
         }
-        let buffer = try context.buffer(bytes: values.count * 4)
-        if !values.isEmpty {
-            try check(values.withUnsafeBytes { raw in
-                clEnqueueWriteBuffer(context.queue, buffer.mem, cl_bool(CL_TRUE), 0, raw.count, raw.baseAddress, 0, nil, nil)
-            }, "clEnqueueWriteBuffer(\(values.count * 4) bytes)")
+        let tensor = Tensor(shape: shape, storage: .device(try context.buffer(bytes: values.count * 4)))
+        try upload(values, into: tensor)
+        return tensor
+    }
+
+    public func upload(_ values: [Float], into tensor: Tensor) throws {
+        let buffer = try deviceBuffer(tensor, op: "upload")
+        guard values.count == tensor.count else {
+            throw SSLError.shapeMismatch(op: "upload", detail: "\(values.count) values do not fill shape \(shapeText(tensor.shape))")
         }
-        return Tensor(shape: shape, storage: .device(buffer))
+        guard !values.isEmpty else { return }
+        // Blocking, so the host array may go away at once; in-order, so earlier readers of the
+        // old contents run first.
+        try check(values.withUnsafeBytes { raw in
+            clEnqueueWriteBuffer(context.queue, buffer.mem, cl_bool(CL_TRUE), 0, raw.count, raw.baseAddress, 0, nil, nil)
+        }, "clEnqueueWriteBuffer(\(values.count * 4) bytes)")
     }
 
     public func zeros(_ shape: [Int]) throws -> Tensor {

@@ -17,6 +17,16 @@ public final class ReferenceBackend: Backend {
         return Tensor(shape: shape, storage: .host(HostBuffer(values)))
     }
 
+    public func upload(_ values: [Float], into tensor: Tensor) throws {
+        guard let buffer = tensor.hostBuffer else {
+            throw SSLError.wrongBackend(op: "upload", expected: "the reference backend", found: tensor.location)
+        }
+        guard values.count == tensor.count else {
+            throw SSLError.shapeMismatch(op: "upload", detail: "\(values.count) values do not fill shape \(shapeText(tensor.shape))")
+        }
+        buffer.values = values
+    }
+
     public func zeros(_ shape: [Int]) throws -> Tensor {
         try upload([Float](repeating: 0, count: shape.reduce(1, *)), shape: shape)
     }
