@@ -72,15 +72,18 @@ __kernel void lars_update(__global float* p, __global const float* g, __global f
     p[i] -= lr * m;
 }
 
-// decay = 1 − lr·wd; step_size = lr / (1 − β1^t); bc2_sqrt = sqrt(1 − β2^t).
+// decay = 1 − lr·wd; step_size = lr / (1 − β1^t); bc2_sqrt = sqrt(1 − β2^t); and 1 − β1, 1 − β2
+// from the host in double: 1 − 0.999f in float32 would lose five digits of 1 − β2 (as torch, which
+// passes them as Python floats).
 __kernel void adamw_update(__global float* p, __global const float* g, __global float* m, __global float* v,
-                           const int count, const float decay, const float beta1, const float beta2,
-                           const float eps, const float step_size, const float bc2_sqrt) {
+                           const int count, const float decay, const float one_minus_beta1, const float beta2,
+                           const float one_minus_beta2, const float eps, const float step_size,
+                           const float bc2_sqrt) {
     const int i = get_global_id(0);
     if (i >= count) return;
     const float gi = g[i];
-    const float mi = m[i] + (1.0f - beta1) * (gi - m[i]);  // torch's exp_avg.lerp_(grad, 1 − β1)
-    const float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+    const float mi = m[i] + one_minus_beta1 * (gi - m[i]);  // torch's exp_avg.lerp_(grad, 1 − β1)
+    const float vi = beta2 * v[i] + one_minus_beta2 * gi * gi;
     m[i] = mi;
     v[i] = vi;
     p[i] = p[i] * decay - step_size * mi / (sqrt(vi) / bc2_sqrt + eps);

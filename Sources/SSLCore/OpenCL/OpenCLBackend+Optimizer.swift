@@ -59,8 +59,8 @@ extension OpenCLBackend {
         guard parameter.count > 0 else { return }
         let (stepSize, bc2Sqrt) = OptimizerReference.adamWCorrections(lr: lr, step: step, options: options)
         try launchElements("adamw_update", in: .optim, count: parameter.count, arguments: arguments + [
-            .float(Float(1 - lr * options.weightDecay)), .float(Float(options.beta1)), .float(Float(options.beta2)),
-            .float(Float(options.eps)), .float(Float(stepSize)), .float(Float(bc2Sqrt)),
+            .float(Float(1 - lr * options.weightDecay)), .float(Float(1 - options.beta1)), .float(Float(options.beta2)),
+            .float(Float(1 - options.beta2)), .float(Float(options.eps)), .float(Float(stepSize)), .float(Float(bc2Sqrt)),
         ])
     }
 
