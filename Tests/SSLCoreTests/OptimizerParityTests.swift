@@ -113,21 +113,29 @@ import Testing
             ("the learning rate must be a non-negative finite number, got -0.1",
              { b, p, g, s, _ in try b.sgdUpdate(p, gradient: g, momentumBuffer: s, lr: -0.1, options: SGDOptions()) }),
             ("the learning rate must be a non-negative finite number, got nan",
-             { b, p, g, s, _ in try b.larsUpdate(p, gradient: g, momentumBuffer: s, lr: .nan, options: LARSOptions(), adapt: true) }),
+             { b, p, g, s, _ in
+                 try b.larsUpdate(p, gradient: g, momentumBuffer: s, lr: .nan, options: LARSOptions(), adapt: true) }),
             ("gradient is (4,) but parameter is (3,)",
-             { b, p, _, s, _ in try b.sgdUpdate(p, gradient: try b.zeros([4]), momentumBuffer: s, lr: 0.1, options: SGDOptions()) }),
+             { b, p, _, s, _ in
+                 try b.sgdUpdate(p, gradient: try b.zeros([4]), momentumBuffer: s, lr: 0.1, options: SGDOptions()) }),
             ("momentum buffer is (2, 2) but parameter is (3,)",
-             { b, p, g, _, _ in try b.larsUpdate(p, gradient: g, momentumBuffer: try b.zeros([2, 2]), lr: 0.1, options: LARSOptions(), adapt: true) }),
+             { b, p, g, _, _ in
+                 try b.larsUpdate(p, gradient: g, momentumBuffer: try b.zeros([2, 2]), lr: 0.1, options: LARSOptions(), adapt: true) }),
             ("second moment is (1,) but parameter is (3,)",
-             { b, p, g, s, _ in try b.adamWUpdate(p, gradient: g, firstMoment: s, secondMoment: try b.zeros([1]), lr: 0.1, step: 1, options: AdamWOptions()) }),
+             { b, p, g, s, _ in
+                 try b.adamWUpdate(p, gradient: g, firstMoment: s, secondMoment: try b.zeros([1]), lr: 0.1, step: 1, options: AdamWOptions()) }),
             ("Nesterov momentum needs a momentum above 0",
-             { b, p, g, s, _ in try b.sgdUpdate(p, gradient: g, momentumBuffer: s, lr: 0.1, options: SGDOptions(momentum: 0, nesterov: true)) }),
+             { b, p, g, s, _ in
+                 try b.sgdUpdate(p, gradient: g, momentumBuffer: s, lr: 0.1, options: SGDOptions(momentum: 0, nesterov: true)) }),
             ("weight decay must be a non-negative finite number, got -1.0",
-             { b, p, g, s, _ in try b.larsUpdate(p, gradient: g, momentumBuffer: s, lr: 0.1, options: LARSOptions(weightDecay: -1), adapt: false) }),
+             { b, p, g, s, _ in
+                 try b.larsUpdate(p, gradient: g, momentumBuffer: s, lr: 0.1, options: LARSOptions(weightDecay: -1), adapt: false) }),
             ("beta2 must lie in [0, 1), got 1.0",
-             { b, p, g, m, v in try b.adamWUpdate(p, gradient: g, firstMoment: m, secondMoment: v, lr: 0.1, step: 1, options: AdamWOptions(beta2: 1)) }),
+             { b, p, g, m, v in
+                 try b.adamWUpdate(p, gradient: g, firstMoment: m, secondMoment: v, lr: 0.1, step: 1, options: AdamWOptions(beta2: 1)) }),
             ("the step count must be at least 1 (the first step is 1), got 0",
-             { b, p, g, m, v in try b.adamWUpdate(p, gradient: g, firstMoment: m, secondMoment: v, lr: 0.1, step: 0, options: AdamWOptions()) }),
+             { b, p, g, m, v in
+                 try b.adamWUpdate(p, gradient: g, firstMoment: m, secondMoment: v, lr: 0.1, step: 0, options: AdamWOptions()) }),
             ("the maximum norm must be a positive finite number, got 0.0",
              { b, _, g, _, _ in _ = try b.clipGlobalNorm([g], maxNorm: 0) }),
         ]

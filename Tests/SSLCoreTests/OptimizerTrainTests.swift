@@ -229,6 +229,16 @@ import Testing
         #expect(throws: SSLError.self) { try optimizers[0].step(lr: 0.1) }
         #expect(try model.map { try backend.download($0.value) } == before)
 
+        // A step count at 2^24, the float32 limit of the checkpointed count, stops AdamW before any update.
+        let adamw = optimizers[2] as! AdamW
+        let atLimit = try adamw.state.map { entry in
+            entry.name == "b.step" ? (name: entry.name, tensor: try backend.upload([16_777_216], shape: [])) : entry
+        }
+        try adamw.restore(state: atLimit, stepCount: 0)
+        let limit = #expect(throws: SSLError.self) { try adamw.step(lr: 0.1) }
+        #expect(limit?.description.contains("parameter 'b' has reached 16777216 steps") == true)
+        #expect(try model.map { try backend.download($0.value) } == before && adamw.parameterSteps == [0, 16_777_216])
+
         let empty = #expect(throws: SSLError.self) { try SGD(parameters: [], on: backend) }
         #expect(empty?.description.contains("the parameter list is empty") == true)
         let twice = #expect(throws: SSLError.self) { try LARS(parameters: [model[0], model[0]], on: backend) }

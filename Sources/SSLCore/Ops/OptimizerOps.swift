@@ -124,6 +124,7 @@ public struct LARSOptions: Equatable, Sendable {
         self.eta = eta
     }
 
+    /// Throws ``SSLError/invalidArgument(op:detail:)`` naming the first bad field.
     public func validate(op: String = "larsUpdate") throws {
         try OptimizerReference.checkNonNegative(momentum, "momentum", op: op)
         try OptimizerReference.checkNonNegative(weightDecay, "weight decay", op: op)
@@ -152,6 +153,7 @@ public struct AdamWOptions: Equatable, Sendable {
         self.weightDecay = weightDecay
     }
 
+    /// Throws ``SSLError/invalidArgument(op:detail:)`` naming the first bad field.
     public func validate(op: String = "adamWUpdate") throws {
         for (value, name) in [(beta1, "beta1"), (beta2, "beta2")] {
             guard value >= 0, value < 1 else {

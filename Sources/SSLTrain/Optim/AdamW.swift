@@ -9,6 +9,7 @@ import SSLCore
 /// decay (`get_params_groups`) and the decay itself on a cosine schedule from 0.04 to 0.4:
 /// ```swift
 /// let adamw = try AdamW(parameters: student.parameters, options: AdamWOptions(weightDecay: 0.04), on: backend)
+/// let weightDecaySchedule = try LinearWarmupCosine(baseLR: 0.04, warmupSteps: 0, totalSteps: steps, finalLR: 0.4)
 /// adamw.options.weightDecay = try weightDecaySchedule.learningRate(at: adamw.stepCount)
 /// try adamw.step(lr: try lrSchedule.learningRate(at: adamw.stepCount))
 /// ```
@@ -47,10 +48,12 @@ public final class AdamW: Optimizer {
     public func step(lr: Double, skipping: Set<String>) throws {
         try slots.validateStep(lr: lr, skipping: skipping, op: "AdamW.step")
         try options.validate(op: "AdamW.step")
+        for (p, steps) in zip(parameters, parameterSteps) where !skipping.contains(p.name) && steps >= Self.maxStep {
+            throw SSLError.invalidArgument(
+                op: "AdamW.step",
+                detail: "parameter '\(p.name)' has reached \(Self.maxStep) steps, the most a float32 step count holds exactly")
+        }
         for (i, (p, state)) in zip(parameters, slots.tensors).enumerated() where !skipping.contains(p.name) {
-            guard parameterSteps[i] < Self.maxStep else {
-                throw SSLError.invalidArgument(op: "AdamW.step", detail: "parameter '\(p.name)' has reached \(Self.maxStep) steps, the most a float32 step count holds exactly")
-            }
             var o = options
             o.weightDecay = p.weightDecay(options.weightDecay, excludingBiasAndNorm: excludeBiasAndNormFromDecay)
             try slots.backend.adamWUpdate(p.value, gradient: p.gradient, firstMoment: state[0], secondMoment: state[1],
@@ -76,7 +79,8 @@ public final class AdamW: Optimizer {
         let steps = try names.map { name in
             let value = try slots.backend.download(entries[name]!)[0]
             guard value >= 0, value <= Float(Self.maxStep), value == value.rounded() else {
-                throw SSLError.invalidArgument(op: op, detail: "state entry '\(name)' must hold a whole step count in [0, 2^24], got \(value)")
+                throw SSLError.invalidArgument(
+                    op: op, detail: "state entry '\(name)' must hold a whole step count in [0, 2^24], got \(value)")
             }
             return Int(value)
         }

@@ -37,7 +37,8 @@ public final class LARS: Optimizer {
                 biasAndNormLRScale: Double = 1, on backend: any Backend) throws {
         try options.validate(op: "LARS")
         guard biasAndNormLRScale >= 0, biasAndNormLRScale.isFinite else {
-            throw SSLError.invalidArgument(op: "LARS", detail: "biasAndNormLRScale must be a non-negative finite number, got \(biasAndNormLRScale)")
+            throw SSLError.invalidArgument(
+                op: "LARS", detail: "biasAndNormLRScale must be a non-negative finite number, got \(biasAndNormLRScale)")
         }
         self.parameters = parameters
         self.options = options

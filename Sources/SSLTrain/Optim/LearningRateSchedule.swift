@@ -102,7 +102,8 @@ public enum LinearScalingRule {
         let op = "LinearScalingRule"
         try OptimizerReference.validateLearningRate(base, op: op)
         guard batchSize >= 1, referenceBatchSize >= 1 else {
-            throw SSLError.invalidArgument(op: op, detail: "batch sizes must be at least 1, got \(batchSize) and \(referenceBatchSize)")
+            throw SSLError.invalidArgument(
+                op: op, detail: "batch sizes must be at least 1, got \(batchSize) and \(referenceBatchSize)")
         }
         return base * Double(batchSize) / Double(referenceBatchSize)
     }
