@@ -5,11 +5,13 @@
 //   order[3] (0 brightness, 1 contrast, 2 saturation), grayscale, blur sigma, solarise, padding.
 //
 // augment_views:        one work-group per view, local size 2^k. Each work-item owns the output
-//                       pixels p = lid, lid + L, … through every stage: bilinear resized crop
+//                       pixels p = lid, lid + L, … (all their channels) through every stage: bilinear resized crop
 //                       (align_corners=False, no antialias) with the flip folded into the x index,
 //                       then the jitter ops in the view's order and grayscale. Only contrast needs
-//                       the others (the mean gray value of the view), through group_sum; since a
-//                       work-item rereads only what it wrote itself, no global barrier is needed.
+//                       the others (the mean gray value of the view), through group_sum, which every
+//                       work-item reaches at each of the three jitter positions (no barrier in a
+//                       branch: PoCL 3.1 corrupted memory with one there). A work-item rereads only what
+//                       it wrote itself, so no global barrier is needed.
 // augment_blur_rows:    one work-item per element: the horizontal pass of the separable Gaussian,
 //                       reflect padding; σ = 0 copies.
 // augment_blur_columns: one work-item per element: the vertical pass, then solarisation and
@@ -45,6 +47,24 @@ inline float augment_source(const int dst, const float scale, const int input, i
     return src - (float)*i0;
 }
 
+// Jitter position k of a view (one work-group): the op p[9 + k] with its factor p[6 + op].
+// Every work-item reaches the group_sum, whatever the op, so no barrier sits in a branch.
+inline void augment_jitter(__global float* view, __global const float* p, const int k, const int plane,
+                           const int c_count, const int lid, const int step, __local float* scratch) {
+    const int which = (int)p[9 + k];
+    const float f = p[6 + which];
+    float partial = 0.0f;
+    for (int q = lid; q < plane; q += step) partial += c_count == 3 ? augment_gray(view, q, plane) : view[q];
+    const float mean = group_sum(partial, scratch) / (float)plane;
+    if (f == 1.0f) return;
+    if (which == 2 && c_count != 3) return;
+    for (int q = lid; q < plane; q += step) {
+        // brightness blends with 0, contrast with the mean, saturation with the pixel's gray value
+        const float other = which == 0 ? 0.0f : which == 1 ? mean : augment_gray(view, q, plane);
+        for (int c = 0; c < c_count; ++c) view[c * plane + q] = augment_blend(view[c * plane + q], other, f);
+    }
+}
+
 __kernel void augment_views(__global const float* images, __global const float* table,
                             __global float* out, const int c_count, const int h, const int w,
                             const int oh, const int ow, __local float* scratch) {
@@ -70,26 +90,11 @@ __kernel void augment_views(__global const float* images, __global const float* 
         }
     }
 
-    // Every branch below depends on the view's parameters only, so a work-group takes it together
-    // and group_sum inside it is reached by all its work-items.
-    for (int k = 0; k < 3; ++k) {
-        const int which = (int)p[9 + k];
-        const float f = p[6 + which];
-        if (f == 1.0f) continue;
-        if (which == 0) {
-            for (int q = lid; q < plane * c_count; q += step) view[q] = augment_blend(view[q], 0.0f, f);
-        } else if (which == 1) {
-            float partial = 0.0f;
-            for (int q = lid; q < plane; q += step) partial += c_count == 3 ? augment_gray(view, q, plane) : view[q];
-            const float mean = group_sum(partial, scratch) / (float)plane;
-            for (int q = lid; q < plane * c_count; q += step) view[q] = augment_blend(view[q], mean, f);
-        } else if (c_count == 3) {
-            for (int q = lid; q < plane; q += step) {
-                const float g = augment_gray(view, q, plane);
-                for (int c = 0; c < 3; ++c) view[c * plane + q] = augment_blend(view[c * plane + q], g, f);
-            }
-        }
-    }
+    // Unrolled, each position reducing unconditionally: PoCL 3.1 corrupted memory with the
+    // group_sum inside a branch inside a loop, although every work-item took the same branch.
+    augment_jitter(view, p, 0, plane, c_count, lid, step, scratch);
+    augment_jitter(view, p, 1, plane, c_count, lid, step, scratch);
+    augment_jitter(view, p, 2, plane, c_count, lid, step, scratch);
     if (p[12] != 0.0f && c_count == 3) {
         for (int q = lid; q < plane; q += step) {
             const float g = augment_gray(view, q, plane);
