@@ -65,24 +65,33 @@ public struct LinearProbe: Sendable {
         var oneHot = [Float](repeating: 0, count: n * k)
         for (i, code) in codes.enumerated() { oneHot[i * k + code] = 1 }
         let targets = try backend.upload(oneHot, shape: [n, k])
-        let lambda = 1 / (c * Double(n))
-        // The objective and its gradient at w = (D+1, K) row-major; the last row is the biases.
-        func evaluate(_ w: [Double]) throws -> (f: Double, g: [Double]) {
-            let weights = try backend.upload(w.map { Float($0) }, shape: [d + 1, k])
-            let ce = try backend.softCrossEntropy(try backend.matmul(x, weights), targets: targets, scale: 1)
-            let gradient = try backend.download(try backend.matmul(x, ce.dLogits, transposeA: true))
-            var f = Double(try backend.download(ce.loss)[0])
-            var g = gradient.map(Double.init)
-            for i in 0..<(d * k) {  // ridge on W only
-                f += 0.5 * lambda * w[i] * w[i]
-                g[i] += lambda * w[i]
-            }
-            return (f, g)
-        }
+        let objective = EvalProbeObjective(backend: backend, x: x, targets: targets, lambda: 1 / (c * Double(n)))
         let solver = EvalLBFGS(maxIterations: maxIterations, gradientTolerance: tolerance, functionTolerance: functionTolerance)
-        let result = try solver.minimize([Double](repeating: 0, count: (d + 1) * k), evaluate)
+        let result = try solver.minimize([Double](repeating: 0, count: (d + 1) * k), objective.evaluate)
         return LinearProbeModel(mean: mean, scale: scale, weights: result.x.map { Float($0) }, classes: classes,
                                 iterations: result.iterations, objective: result.f)
+    }
+}
+
+/// The probe's objective mean CE(x̃W) + (λ/2)‖W‖², λ = 1/(C N), at w = (D+1, K) row-major (the
+/// last row the biases, not regularised), and its gradient x̃ᵀ dLogits + λW.
+struct EvalProbeObjective {
+    let backend: any Backend
+    /// x̃ with a trailing 1, `(N, D+1)`; one-hot targets `(N, K)`.
+    let x: Tensor, targets: Tensor
+    let lambda: Double
+
+    func evaluate(_ w: [Double]) throws -> (f: Double, g: [Double]) {
+        let d = x.shape[1] - 1, k = targets.shape[1]
+        let weights = try backend.upload(w.map { Float($0) }, shape: [d + 1, k])
+        let ce = try backend.softCrossEntropy(try backend.matmul(x, weights), targets: targets, scale: 1)
+        var f = Double(try backend.download(ce.loss)[0])
+        var g = try backend.download(try backend.matmul(x, ce.dLogits, transposeA: true)).map(Double.init)
+        for i in 0..<(d * k) {  // the ridge on W only
+            f += 0.5 * lambda * w[i] * w[i]
+            g[i] += lambda * w[i]
+        }
+        return (f, g)
     }
 }
 
