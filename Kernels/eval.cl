@@ -54,7 +54,7 @@ __kernel void topk_merge(__global const float* scores, const int cols, const int
         const bool candidate = idx >= 0 && topk_better(v, idx, lv[k - 1], li[k - 1]);
         if (lid == 0) any_candidate = 0;
         barrier(CLK_LOCAL_MEM_FENCE);
-        if (candidate) any_candidate = 1;
+        if (candidate) atomic_or(&any_candidate, 1);
         tile_v[lid] = v;
         tile_i[lid] = candidate ? idx : -1;  // entries that cannot enter the list are dropped now
         barrier(CLK_LOCAL_MEM_FENCE);

@@ -59,7 +59,7 @@ struct EvalCommand: ParsableCommand {
             let backend = try device.backend()
             let s = try Silhouette(metric: metric).samples(x, labels: y, on: backend)
             try NumPy.write(s, shape: [s.count], to: folder.file("samples"))
-            print(String(format: "silhouette score (%@): %.6f", metric.rawValue, s.reduce(0.0) { $0 + Double($1) } / Double(s.count)))
+            print(String(format: "silhouette score (%@): %.6f", metric.rawValue, Silhouette.score(of: s)))
         }
     }
 

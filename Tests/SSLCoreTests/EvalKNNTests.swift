@@ -84,7 +84,7 @@ private func evalShares(_ votes: [Double], columns: Int) -> [Double] {
         let (n, m, d) = (70, 33, 9)
         let train = try evalRandomFeatures(n, d, seed: 11), test = try evalRandomFeatures(m, d, seed: 12)
         let labels = evalRandomLabels(n, classes: 6, seed: 13)
-        let reference = EvalReference.knnClassify(train: train.values.map(Double.init), trainLabels: labels,
+        let reference = try EvalReference.knnClassify(train: train.values.map(Double.init), trainLabels: labels,
                                                   test: test.values.map(Double.init), d: d, k: 20, temperature: 0.07)
         try forEachBackend { backend in
             let whole = try KNNClassifier(testChunk: 1000, trainChunk: 1000).classify(train: train, labels: labels, test: test, on: backend)

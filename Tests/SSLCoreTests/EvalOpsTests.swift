@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 @testable import SSLCore
+@testable import SSLTrain
 
 @Suite struct EvalOpsTests {
     /// (rows, columns, k, column chunks): k = 1, k = N, k > N (empty slots), k = maxK, a row
@@ -164,6 +165,31 @@ import Testing
             // Three float32 divisions and a subtraction of values ~10: a few 2⁻²⁴ relative.
             assertClose(try backend.download(s), expected, shape: s.shape, expectedShape: [r], rtol: 1e-5, atol: 1e-6,
                         "silhouette on \(backend.name)")
+        }
+    }
+
+    @Test("OpenCL equals the reference end to end: kNN at k 200 and the silhouette, blocks off every tile",
+          .enabled(if: TestBackends.hasOpenCL))
+    func endToEndParity() throws {
+        let openCL = try #require(TestBackends.openCL), reference = TestBackends.reference
+        let train = try evalRandomFeatures(300, 33, seed: 41), test = try evalRandomFeatures(50, 33, seed: 42)
+        let labels = evalRandomLabels(300, classes: 10, seed: 43)
+        let knn = KNNClassifier(k: 200, testChunk: 37, trainChunk: 257)
+        let a = try knn.classify(train: train, labels: labels, test: test, on: openCL)
+        let b = try knn.classify(train: train, labels: labels, test: test, on: reference)
+        #expect(a.predictions == b.predictions)
+        // Similarities differ by float32 GEMM rounding (~√D·2⁻²⁴); weights by 1/T times that.
+        assertClose(a.votes, b.votes.map(Double.init), shape: [a.votes.count], expectedShape: [b.votes.count],
+                    rtol: 1e-4, atol: 1e-5, "kNN votes")
+        let points = Array(train.values[..<(150 * 33)]), clusters = Array(labels[..<150])
+        let features = try FeatureMatrix(values: points, rows: 150, columns: 33)
+        for metric in DistanceMetric.allCases {
+            let silhouette = Silhouette(metric: metric, rowChunk: 37, columnChunk: 64)
+            let s = try silhouette.samples(features, labels: clusters, on: openCL)
+            // Random points: a and b are close, so s = (b − a)/max is a small difference of nearby means;
+            // float32 distances (~1e-7 relative) leave ~1e-7 in it (measured on PoCL: 2.5e-7).
+            assertClose(s, try silhouette.samples(features, labels: clusters, on: reference).map(Double.init),
+                        shape: [s.count], expectedShape: [150], rtol: 1e-4, atol: 1e-5, "silhouette \(metric)")
         }
     }
 

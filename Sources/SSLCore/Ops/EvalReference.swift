@@ -68,8 +68,8 @@ public enum EvalReference {
 
     /// The first index of the largest value: DINO's `probs.sort(1, True)[:, 0]` with ties to the lowest class.
     public static func argmax<C: Collection>(_ row: C) -> Int where C.Element == Double {
-        var best = 0
-        for (offset, v) in row.enumerated() where v > row[row.index(row.startIndex, offsetBy: best)] { best = offset }
+        var best = 0, bestValue = -Double.infinity
+        for (offset, v) in row.enumerated() where offset == 0 || v > bestValue { (best, bestValue) = (offset, v) }
         return best
     }
 
@@ -124,10 +124,17 @@ public enum EvalReference {
     /// Σ exp((s − s_best)/T) (DINO's, times exp(−s_best/T)) elect the label, ties to the lowest label.
     /// - Parameters: train: `(N, D)`; test: `(M, D)`; 1 ≤ k ≤ N.
     /// - Returns: the predicted label of each test row and the votes `(M, classes)` over the sorted distinct train labels.
+    /// - Throws: ``SSLError`` when the arrays do not fit `(N, D)` and `(M, D)` or k is not in 1...N.
     public static func knnClassify(train: [Double], trainLabels: [Int], test: [Double], d: Int, k: Int,
-                                   temperature: Double) -> (predictions: [Int], votes: [Double]) {
-        let n = trainLabels.count, m = test.count / d
-        precondition(k >= 1 && k <= n && train.count == n * d, "knnClassify: 1 ≤ k ≤ N")
+                                   temperature: Double) throws -> (predictions: [Int], votes: [Double]) {
+        let n = trainLabels.count, m = d > 0 ? test.count / d : 0
+        guard d >= 1, train.count == n * d, test.count == m * d else {
+            throw SSLError.shapeMismatch(op: "knnClassify", detail: "\(train.count) train and \(test.count) test values "
+                                         + "do not fill (\(n), \(d)) and (M, \(d))")
+        }
+        guard k >= 1, k <= n else {
+            throw SSLError.invalidArgument(op: "knnClassify", detail: "k = \(k) must be in 1...\(n), the number of train samples")
+        }
         func normalized(_ v: [Double], _ rows: Int) -> [Double] {
             (0..<rows).flatMap { r -> [Double] in
                 let row = v[(r * d)..<((r + 1) * d)]

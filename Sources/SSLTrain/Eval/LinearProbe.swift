@@ -59,9 +59,8 @@ public struct LinearProbe: Sendable {
         mean = mean.map { $0 / Double(n) }
         for i in 0..<n { for j in 0..<d { scale[j] += pow(Double(train.values[i * d + j]) - mean[j], 2) } }
         scale = scale.map { $0 == 0 ? 1 : sqrt($0 / Double(n)) }
-        let partial = LinearProbeModel(mean: mean, scale: scale, weights: [], classes: classes, iterations: 0, objective: 0)
-
-        let x = try backend.upload(partial.design(train, rows: 0..<n), shape: [n, d + 1])  // (N, D+1)
+        let x = try backend.upload(LinearProbeModel.design(train, rows: 0..<n, mean: mean, scale: scale),
+                                   shape: [n, d + 1])  // (N, D+1)
         var oneHot = [Float](repeating: 0, count: n * k)
         for (i, code) in codes.enumerated() { oneHot[i * k + code] = 1 }
         let targets = try backend.upload(oneHot, shape: [n, k])
@@ -109,7 +108,7 @@ public struct LinearProbeModel: Sendable {
     public let objective: Double
 
     /// Rows of standardised features with a trailing 1 for the bias: `(rows, D+1)`.
-    func design(_ f: FeatureMatrix, rows: Range<Int>) -> [Float] {
+    static func design(_ f: FeatureMatrix, rows: Range<Int>, mean: [Double], scale: [Double]) -> [Float] {
         let d = f.columns
         var out = [Float](repeating: 1, count: rows.count * (d + 1))
         for (r, i) in rows.enumerated() {
@@ -130,7 +129,7 @@ public struct LinearProbeModel: Sendable {
         var out: [Float] = []
         out.reserveCapacity(features.rows * classes.count)
         for range in features.chunks(of: chunk) {
-            let x = try backend.upload(design(features, rows: range), shape: [range.count, d + 1])
+            let x = try backend.upload(Self.design(features, rows: range, mean: mean, scale: scale), shape: [range.count, d + 1])
             out += try backend.download(try backend.matmul(x, w))
         }
         return out

@@ -16,7 +16,8 @@ import SSLCore
 /// multiplied by the block's one-hot labels `(C, L)` and added into the rows' per-cluster sums
 /// `(R, L)`; then ``EvalOps/silhouetteSamples(_:labels:clusterSizes:)``. For the euclidean metric
 /// the features are first centred (in Double, on the host): distances do not change, and the
-/// float32 GEMM form ‖x‖² + ‖y‖² − 2x·y loses less to cancellation.
+/// float32 GEMM form ‖x‖² + ‖y‖² − 2x·y loses less to cancellation. The one-hot labels take
+/// N × L floats on the device, the features N × D twice (row and column blocks).
 ///
 /// ```swift
 /// let s = try Silhouette(metric: .cosine).samples(features, labels: clusters, on: backend)
@@ -76,8 +77,12 @@ public struct Silhouette: Sendable {
 
     /// The mean silhouette, as `silhouette_score(X, labels, metric=metric)`.
     public func score(_ features: FeatureMatrix, labels: [Int], on backend: any Backend) throws -> Double {
-        let s = try samples(features, labels: labels, on: backend)
-        return s.reduce(0.0) { $0 + Double($1) } / Double(s.count)
+        Self.score(of: try samples(features, labels: labels, on: backend))
+    }
+
+    /// The mean of silhouette values, accumulated in Double.
+    public static func score(of samples: [Float]) -> Double {
+        samples.reduce(0.0) { $0 + Double($1) } / Double(max(samples.count, 1))
     }
 
     /// The features minus their column means, computed in Double.
