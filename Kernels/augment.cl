@@ -1,1 +1,161 @@
-// Kernels of the augment ops; see Sources/SSLCore/Ops/.
+// Kernels of the augmentation op (Sources/SSLCore/Ops/AugmentOps.swift; the formulas, stage by
+// stage after torchvision, are in AugmentReference.swift). Every view reads its parameters from
+// one row of a float table written by the host (AugmentReference.table):
+//   source, top, left, height, width, flip, brightness, contrast, saturation,
+//   order[3] (0 brightness, 1 contrast, 2 saturation), grayscale, blur sigma, solarise, padding.
+//
+// augment_views:        one work-group per view, local size 2^k. Each work-item owns the output
+//                       pixels p = lid, lid + L, … (all their channels) through every stage: bilinear resized crop
+//                       (align_corners=False, no antialias) with the flip folded into the x index,
+//                       then the jitter ops in the view's order and grayscale. Only contrast needs
+//                       the others (the mean gray value of the view), through group_sum, which every
+//                       work-item reaches at each of the three jitter positions (no barrier in a
+//                       branch: PoCL 3.1 corrupted memory with one there). A work-item rereads only what
+//                       it wrote itself, so no global barrier is needed.
+// augment_blur_rows:    one work-item per element: the horizontal pass of the separable Gaussian,
+//                       reflect padding; σ = 0 copies.
+// augment_blur_columns: one work-item per element: the vertical pass, then solarisation and
+//                       (x − mean[c]) / std[c] into the output.
+// Assumes C is 1 or 3 and every index fits in int (the host checks both).
+
+#ifndef AUGMENT_STRIDE
+#define AUGMENT_STRIDE 16  // floats per view in the parameter table
+#endif
+
+inline float augment_blend(const float a, const float b, const float ratio) {
+    return clamp(ratio * a + (1.0f - ratio) * b, 0.0f, 1.0f);
+}
+
+inline float augment_gray(__global const float* view, const int p, const int plane) {
+    return 0.2989f * view[p] + 0.587f * view[plane + p] + 0.114f * view[2 * plane + p];
+}
+
+// Reflect padding without repeating the edge, folded again beyond it; one pixel maps onto itself.
+inline int augment_reflect(int i, const int n) {
+    if (n == 1) return 0;
+    const int period = 2 * (n - 1);
+    i %= period;
+    if (i < 0) i += period;
+    return i < n ? i : period - i;
+}
+
+// PyTorch's source index for linear resampling, align_corners=False: both neighbours and λ.
+inline float augment_source(const int dst, const float scale, const int input, int* i0, int* i1) {
+    const float src = fmax(scale * ((float)dst + 0.5f) - 0.5f, 0.0f);
+    *i0 = (int)src;
+    *i1 = *i0 < input - 1 ? *i0 + 1 : *i0;
+    return src - (float)*i0;
+}
+
+// Jitter position k of a view (one work-group): the op p[9 + k] with its factor p[6 + op].
+// Every work-item reaches the group_sum, whatever the op, so no barrier sits in a branch.
+inline void augment_jitter(__global float* view, __global const float* p, const int k, const int plane,
+                           const int c_count, const int lid, const int step, __local float* scratch) {
+    const int which = (int)p[9 + k];
+    const float f = p[6 + which];
+    float partial = 0.0f;
+    for (int q = lid; q < plane; q += step) partial += c_count == 3 ? augment_gray(view, q, plane) : view[q];
+    const float mean = group_sum(partial, scratch) / (float)plane;
+    if (f == 1.0f) return;
+    if (which == 2 && c_count != 3) return;
+    for (int q = lid; q < plane; q += step) {
+        // brightness blends with 0, contrast with the mean, saturation with the pixel's gray value
+        const float other = which == 0 ? 0.0f : which == 1 ? mean : augment_gray(view, q, plane);
+        for (int c = 0; c < c_count; ++c) view[c * plane + q] = augment_blend(view[c * plane + q], other, f);
+    }
+}
+
+__kernel void augment_views(__global const float* images, __global const float* table,
+                            __global float* out, const int c_count, const int h, const int w,
+                            const int oh, const int ow, __local float* scratch) {
+    const int v = get_group_id(0), lid = get_local_id(0), step = get_local_size(0);
+    __global const float* p = table + (long)v * AUGMENT_STRIDE;
+    const int source = (int)p[0], top = (int)p[1], left = (int)p[2], ch = (int)p[3], cw = (int)p[4];
+    const int flip = p[5] != 0.0f;
+    const int plane = oh * ow;
+    __global const float* image = images + (long)source * c_count * h * w + (long)top * w + left;
+    __global float* view = out + (long)v * c_count * plane;
+    const float scale_y = (float)ch / (float)oh, scale_x = (float)cw / (float)ow;
+
+    for (int q = lid; q < plane; q += step) {
+        const int y = q / ow, x = q % ow;
+        int y0, y1, x0, x1;
+        const float ly = augment_source(y, scale_y, ch, &y0, &y1);
+        const float lx = augment_source(flip ? ow - 1 - x : x, scale_x, cw, &x0, &x1);
+        for (int c = 0; c < c_count; ++c) {
+            __global const float* src = image + (long)c * h * w;
+            const float upper = (1.0f - lx) * src[y0 * w + x0] + lx * src[y0 * w + x1];
+            const float lower = (1.0f - lx) * src[y1 * w + x0] + lx * src[y1 * w + x1];
+            view[c * plane + q] = (1.0f - ly) * upper + ly * lower;
+        }
+    }
+
+    // Unrolled, each position reducing unconditionally: PoCL 3.1 corrupted memory with the
+    // group_sum inside a branch inside a loop, although every work-item took the same branch.
+    augment_jitter(view, p, 0, plane, c_count, lid, step, scratch);
+    augment_jitter(view, p, 1, plane, c_count, lid, step, scratch);
+    augment_jitter(view, p, 2, plane, c_count, lid, step, scratch);
+    if (p[12] != 0.0f && c_count == 3) {
+        for (int q = lid; q < plane; q += step) {
+            const float g = augment_gray(view, q, plane);
+            view[q] = g;
+            view[plane + q] = g;
+            view[2 * plane + q] = g;
+        }
+    }
+}
+
+// The weight of tap t of a size-tap Gaussian, before normalisation.
+inline float augment_tap(const int t, const int size, const float sigma) {
+    const float x = ((float)t - 0.5f * (float)(size - 1)) / sigma;
+    return exp(-0.5f * x * x);
+}
+
+__kernel void augment_blur_rows(__global const float* in, __global const float* table,
+                                __global float* out, const int count, const int c_count, const int oh,
+                                const int ow, const int size) {
+    const int gid = get_global_id(0);
+    if (gid >= count) return;
+    const int v = gid / (c_count * oh * ow), x = gid % ow;
+    const float sigma = table[(long)v * AUGMENT_STRIDE + 13];
+    if (sigma <= 0.0f) {
+        out[gid] = in[gid];
+        return;
+    }
+    __global const float* row = in + (gid - x);
+    float acc = 0.0f, total = 0.0f;
+    for (int t = 0; t < size; ++t) {
+        const float weight = augment_tap(t, size, sigma);
+        total += weight;
+        acc += weight * row[augment_reflect(x + t - size / 2, ow)];
+    }
+    out[gid] = acc / total;
+}
+
+__kernel void augment_blur_columns(__global const float* in, __global const float* table,
+                                   __global const float* stats, __global float* out, const int count,
+                                   const int c_count, const int oh, const int ow, const int size,
+                                   const float threshold) {
+    const int gid = get_global_id(0);
+    if (gid >= count) return;
+    const int plane = oh * ow;
+    const int v = gid / (c_count * plane), c = (gid / plane) % c_count;
+    const int y = (gid % plane) / ow, x = gid % ow;
+    __global const float* p = table + (long)v * AUGMENT_STRIDE;
+    const float sigma = p[13];
+    float value;
+    if (sigma <= 0.0f) {
+        value = in[gid];
+    } else {
+        __global const float* column = in + (gid - y * ow);
+        float acc = 0.0f, total = 0.0f;
+        for (int t = 0; t < size; ++t) {
+            const float weight = augment_tap(t, size, sigma);
+            total += weight;
+            acc += weight * column[augment_reflect(y + t - size / 2, oh) * ow];
+        }
+        value = acc / total;
+    }
+    if (p[14] != 0.0f && value >= threshold) value = 1.0f - value;
+    out[gid] = (value - stats[c]) / stats[c_count + c];
+}

@@ -1,1 +1,202 @@
-// Kernels of the layers ops; see Sources/SSLCore/Ops/.
+// Kernels of the layers' ops (Sources/SSLCore/Ops/LayerOps.swift); batch normalisation is in
+// batchnorm.cl. Images are NCHW row-major; a tensor (N, C, …) is viewed as (N, C, inner).
+//
+// bias_add, relu*, gelu*:   one work-item per element.
+// bias_backward:            one work-group per channel, local size 2^k, looping over (n, s) with s
+//                           fastest, so neighbouring work-items read neighbouring addresses.
+// conv_im2col:              one work-item per element of the column matrix cols (K, B·P) of a chunk
+//                           of B images: K = Cin·kh·kw rows (c, p, q), column b·P + output position.
+//                           The host multiplies W (Cout, K) · cols with CLBlast, giving (Cout, B·P).
+// conv_scatter/conv_gather: one work-item per element: (Cout, B·P) ↔ the chunk's (B, Cout, P) in NCHW.
+// conv_col2im:              one work-item per input element of the chunk, summing the column-matrix
+//                           gradient entries that read it (a gather: no atomics, deterministic).
+// maxpool_*, avgpool_*:     forward one work-item per output; backward one work-item per input,
+//                           gathering over the windows that cover it.
+// All sums accumulate in float; the host checks every size against the 32-bit index range.
+
+__kernel void bias_add(__global float* x, __global const float* bias, const int count, const int channels,
+                       const int inner) {
+    const int gid = get_global_id(0);
+    if (gid < count) x[gid] += bias[gid / inner % channels];
+}
+
+// dbias[c] += Σ_{n,s} dy[n, c, s].
+__kernel void bias_backward(__global const float* dy, __global float* dbias, const int n, const int channels,
+                            const int inner, __local float* scratch) {
+    const int c = get_group_id(0);
+    float acc = 0.0f;
+    for (int j = get_local_id(0); j < n * inner; j += get_local_size(0))
+        acc += dy[((long)(j / inner) * channels + c) * inner + j % inner];
+    const float total = group_sum(acc, scratch);
+    if (get_local_id(0) == 0) dbias[c] += total;
+}
+
+// x < 0 ? 0 : x keeps NaN, as torch.relu; the gradient passes where x > 0 only.
+__kernel void relu_forward(__global const float* x, __global float* y, const int count) {
+    const int gid = get_global_id(0);
+    if (gid < count) y[gid] = x[gid] < 0.0f ? 0.0f : x[gid];
+}
+
+__kernel void relu_backward(__global const float* x, __global const float* dy, __global float* dx, const int count) {
+    const int gid = get_global_id(0);
+    if (gid < count) dx[gid] = x[gid] > 0.0f ? dy[gid] : 0.0f;
+}
+
+// Exact GELU: x Φ(x), Φ(x) = (1 + erf(x/√2))/2; dGELU/dx = Φ(x) + x φ(x), φ(x) = exp(−x²/2)/√(2π).
+__kernel void gelu_forward(__global const float* x, __global float* y, const int count) {
+    const int gid = get_global_id(0);
+    if (gid < count) y[gid] = 0.5f * x[gid] * (1.0f + erf(x[gid] * M_SQRT1_2_F));
+}
+
+__kernel void gelu_backward(__global const float* x, __global const float* dy, __global float* dx, const int count) {
+    const int gid = get_global_id(0);
+    if (gid >= count) return;
+    const float v = x[gid];
+    const float cdf = 0.5f * (1.0f + erf(v * M_SQRT1_2_F));
+    dx[gid] = dy[gid] * (cdf + v * exp(-0.5f * v * v) * (M_2_SQRTPI_F * M_SQRT1_2_F * 0.5f));
+}
+
+// cols[k, b·P + p] = x[n0 + b, c, oy·s − pad + i, ox·s − pad + j], zero outside the image;
+// k = (c·kh + i)·kw + j, p = oy·OW + ox.
+__kernel void conv_im2col(__global const float* x, __global float* cols, const int n0, const int nb,
+                          const int cin, const int h, const int w, const int kh, const int kw,
+                          const int stride, const int pad, const int oh, const int ow) {
+    const int gid = get_global_id(0);
+    const int positions = oh * ow, width = nb * positions;
+    if (gid >= cin * kh * kw * width) return;
+    const int k = gid / width, column = gid % width;
+    const int b = column / positions, p = column % positions;
+    const int c = k / (kh * kw), tap = k % (kh * kw);
+    const int iy = p / ow * stride - pad + tap / kw, ix = p % ow * stride - pad + tap % kw;
+    cols[gid] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[(((long)(n0 + b) * cin + c) * h + iy) * w + ix] : 0.0f;
+}
+
+// y[n0 + b, o, p] = yc[o, b·P + p]; work-items in y's order, so the writes are contiguous.
+__kernel void conv_scatter(__global const float* yc, __global float* y, const int n0, const int nb,
+                           const int cout, const int positions) {
+    const int gid = get_global_id(0);
+    if (gid >= nb * cout * positions) return;
+    const int b = gid / (cout * positions), o = gid / positions % cout, p = gid % positions;
+    y[(long)n0 * cout * positions + gid] = yc[((long)o * nb + b) * positions + p];
+}
+
+// dyc[o, b·P + p] = dy[n0 + b, o, p]; work-items in dyc's order.
+__kernel void conv_gather(__global const float* dy, __global float* dyc, const int n0, const int nb,
+                          const int cout, const int positions) {
+    const int gid = get_global_id(0);
+    if (gid >= nb * cout * positions) return;
+    const int o = gid / (nb * positions), b = gid / positions % nb, p = gid % positions;
+    dyc[gid] = dy[((long)(n0 + b) * cout + o) * positions + p];
+}
+
+// dx[n0 + b, c, iy, ix] = Σ over taps (i, j) and outputs (oy, ox) with oy·s − pad + i = iy and
+// ox·s − pad + j = ix of dcols[(c·kh + i)·kw + j, b·P + oy·OW + ox].
+__kernel void conv_col2im(__global const float* dcols, __global float* dx, const int n0, const int nb,
+                          const int cin, const int h, const int w, const int kh, const int kw,
+                          const int stride, const int pad, const int oh, const int ow) {
+    const int gid = get_global_id(0);
+    if (gid >= nb * cin * h * w) return;
+    const int b = gid / (cin * h * w), c = gid / (h * w) % cin, iy = gid / w % h, ix = gid % w;
+    const int positions = oh * ow, width = nb * positions;
+    float acc = 0.0f;
+    for (int i = 0; i < kh; ++i) {
+        const int ty = iy + pad - i;
+        if (ty < 0 || ty % stride != 0 || ty / stride >= oh) continue;
+        for (int j = 0; j < kw; ++j) {
+            const int tx = ix + pad - j;
+            if (tx < 0 || tx % stride != 0 || tx / stride >= ow) continue;
+            acc += dcols[(long)((c * kh + i) * kw + j) * width + b * positions + ty / stride * ow + tx / stride];
+        }
+    }
+    dx[(long)n0 * cin * h * w + gid] = acc;
+}
+
+// The output rows (or columns) [*first, *last] whose window covers input row i: o·s − p ≤ i ≤ o·s − p + k − 1.
+inline void pool_covering(const int i, const int k, const int s, const int p, const int out, int* first, int* last) {
+    *first = max(0, (i + p - k + s) / s);
+    *last = min(out - 1, (i + p) / s);
+}
+
+// The divisor of average pooling at (oy, ox): k² with count_include_pad, else the in-image window size.
+inline int pool_divisor(const int oy, const int ox, const int h, const int w, const int k, const int s,
+                        const int p, const int include_pad) {
+    if (include_pad) return k * k;
+    const int y0 = oy * s - p, x0 = ox * s - p;
+    return (min(y0 + k, h) - max(y0, 0)) * (min(x0 + k, w) - max(x0, 0));
+}
+
+// Padding is −∞; v > best keeps the first maximum, isnan(v) lets NaN through (PyTorch's rule).
+__kernel void maxpool_forward(__global const float* x, __global float* y, __global float* indices,
+                              const int count, const int h, const int w, const int oh, const int ow,
+                              const int k, const int s, const int p) {
+    const int gid = get_global_id(0);
+    if (gid >= count) return;
+    const int plane = gid / (oh * ow), oy = gid / ow % oh, ox = gid % ow;
+    __global const float* xp = x + (long)plane * h * w;
+    float best = -INFINITY;
+    int at = -1;
+    for (int iy = max(oy * s - p, 0); iy < min(oy * s - p + k, h); ++iy) {
+        for (int ix = max(ox * s - p, 0); ix < min(ox * s - p + k, w); ++ix) {
+            const float v = xp[iy * w + ix];
+            if (v > best || isnan(v)) {
+                best = v;
+                at = iy * w + ix;
+            }
+        }
+    }
+    y[gid] = best;
+    indices[gid] = (float)at;
+}
+
+__kernel void maxpool_backward(__global const float* dy, __global const float* indices, __global float* dx,
+                               const int count, const int h, const int w, const int oh, const int ow,
+                               const int k, const int s, const int p) {
+    const int gid = get_global_id(0);
+    if (gid >= count) return;
+    const int plane = gid / (h * w), iy = gid / w % h, ix = gid % w;
+    int y0, y1, x0, x1;
+    pool_covering(iy, k, s, p, oh, &y0, &y1);
+    pool_covering(ix, k, s, p, ow, &x0, &x1);
+    const long base = (long)plane * oh * ow;
+    float acc = 0.0f;
+    for (int oy = y0; oy <= y1; ++oy)
+        for (int ox = x0; ox <= x1; ++ox)
+            if ((int)indices[base + oy * ow + ox] == iy * w + ix) acc += dy[base + oy * ow + ox];
+    dx[gid] = acc;
+}
+
+__kernel void avgpool_forward(__global const float* x, __global float* y, const int count, const int h,
+                              const int w, const int oh, const int ow, const int k, const int s, const int p,
+                              const int include_pad) {
+    const int gid = get_global_id(0);
+    if (gid >= count) return;
+    const int plane = gid / (oh * ow), oy = gid / ow % oh, ox = gid % ow;
+    __global const float* xp = x + (long)plane * h * w;
+    float total = 0.0f;
+    for (int iy = max(oy * s - p, 0); iy < min(oy * s - p + k, h); ++iy)
+        for (int ix = max(ox * s - p, 0); ix < min(ox * s - p + k, w); ++ix) total += xp[iy * w + ix];
+    y[gid] = total / pool_divisor(oy, ox, h, w, k, s, p, include_pad);
+}
+
+__kernel void avgpool_backward(__global const float* dy, __global float* dx, const int count, const int h,
+                               const int w, const int oh, const int ow, const int k, const int s, const int p,
+                               const int include_pad) {
+    const int gid = get_global_id(0);
+    if (gid >= count) return;
+    const int plane = gid / (h * w), iy = gid / w % h, ix = gid % w;
+    int y0, y1, x0, x1;
+    pool_covering(iy, k, s, p, oh, &y0, &y1);
+    pool_covering(ix, k, s, p, ow, &x0, &x1);
+    const long base = (long)plane * oh * ow;
+    float acc = 0.0f;
+    for (int oy = y0; oy <= y1; ++oy)
+        for (int ox = x0; ox <= x1; ++ox) acc += dy[base + oy * ow + ox] / pool_divisor(oy, ox, h, w, k, s, p, include_pad);
+    dx[gid] = acc;
+}
+
+// dx[plane, s] = dy[plane] / (H·W).
+__kernel void global_avgpool_backward(__global const float* dy, __global float* dx, const int count,
+                                      const int plane_size, const float inv_size) {
+    const int gid = get_global_id(0);
+    if (gid < count) dx[gid] = dy[gid / plane_size] * inv_size;
+}

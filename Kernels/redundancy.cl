@@ -1,11 +1,9 @@
 // Kernels of the redundancy-reduction objectives, Barlow Twins and VICReg (formulas and
 // derivations in Sources/SSLCore/Losses/BarlowTwins.swift and VICReg.swift). Batch norm and the
-// GEMMs between these kernels are the library's batchnorm_columns and CLBlast.
+// GEMMs between these kernels are the library's batchnorm_forward/_backward (batchnorm.cl) and CLBlast.
 //
 // barlow_dc:                  one work-group per row i of C (D×D), local size 2^k: dC's row i and
 //                             row i's share of the loss (the host sums the D shares, sum_rows).
-// batchnorm_backward_columns: one work-item per feature, looping over the batch, as
-//                             batchnorm_columns does (neighbouring work-items, neighbouring columns).
 // vicreg_columns:             one work-item per feature: centred columns, unbiased σ, the feature's
 //                             shares of the invariance and variance terms and its σ gradient factor.
 // vicreg_offdiag:             one work-group per row i of K1 and K2 (D×D), local size 2^k: zeroes
@@ -35,29 +33,6 @@ __kernel void barlow_dc(__global const float* c, __global float* dc, __global fl
     }
     const float total = group_sum(acc, scratch);
     if (get_local_id(0) == 0) row_loss[i] = total;
-}
-
-// Batch norm's backward in training mode with the biased variance, for y = (x − mean)·rstd:
-//   dx = rstd · (dy − mean_n(dy) − y · mean_n(dy ⊙ y)),
-// the two means being the gradients through the batch mean and the batch variance.
-__kernel void batchnorm_backward_columns(__global const float* y, __global const float* rstd,
-                                         __global const float* dy, __global float* dx,
-                                         const int n, const int d) {
-    const int col = get_global_id(0);
-    if (col >= d) return;
-    float mean_dy = 0.0f, mean_dy_y = 0.0f;
-    for (int i = 0; i < n; ++i) {
-        const long at = (long)i * d + col;
-        mean_dy += dy[at];
-        mean_dy_y += dy[at] * y[at];
-    }
-    mean_dy /= n;
-    mean_dy_y /= n;
-    const float r = rstd[col];
-    for (int i = 0; i < n; ++i) {
-        const long at = (long)i * d + col;
-        dx[at] = r * (dy[at] - mean_dy - y[at] * mean_dy_y);
-    }
 }
 
 // Centres column `col` of z into xc; returns σ = sqrt(Σ_n x̄² / (N − 1) + eps) (two passes).

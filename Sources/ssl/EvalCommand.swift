@@ -1,6 +1,150 @@
-// Placeholder until the evaluation commands land.
+// `ssl eval …`: weighted kNN, silhouette and the linear probe on frozen features in .npy files.
 import ArgumentParser
+import Foundation
+import SSLCore
+import SSLTrain
 
 struct EvalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate frozen features.")
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate frozen features.",
+        discussion: """
+            Features are 2-D float32/float64 .npy files (N, D); labels 1-D int32/int64/uint8 .npy \
+            files of N entries. Results go to --out DIR (created when missing), written atomically.
+            """,
+        subcommands: [KNN.self, SilhouetteScore.self, Linear.self])
+
+    struct KNN: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "knn",
+            abstract: "Weighted k-NN (DINO's eval_knn.py): writes DIR/predictions.npy (int64), prints the accuracy.")
+
+        @OptionGroup var data: EvalTrainTestFiles
+        @Option(help: "Neighbours k (DINO's default 20; it also reports 10, 100, 200).") var k = EvalReference.defaultK
+        @Option(help: "Vote temperature T (DINO's default 0.07).") var temperature = EvalReference.defaultTemperature
+        @Option(help: "Output folder.") var out: String
+        @OptionGroup var device: DeviceOptions
+
+        func validate() throws {
+            guard k >= 1 else { throw ValidationError("--k must be at least 1, got \(k)") }
+            guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be positive, got \(temperature)") }
+        }
+
+        func run() throws {
+            let sets = try data.read()
+            let folder = try OutputFolder(out)
+            let backend = try device.backend()
+            let result = try KNNClassifier(k: k, temperature: temperature)
+                .classify(train: sets.train, labels: sets.trainLabels, test: sets.test, on: backend)
+            try writeLabels(result.predictions, to: folder, name: "predictions")
+            print(try accuracyLine("\(k)-NN top-1 accuracy", result.predictions, sets.testLabels))
+        }
+    }
+
+    struct SilhouetteScore: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "silhouette",
+            abstract: "scikit-learn's silhouette: writes DIR/samples.npy (float32), prints the score.")
+
+        @Option(help: "Features, (N, D).") var features: String
+        @Option(help: "Cluster labels, (N); 2...N−1 distinct values.") var labels: String
+        @Option(help: "euclidean (scikit-learn's default) or cosine.") var metric: DistanceMetric = .euclidean
+        @Option(help: "Output folder.") var out: String
+        @OptionGroup var device: DeviceOptions
+
+        func run() throws {
+            let x = try readFeatures(features, name: "features")
+            let y = try readLabels(labels, name: "labels", count: x.rows, featuresPath: features)
+            let folder = try OutputFolder(out)
+            let backend = try device.backend()
+            let s = try Silhouette(metric: metric).samples(x, labels: y, on: backend)
+            try NumPy.write(s, shape: [s.count], to: folder.file("samples"))
+            print(String(format: "silhouette score (%@): %.6f", metric.rawValue, Silhouette.score(of: s)))
+        }
+    }
+
+    struct Linear: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "linear",
+            abstract: "Linear probe (logistic regression, L-BFGS): writes DIR/predictions.npy (int64, test), prints both accuracies.")
+
+        @OptionGroup var data: EvalTrainTestFiles
+        @Option(help: "Inverse L2 regularisation strength C (scikit-learn's default 1.0).") var c: Double = 1
+        @Option(help: "L-BFGS iterations at most (scikit-learn's max_iter 100).") var maxIterations = 100
+        @Option(help: "Stop when every gradient component is at most this (scikit-learn's tol).") var tolerance = 1e-4
+        @Option(help: "Output folder.") var out: String
+        @OptionGroup var device: DeviceOptions
+
+        func validate() throws {
+            guard c > 0, c.isFinite else { throw ValidationError("--c must be positive, got \(c)") }
+            guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1, got \(maxIterations)") }
+            guard tolerance > 0 else { throw ValidationError("--tolerance must be positive, got \(tolerance)") }
+        }
+
+        func run() throws {
+            let sets = try data.read()
+            let folder = try OutputFolder(out)
+            let backend = try device.backend()
+            let model = try LinearProbe(c: c, maxIterations: maxIterations, tolerance: tolerance)
+                .fit(sets.train, labels: sets.trainLabels, on: backend)
+            let trainPredictions = try model.predict(sets.train, on: backend)
+            let testPredictions = try model.predict(sets.test, on: backend)
+            try writeLabels(testPredictions, to: folder, name: "predictions")
+            printError("L-BFGS: \(model.iterations) iterations, objective \(model.objective)")
+            print(try accuracyLine("linear probe train accuracy", trainPredictions, sets.trainLabels))
+            print(try accuracyLine("linear probe test accuracy", testPredictions, sets.testLabels))
+        }
+    }
+}
+
+extension DistanceMetric: ExpressibleByArgument {}
+
+/// The four files of a train/test evaluation.
+struct EvalTrainTestFiles: ParsableArguments {
+    @Option(help: "Train features, (N, D).") var trainFeatures: String
+    @Option(help: "Train labels, (N).") var trainLabels: String
+    @Option(help: "Test features, (M, D).") var testFeatures: String
+    @Option(help: "Test labels, (M).") var testLabels: String
+
+    func read() throws -> (train: FeatureMatrix, trainLabels: [Int], test: FeatureMatrix, testLabels: [Int]) {
+        let train = try readFeatures(trainFeatures, name: "train features")
+        let test = try readFeatures(testFeatures, name: "test features")
+        guard train.columns == test.columns else {
+            throw SSLError.shapeMismatch(op: "eval", detail: "train features \(trainFeatures) have \(train.columns) columns "
+                                         + "but test features \(testFeatures) have \(test.columns)")
+        }
+        return (train, try readLabels(trainLabels, name: "train labels", count: train.rows, featuresPath: trainFeatures),
+                test, try readLabels(testLabels, name: "test labels", count: test.rows, featuresPath: testFeatures))
+    }
+}
+
+/// A 2-D float array as features, refusing NaN and Inf with the file's name.
+private func readFeatures(_ path: String, name: String) throws -> FeatureMatrix {
+    let (values, shape) = try readMatrix(path, name: name)
+    return try FeatureMatrix(values: values, rows: shape[0], columns: shape[1], name: "\(name) (\(path))")
+}
+
+/// A 1-D integer array of `count` labels; a length that differs from the features' names both files.
+private func readLabels(_ path: String, name: String, count: Int, featuresPath: String) throws -> [Int] {
+    let array = try NumPy.read(path)
+    try array.requireRank(1, name: name)
+    let labels = try array.integers()
+    guard labels.count == count else {
+        throw SSLError.npy(file: path, reason: "\(name): \(labels.count) labels for the \(count) rows of \(featuresPath)")
+    }
+    return labels.map { Int($0) }
+}
+
+private func writeLabels(_ labels: [Int], to folder: OutputFolder, name: String) throws {
+    try NumPy.write(labels.map(Int64.init), shape: [labels.count], to: folder.file(name))
+}
+
+private func accuracyLine(_ what: String, _ predictions: [Int], _ labels: [Int]) throws -> String {
+    let share = try EvalMetrics.accuracy(predictions: predictions, labels: labels)
+    return String(format: "%@: %.2f%% (%d/%d)", what, 100 * share, Int((share * Double(labels.count)).rounded()), labels.count)
+}
+
+extension OutputFolder {
+    /// `DIR/<name>.npy`.
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name + ".npy") }
 }

@@ -162,36 +162,18 @@ public enum BarlowTwinsReference {
 
     /// Batch normalisation in training mode: `y = (x − mean) · rstd`, `rstd = 1/sqrt(var + eps)`
     /// with the biased variance, per column of `x` `(N, D)`; two passes (no E[x²] − E[x]²).
+    /// The affine-free case of ``LayerReference/batchNorm(_:n:c:inner:gamma:beta:running:training:momentum:eps:)``.
     public static func batchNorm(_ x: [Double], n: Int, d: Int, eps: Double) -> (y: [Double], rstd: [Double]) {
-        var mean = [Double](repeating: 0, count: d), variance = mean
-        for r in 0..<n { for j in 0..<d { mean[j] += x[r * d + j] } }
-        for j in 0..<d { mean[j] /= Double(n) }
-        for r in 0..<n {
-            for j in 0..<d { variance[j] += (x[r * d + j] - mean[j]) * (x[r * d + j] - mean[j]) }
-        }
-        let rstd = variance.map { 1 / ($0 / Double(n) + eps).squareRoot() }
-        var y = x
-        for r in 0..<n { for j in 0..<d { y[r * d + j] = (x[r * d + j] - mean[j]) * rstd[j] } }
-        return (y, rstd)
+        let r = LayerReference.batchNorm(x, n: n, c: d, inner: 1, gamma: nil, beta: nil, running: nil,
+                                         training: true, momentum: 0, eps: eps)
+        return (r.normalized, r.rstd)
     }
 
     /// The batch-norm backward, training mode, biased variance: per column,
     /// `dx = rstd · (dy − mean_n(dy) − y · mean_n(dy ⊙ y))`. The two means are the gradients
-    /// through the batch mean and the batch variance.
+    /// through the batch mean and the batch variance. The affine-free case of
+    /// ``LayerReference/batchNormBackward(_:normalized:rstd:gamma:n:c:inner:training:)``.
     public static func batchNormBackward(y: [Double], rstd: [Double], dY: [Double], n: Int, d: Int) -> [Double] {
-        var meanDy = [Double](repeating: 0, count: d), meanDyY = meanDy
-        for r in 0..<n {
-            for j in 0..<d {
-                meanDy[j] += dY[r * d + j] / Double(n)
-                meanDyY[j] += dY[r * d + j] * y[r * d + j] / Double(n)
-            }
-        }
-        var dX = dY
-        for r in 0..<n {
-            for j in 0..<d {
-                dX[r * d + j] = rstd[j] * (dY[r * d + j] - meanDy[j] - y[r * d + j] * meanDyY[j])
-            }
-        }
-        return dX
+        LayerReference.batchNormBackward(dY, normalized: y, rstd: rstd, gamma: nil, n: n, c: d, inner: 1, training: true).dX
     }
 }

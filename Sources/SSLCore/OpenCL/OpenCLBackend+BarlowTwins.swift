@@ -24,14 +24,12 @@ extension OpenCLBackend {
                                  dZ2: try batchNormBackward(bn2, dY2, n: n, d: d))
     }
 
-    /// dx = rstd · (dy − mean(dy) − y · mean(dy ⊙ y)) per column, for the output of ``batchNorm(_:eps:)``;
-    /// `dY` and the result are `(N, D)`. Internal so that the tests can feed it any dY.
+    /// dx = rstd · (dy − mean(dy) − y · mean(dy ⊙ y)) per column, for the output of ``batchNorm(_:eps:)``:
+    /// the affine-free training case of the layers' batch-norm backward. `dY` and the result are
+    /// `(N, D)`. Internal so that the tests can feed it any dY.
     func batchNormBackward(_ bn: BatchNormResult, _ dY: Tensor, n: Int, d: Int) throws -> Tensor {
-        let op = "barlowTwins"
-        let dX = try empty([n, d])
-        try launchElements("batchnorm_backward_columns", in: .redundancy, count: d, arguments: [
-            try arg(bn.y, op), try arg(bn.rstd, op), try arg(dY, op), try arg(dX, op), try int32(n, op), try int32(d, op),
-        ])
-        return dX
+        precondition(dY.shape == [n, d], "batchNormBackward: dY must be (N, D)")
+        return try batchNormalizationBackward(dY, normalized: bn.y, rstd: bn.rstd, gamma: nil, training: true,
+                                              dGamma: nil, dBeta: nil)
     }
 }

@@ -1,16 +1,15 @@
-// Batch normalisation (Kernels/batchnorm.cl) and the cross-correlation matrix built on it:
+// Batch normalisation (Kernels/batchnorm.cl, through OpenCLBackend+LayersNormalization.swift) and
+// the cross-correlation matrix built on it:
 // C = BN(z1)ᵀ BN(z2) / N as one CLBlast GEMM with transposed A and alpha = 1/N.
 
 extension OpenCLBackend {
+    /// The affine-free training case of ``batchNormalization(_:gamma:beta:running:training:momentum:eps:)``.
     public func batchNorm(_ x: Tensor, eps: Float) throws -> BatchNormResult {
-        let (n, d) = try Shapes.matrix(x.shape, op: "batchNorm", name: "x")
+        _ = try Shapes.matrix(x.shape, op: "batchNorm", name: "x")
         try Shapes.validEps(eps, op: "batchNorm")
-        let y = try empty([n, d]), mean = try empty([d]), rstd = try empty([d])
-        try launchElements("batchnorm_columns", in: .batchnorm, count: d, arguments: [
-            try arg(x, "batchNorm"), try arg(y, "batchNorm"), try arg(mean, "batchNorm"), try arg(rstd, "batchNorm"),
-            try int32(n, "batchNorm"), try int32(d, "batchNorm"), .float(eps),
-        ])
-        return BatchNormResult(y: y, mean: mean, rstd: rstd)
+        let r = try batchNormalization(x, gamma: nil, beta: nil, running: nil, training: true,
+                                       momentum: BatchNormDefaults.momentum, eps: eps)
+        return BatchNormResult(y: r.y, mean: r.mean, rstd: r.rstd)
     }
 
     public func crossCorrelation(_ z1: Tensor, _ z2: Tensor, eps: Float) throws -> Tensor {

@@ -1,3 +1,290 @@
-// Placeholder until the Layer ops land.
+// The device ops of the layers (bias, activations, convolution, batch normalisation, pooling):
+// the backend protocol, its result and geometry types. The shape rules are in LayerShapes.swift,
+// the Double reference in LayerReference*.swift.
 
-public protocol LayerOps {}
+/// Forward and backward passes of the layers of SSLTrain, on the device.
+///
+/// Images are `(N, C, H, W)` row-major (NCHW), features `(N, F)`. Every backward is explicit
+/// (llm.c style): it rereads what its forward returned, returns the input gradient as a new
+/// tensor and **adds** parameter gradients into the accumulators it is given, so gradients of
+/// several forward passes (two views through one encoder) sum up.
+///
+/// ```swift
+/// let y = try backend.conv2d(x, weight: w, stride: 1, padding: 1)          // (N, Cout, H, W)
+/// let dX = try backend.conv2dBackward(x, weight: w, dY: dY, stride: 1, padding: 1,
+///                                     addingInto: dW)                      // dW += ∂L/∂w
+/// ```
+public protocol LayerOps {
+    // MARK: Bias
+
+    /// `x[n, c, …] += bias[c]`, in place: a bias over the rows of `(N, F)` or the channels of
+    /// `(N, C, H, W)`.
+    /// - Parameters:
+    ///   - bias: `(C)`, with C = `x.shape[1]`.
+    ///   - x: `(N, C, …)`, rank ≥ 2; its storage is overwritten.
+    func addBias(_ bias: Tensor, to x: Tensor) throws
+
+    /// The gradient of ``addBias(_:to:)``: `dBias[c] += Σ_{n,…} dY[n, c, …]` (column sums of
+    /// `(N, F)`, per-channel sums of `(N, C, H, W)`), in place.
+    func biasBackward(_ dY: Tensor, addingInto dBias: Tensor) throws
+
+    // MARK: Activations
+
+    /// `max(x, 0)` element-wise, as `torch.relu`.
+    func relu(_ x: Tensor) throws -> Tensor
+    /// `dY · [x > 0]`, the gradient of ``relu(_:)`` (0 at x = 0, as PyTorch).
+    func reluBackward(_ x: Tensor, _ dY: Tensor) throws -> Tensor
+    /// The exact GELU `x · Φ(x) = x/2 · (1 + erf(x/√2))`, `torch.nn.GELU()`'s default (DINO's head).
+    func gelu(_ x: Tensor) throws -> Tensor
+    /// `dY · (Φ(x) + x · φ(x))`, the gradient of ``gelu(_:)``; φ is the standard normal density.
+    func geluBackward(_ x: Tensor, _ dY: Tensor) throws -> Tensor
+
+    // MARK: Convolution
+
+    /// 2-D cross-correlation without bias, as `torch.nn.functional.conv2d` (no dilation, one group):
+    /// `y[n, o, i, j] = Σ_{c,p,q} w[o, c, p, q] · x[n, c, i·s − pad + p, j·s − pad + q]`, zero outside.
+    /// - Parameters:
+    ///   - x: `(N, Cin, H, W)`.
+    ///   - weight: `(Cout, Cin, kh, kw)`.
+    ///   - stride: s ≥ 1 along both axes.
+    ///   - padding: zeros added on each side of both axes, ≥ 0.
+    /// - Returns: `(N, Cout, OH, OW)`, `OH = ⌊(H + 2·pad − kh)/s⌋ + 1` (see ``Conv2dShape``).
+    func conv2d(_ x: Tensor, weight: Tensor, stride: Int, padding: Int) throws -> Tensor
+
+    /// The gradients of ``conv2d(_:weight:stride:padding:)``: returns `dX` `(N, Cin, H, W)` and adds
+    /// `∂L/∂w` into `dWeight` `(Cout, Cin, kh, kw)`.
+    func conv2dBackward(_ x: Tensor, weight: Tensor, dY: Tensor, stride: Int, padding: Int,
+                        addingInto dWeight: Tensor) throws -> Tensor
+
+    // MARK: Batch normalisation
+
+    /// Batch normalisation per channel of `(N, C, …)` (BatchNorm1d on `(N, F)`, BatchNorm2d on
+    /// `(N, C, H, W)`), as `torch.nn.functional.batch_norm`:
+    ///
+    ///     x̂ = (x − μ_c) · rstd_c,  rstd_c = 1/√(σ²_c + eps),  y = γ_c · x̂ + β_c
+    ///
+    /// In training, μ and σ² are the batch statistics over the M = N·H·W values of each channel,
+    /// σ² biased; the running statistics (if given) become `(1 − m) · running + m · batch` with
+    /// the *unbiased* variance σ² · M/(M − 1), as PyTorch stores it. In evaluation μ and σ² are
+    /// the running statistics, which are left unchanged.
+    /// - Parameters:
+    ///   - x: `(N, C, …)`, rank ≥ 2.
+    ///   - gamma, beta: `(C)` each, or both nil for `affine=False`.
+    ///   - running: the running mean and variance `(C)`, updated in place in training; required
+    ///     in evaluation. PyTorch initialises them to 0 and 1.
+    ///   - training: batch statistics (true) or running statistics (false).
+    ///   - momentum: m in [0, 1]; PyTorch's default is ``BatchNormDefaults/momentum`` (0.1).
+    ///   - eps: ≥ 0; PyTorch's default is ``BatchNormDefaults/eps`` (1e-5).
+    /// - Throws: when shapes disagree, or in training with running statistics and M < 2
+    ///   (the unbiased variance needs two values, PyTorch's "Expected more than 1 value per channel").
+    func batchNormalization(_ x: Tensor, gamma: Tensor?, beta: Tensor?, running: RunningStatistics?,
+                            training: Bool, momentum: Float, eps: Float) throws -> BatchNormalizationResult
+
+    /// The gradients of ``batchNormalization(_:gamma:beta:running:training:momentum:eps:)``:
+    ///
+    ///     dβ_c += Σ dy,   dγ_c += Σ dy · x̂
+    ///     training:   dx = γ_c · rstd_c · (dy − mean_c(dy) − x̂ · mean_c(dy · x̂))
+    ///     evaluation: dx = γ_c · rstd_c · dy                   (the statistics are constants)
+    ///
+    /// The two means are the gradients through the batch mean and the batch variance.
+    /// - Parameters:
+    ///   - dY: `(N, C, …)`, the shape of the forward input.
+    ///   - normalized, rstd: x̂ and rstd of the forward result.
+    ///   - gamma: the forward's γ, nil without affine (γ = 1).
+    ///   - training: the forward's mode.
+    ///   - dGamma, dBeta: `(C)` accumulators, both nil or both given; need `gamma`.
+    /// - Returns: dX, `(N, C, …)`.
+    func batchNormalizationBackward(_ dY: Tensor, normalized: Tensor, rstd: Tensor, gamma: Tensor?,
+                                    training: Bool, dGamma: Tensor?, dBeta: Tensor?) throws -> Tensor
+
+    // MARK: Pooling
+
+    /// Max pooling, as `torch.nn.functional.max_pool2d(..., return_indices=True)` (no dilation,
+    /// floor mode): padding counts as −∞, ties keep the first maximum in row-major window order,
+    /// NaN propagates.
+    /// - Parameter x: `(N, C, H, W)`.
+    /// - Returns: `y` `(N, C, OH, OW)` and, per output, the argmax's index `h · W + w` in its input
+    ///   plane, stored as an exact integer in float (H·W ≤ 2²⁴ is required).
+    func maxPool2d(_ x: Tensor, window: PoolWindow) throws -> MaxPoolResult
+
+    /// The gradient of ``maxPool2d(_:window:)``: each output's dY goes to its argmax.
+    /// - Parameters:
+    ///   - dY, indices: `(N, C, OH, OW)`.
+    ///   - inputShape: the forward input's `(N, C, H, W)`.
+    func maxPool2dBackward(_ dY: Tensor, indices: Tensor, inputShape: [Int], window: PoolWindow) throws -> Tensor
+
+    /// Average pooling, as `torch.nn.functional.avg_pool2d` (floor mode). With
+    /// `countIncludePad` (PyTorch's default) the divisor is kernel², else the number of input
+    /// values in the window.
+    /// - Parameter x: `(N, C, H, W)`.
+    /// - Returns: `(N, C, OH, OW)`.
+    func avgPool2d(_ x: Tensor, window: PoolWindow, countIncludePad: Bool) throws -> Tensor
+
+    /// The gradient of ``avgPool2d(_:window:countIncludePad:)``: dY / divisor spread over each window.
+    func avgPool2dBackward(_ dY: Tensor, inputShape: [Int], window: PoolWindow, countIncludePad: Bool) throws -> Tensor
+
+    /// Global average pooling: `(N, C, H, W)` → `(N, C)`, the mean over each plane
+    /// (`adaptive_avg_pool2d(x, 1).flatten(1)`, the ResNet head).
+    func globalAvgPool(_ x: Tensor) throws -> Tensor
+    /// The gradient of ``globalAvgPool(_:)``: `dX[n, c, h, w] = dY[n, c] / (H·W)`.
+    func globalAvgPoolBackward(_ dY: Tensor, inputShape: [Int]) throws -> Tensor
+}
+
+/// PyTorch's `BatchNorm1d`/`BatchNorm2d` defaults (torch.nn.modules.batchnorm).
+public enum BatchNormDefaults {
+    /// Added to the variance before the square root.
+    public static let eps: Float = 1e-5
+    /// The weight of the batch statistics in the running statistics' update.
+    public static let momentum: Float = 0.1
+}
+
+/// The running mean and variance of a batch-norm layer, `(C)` each; updated in place.
+public struct RunningStatistics {
+    public let mean: Tensor
+    public let variance: Tensor
+
+    public init(mean: Tensor, variance: Tensor) {
+        self.mean = mean
+        self.variance = variance
+    }
+}
+
+/// What ``LayerOps/batchNormalization(_:gamma:beta:running:training:momentum:eps:)`` returns:
+/// the output and what the backward rereads.
+public struct BatchNormalizationResult {
+    /// `γ · x̂ + β`, `(N, C, …)`; the same tensor as ``normalized`` without affine.
+    public let y: Tensor
+    /// x̂ = (x − μ) · rstd, `(N, C, …)`.
+    public let normalized: Tensor
+    /// The μ used, `(C)`: the batch mean in training, the running mean in evaluation.
+    public let mean: Tensor
+    /// 1/√(σ² + eps) of the σ² used, `(C)`.
+    public let rstd: Tensor
+}
+
+/// What ``LayerOps/maxPool2d(_:window:)`` returns.
+public struct MaxPoolResult {
+    /// `(N, C, OH, OW)`.
+    public let y: Tensor
+    /// `(N, C, OH, OW)`: the argmax's index `h · W + w` within its input plane, an integer in float.
+    public let indices: Tensor
+}
+
+/// A square pooling window: kernel k, stride s, padding p on both axes (no dilation, floor mode).
+public struct PoolWindow: Equatable, CustomStringConvertible {
+    public let kernel: Int
+    public let stride: Int
+    public let padding: Int
+
+    /// - Parameters:
+    ///   - kernel: k ≥ 1.
+    ///   - stride: s ≥ 1; nil means k, `torch.nn.MaxPool2d`'s and `AvgPool2d`'s default.
+    ///   - padding: 0 ≤ p ≤ k/2 (PyTorch's bound), 0 by default.
+    public init(kernel: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+    }
+
+    public var description: String { "kernel \(kernel), stride \(stride), padding \(padding)" }
+}
+
+/// The geometry of a convolution, checked: input `(N, Cin, H, W)`, weight `(Cout, Cin, kh, kw)`,
+/// output `(N, Cout, OH, OW)` with `OH = ⌊(H + 2·pad − kh)/s⌋ + 1`, `OW` likewise.
+public struct Conv2dShape: Equatable {
+    public let n: Int, inChannels: Int, height: Int, width: Int
+    public let outChannels: Int, kernelHeight: Int, kernelWidth: Int
+    public let stride: Int, padding: Int
+    public let outHeight: Int, outWidth: Int
+
+    /// Checks the shapes and the stride and padding.
+    /// - Throws: ``SSLError/shapeMismatch(op:detail:)`` naming both shapes when they disagree or the
+    ///   kernel is larger than the padded input; ``SSLError/invalidArgument(op:detail:)`` for a
+    ///   stride < 1 or a padding < 0.
+    public init(input: [Int], weight: [Int], stride: Int, padding: Int, op: String = "conv2d") throws {
+        guard input.count == 4, input.allSatisfy({ $0 > 0 }) else {
+            throw SSLError.shapeMismatch(op: op, detail: "x must be a non-empty (N, C, H, W) tensor, got \(shapeText(input))")
+        }
+        guard weight.count == 4, weight.allSatisfy({ $0 > 0 }) else {
+            throw SSLError.shapeMismatch(
+                op: op, detail: "weight must be a non-empty (Cout, Cin, kh, kw) tensor, got \(shapeText(weight))")
+        }
+        guard input[1] == weight[1] else {
+            throw SSLError.shapeMismatch(op: op, detail: "x \(shapeText(input)) has \(input[1]) channels but weight "
+                                         + "\(shapeText(weight)) expects \(weight[1])")
+        }
+        guard stride >= 1 else { throw SSLError.invalidArgument(op: op, detail: "stride must be at least 1, got \(stride)") }
+        guard padding >= 0 else { throw SSLError.invalidArgument(op: op, detail: "padding must be ≥ 0, got \(padding)") }
+        guard input[2] + 2 * padding >= weight[2], input[3] + 2 * padding >= weight[3] else {
+            throw SSLError.shapeMismatch(op: op, detail: "kernel \(weight[2])×\(weight[3]) is larger than the input "
+                                         + "\(input[2])×\(input[3]) padded by \(padding)")
+        }
+        (n, inChannels, height, width) = (input[0], input[1], input[2], input[3])
+        (outChannels, kernelHeight, kernelWidth) = (weight[0], weight[2], weight[3])
+        (self.stride, self.padding) = (stride, padding)
+        outHeight = (height + 2 * padding - kernelHeight) / stride + 1
+        outWidth = (width + 2 * padding - kernelWidth) / stride + 1
+    }
+
+    public var inputShape: [Int] { [n, inChannels, height, width] }
+    public var weightShape: [Int] { [outChannels, inChannels, kernelHeight, kernelWidth] }
+    public var outputShape: [Int] { [n, outChannels, outHeight, outWidth] }
+    /// Rows of the im2col matrix: Cin · kh · kw, the GEMM's K.
+    public var patchSize: Int { inChannels * kernelHeight * kernelWidth }
+}
+
+/// The geometry of a pooling op, checked: input `(N, C, H, W)`, output `(N, C, OH, OW)` with
+/// `OH = ⌊(H + 2·p − k)/s⌋ + 1`.
+public struct Pool2dShape: Equatable {
+    public let n: Int, channels: Int, height: Int, width: Int
+    public let window: PoolWindow
+    public let outHeight: Int, outWidth: Int
+
+    /// - Throws: for a non-4-D or empty input, a kernel < 1, a stride < 1, a padding outside
+    ///   [0, k/2] (PyTorch: "pad should be at most half of effective kernel size"), a window larger
+    ///   than the padded input, or a plane of more than 2²⁴ values (the float indices of max pooling).
+    public init(input: [Int], window: PoolWindow, op: String) throws {
+        guard input.count == 4, input.allSatisfy({ $0 > 0 }) else {
+            throw SSLError.shapeMismatch(op: op, detail: "x must be a non-empty (N, C, H, W) tensor, got \(shapeText(input))")
+        }
+        guard window.kernel >= 1, window.stride >= 1 else {
+            throw SSLError.invalidArgument(op: op, detail: "kernel and stride must be at least 1 (\(window))")
+        }
+        guard window.padding >= 0, 2 * window.padding <= window.kernel else {
+            throw SSLError.invalidArgument(op: op, detail: "padding must be between 0 and half the kernel (\(window))")
+        }
+        guard input[2] + 2 * window.padding >= window.kernel, input[3] + 2 * window.padding >= window.kernel else {
+            throw SSLError.shapeMismatch(op: op, detail: "window (\(window)) is larger than the input \(input[2])×\(input[3])")
+        }
+        guard input[2] * input[3] <= 1 << 24 else {
+            throw SSLError.invalidArgument(op: op, detail: "planes of \(input[2])×\(input[3]) exceed the 2^24 values "
+                                           + "whose indices float stores exactly")
+        }
+        (n, channels, height, width) = (input[0], input[1], input[2], input[3])
+        self.window = window
+        outHeight = (height + 2 * window.padding - window.kernel) / window.stride + 1
+        outWidth = (width + 2 * window.padding - window.kernel) / window.stride + 1
+    }
+
+    public var inputShape: [Int] { [n, channels, height, width] }
+    public var outputShape: [Int] { [n, channels, outHeight, outWidth] }
+
+    /// The rows (or columns) of the input that output row (column) `o` covers, clipped to the input.
+    func span(_ o: Int, size: Int) -> Range<Int> {
+        let start = o * window.stride - window.padding
+        return max(start, 0)..<min(start + window.kernel, size)
+    }
+
+    /// The output rows (columns) whose window covers input row (column) `i`: those o with
+    /// o·s − p ≤ i ≤ o·s − p + k − 1.
+    func covering(_ i: Int, outSize: Int) -> ClosedRange<Int>? {
+        let s = window.stride, shifted = i + window.padding
+        let first = max(0, (shifted - window.kernel + s) / s), last = min(outSize - 1, shifted / s)
+        return first <= last ? first...last : nil
+    }
+
+    /// The divisor of average pooling at output (oy, ox).
+    func divisor(_ oy: Int, _ ox: Int, countIncludePad: Bool) -> Int {
+        countIncludePad ? window.kernel * window.kernel : span(oy, size: height).count * span(ox, size: width).count
+    }
+}

@@ -1,24 +1,21 @@
-// Reference batch normalisation and the Barlow Twins cross-correlation matrix.
+// Reference batch normalisation and the Barlow Twins cross-correlation matrix, both on
+// LayerReference.batchNorm (affine-free, training mode).
 
 extension ReferenceBackend {
     public func batchNorm(_ x: Tensor, eps: Float) throws -> BatchNormResult {
         let (n, d) = try Shapes.matrix(x.shape, op: "batchNorm", name: "x")
         try Shapes.validEps(eps, op: "batchNorm")
-        let stats = columnStatistics(try values(x, op: "batchNorm"), n: n, d: d, eps: eps)
-        var y = [Float](repeating: 0, count: n * d)
-        let xv = try values(x, op: "batchNorm")
-        for i in 0..<n {
-            for j in 0..<d { y[i * d + j] = Float((Double(xv[i * d + j]) - stats.mean[j]) * stats.rstd[j]) }
-        }
-        return BatchNormResult(y: make(y, [n, d]), mean: make(stats.mean.map(Float.init), [d]),
-                               rstd: make(stats.rstd.map(Float.init), [d]))
+        let r = normalizedColumns(try values(x, op: "batchNorm"), n: n, d: d, eps: eps)
+        return BatchNormResult(y: make(r.normalized.map(Float.init), [n, d]), mean: make(r.mean.map(Float.init), [d]),
+                               rstd: make(r.rstd.map(Float.init), [d]))
     }
 
     public func crossCorrelation(_ z1: Tensor, _ z2: Tensor, eps: Float) throws -> Tensor {
         let (n, d) = try Shapes.crossCorrelation(z1.shape, z2.shape)
         try Shapes.validEps(eps, op: "crossCorrelation")
-        let a = normalizedColumns(try values(z1, op: "crossCorrelation"), n: n, d: d, eps: eps)
-        let b = normalizedColumns(try values(z2, op: "crossCorrelation"), n: n, d: d, eps: eps)
+        // The normalised columns stay in Double for the product that follows.
+        let a = normalizedColumns(try values(z1, op: "crossCorrelation"), n: n, d: d, eps: eps).normalized
+        let b = normalizedColumns(try values(z2, op: "crossCorrelation"), n: n, d: d, eps: eps).normalized
         var c = [Float](repeating: 0, count: d * d)
         for i in 0..<d {
             for j in 0..<d {
@@ -30,26 +27,9 @@ extension ReferenceBackend {
         return make(c, [d, d])
     }
 
-    /// Per-column mean and 1/sqrt(biased variance + eps), two-pass.
-    private func columnStatistics(_ x: [Float], n: Int, d: Int, eps: Float) -> (mean: [Double], rstd: [Double]) {
-        var mean = [Double](repeating: 0, count: d)
-        for i in 0..<n { for j in 0..<d { mean[j] += Double(x[i * d + j]) } }
-        for j in 0..<d { mean[j] /= Double(n) }
-        var variance = [Double](repeating: 0, count: d)
-        for i in 0..<n {
-            for j in 0..<d {
-                let c = Double(x[i * d + j]) - mean[j]
-                variance[j] += c * c
-            }
-        }
-        return (mean, variance.map { 1 / ($0 / Double(n) + Double(eps)).squareRoot() })
-    }
-
-    /// The batch-normalised columns, kept in Double for the product that follows.
-    private func normalizedColumns(_ x: [Float], n: Int, d: Int, eps: Float) -> [Double] {
-        let stats = columnStatistics(x, n: n, d: d, eps: eps)
-        var y = [Double](repeating: 0, count: n * d)
-        for i in 0..<n { for j in 0..<d { y[i * d + j] = (Double(x[i * d + j]) - stats.mean[j]) * stats.rstd[j] } }
-        return y
+    /// BatchNorm1d(affine=False) in training on the columns of `x` `(N, D)`.
+    private func normalizedColumns(_ x: [Float], n: Int, d: Int, eps: Float) -> LayerReference.BatchNormOutput {
+        LayerReference.batchNorm(x.map(Double.init), n: n, c: d, inner: 1, gamma: nil, beta: nil, running: nil,
+                                 training: true, momentum: 0, eps: Double(eps))
     }
 }

@@ -1,0 +1,94 @@
+// 2-D convolution on the device as im2col + CLBlast GEMM (Kernels/layers.cl), over chunks of
+// images so that the column matrix fits in memory:
+//
+//   forward, per chunk of B images:  cols (K, B·P) = im2col(x),  Yc (Cout, B·P) = W (Cout, K) · cols,
+//                                    y[chunk] = Yc in NCHW                    (K = Cin·kh·kw, P = OH·OW)
+//   backward, per chunk:             dYc = dY[chunk] as (Cout, B·P),  dW += dYc · colsᵀ  (GEMM, beta = 1),
+//                                    dcols = Wᵀ · dYc,  dX[chunk] = col2im(dcols)
+//
+// The backward recomputes cols instead of keeping them from the forward: one more im2col pass,
+// but no K·N·P floats held between the passes.
+
+extension OpenCLBackend {
+    /// Floats the column matrix of one chunk may hold: 2²⁶ (256 MiB), or less where the device
+    /// allows smaller buffers. Whole batches of small images fit in one chunk.
+    var convolutionColumnBudget: Int { min(1 << 26, device.maxAllocationBytes / 4) }
+
+    public func conv2d(_ x: Tensor, weight: Tensor, stride: Int, padding: Int) throws -> Tensor {
+        let g = try Conv2dShape(input: x.shape, weight: weight.shape, stride: stride, padding: padding)
+        return try conv2dForward(x, weight: weight, g, columnBudget: convolutionColumnBudget)
+    }
+
+    public func conv2dBackward(_ x: Tensor, weight: Tensor, dY: Tensor, stride: Int, padding: Int,
+                               addingInto dWeight: Tensor) throws -> Tensor {
+        let g = try Shapes.conv2dBackward(x.shape, weight: weight.shape, dY: dY.shape, dWeight: dWeight.shape,
+                                          stride: stride, padding: padding)
+        return try conv2dBackward(x, weight: weight, dY: dY, g, dWeight: dWeight, columnBudget: convolutionColumnBudget)
+    }
+
+    /// The forward with an explicit chunk budget (in floats), so the tests can force several chunks.
+    func conv2dForward(_ x: Tensor, weight: Tensor, _ g: Conv2dShape, columnBudget: Int) throws -> Tensor {
+        let op = "conv2d"
+        let y = try empty(g.outputShape)
+        let w2 = try weight.reshaped([g.outChannels, g.patchSize])
+        let positions = g.outHeight * g.outWidth
+        for chunk in try imageChunks(g, columnBudget: columnBudget, op: op) {
+            let cols = try im2col(x, g, chunk: chunk, op: op)
+            let yc = try empty([g.outChannels, chunk.count * positions])
+            try gemm(w2, cols, transposeA: false, transposeB: false, alpha: 1, beta: 0, into: yc)
+            try launchElements("conv_scatter", in: .layers, count: yc.count, arguments: [
+                try arg(yc, op), try arg(y, op), try int32(chunk.lowerBound, op), try int32(chunk.count, op),
+                try int32(g.outChannels, op), try int32(positions, op),
+            ])
+        }
+        return y
+    }
+
+    /// The backward with an explicit chunk budget (in floats).
+    func conv2dBackward(_ x: Tensor, weight: Tensor, dY: Tensor, _ g: Conv2dShape, dWeight: Tensor,
+                        columnBudget: Int) throws -> Tensor {
+        let op = "conv2dBackward"
+        let dX = try empty(x.shape)
+        let w2 = try weight.reshaped([g.outChannels, g.patchSize])
+        let dW2 = try dWeight.reshaped([g.outChannels, g.patchSize])
+        let positions = g.outHeight * g.outWidth
+        for chunk in try imageChunks(g, columnBudget: columnBudget, op: op) {
+            let cols = try im2col(x, g, chunk: chunk, op: op)
+            let dYc = try empty([g.outChannels, chunk.count * positions])
+            try launchElements("conv_gather", in: .layers, count: dYc.count, arguments: [
+                try arg(dY, op), try arg(dYc, op), try int32(chunk.lowerBound, op), try int32(chunk.count, op),
+                try int32(g.outChannels, op), try int32(positions, op),
+            ])
+            // dW (Cout, K) += dYc (Cout, B·P) · colsᵀ (B·P, K): the chunks' shares add up.
+            try gemm(dYc, cols, transposeA: false, transposeB: true, alpha: 1, beta: 1, into: dW2)
+            let dCols = try empty(cols.shape)
+            try gemm(w2, dYc, transposeA: true, transposeB: false, alpha: 1, beta: 0, into: dCols)
+            try launchElements("conv_col2im", in: .layers, count: chunk.count * g.inChannels * g.height * g.width,
+                               arguments: [try arg(dCols, op), try arg(dX, op)] + (try geometry(g, chunk: chunk, op: op)))
+        }
+        return dX
+    }
+
+    /// Consecutive ranges of images whose column matrix (K, B·P) stays within `columnBudget`
+    /// floats; at least one image per chunk.
+    private func imageChunks(_ g: Conv2dShape, columnBudget: Int, op: String) throws -> [Range<Int>] {
+        let perImage = max(g.patchSize, g.outChannels) * g.outHeight * g.outWidth
+        let size = max(1, min(g.n, columnBudget / perImage))
+        _ = try int32(size * perImage, op)
+        _ = try int32(g.n * max(g.inChannels * g.height * g.width, g.outChannels * g.outHeight * g.outWidth), op)
+        return stride(from: 0, to: g.n, by: size).map { $0..<min($0 + size, g.n) }
+    }
+
+    private func im2col(_ x: Tensor, _ g: Conv2dShape, chunk: Range<Int>, op: String) throws -> Tensor {
+        let cols = try empty([g.patchSize, chunk.count * g.outHeight * g.outWidth])
+        try launchElements("conv_im2col", in: .layers, count: cols.count,
+                           arguments: [try arg(x, op), try arg(cols, op)] + (try geometry(g, chunk: chunk, op: op)))
+        return cols
+    }
+
+    /// The arguments im2col and col2im share after their two buffers.
+    private func geometry(_ g: Conv2dShape, chunk: Range<Int>, op: String) throws -> [KernelArgument] {
+        try [chunk.lowerBound, chunk.count, g.inChannels, g.height, g.width, g.kernelHeight, g.kernelWidth,
+             g.stride, g.padding, g.outHeight, g.outWidth].map { try int32($0, op) }
+    }
+}

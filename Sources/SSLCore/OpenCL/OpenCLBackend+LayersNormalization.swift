@@ -1,0 +1,41 @@
+// Batch normalisation with affine parameters and running statistics, forward and backward, on
+// the device (Kernels/batchnorm.cl): one work-group per channel. The core batchNorm op and the
+// Barlow Twins backward are the affine-free, statistics-free cases of these kernels.
+
+extension OpenCLBackend {
+    public func batchNormalization(_ x: Tensor, gamma: Tensor?, beta: Tensor?, running: RunningStatistics?,
+                                   training: Bool, momentum: Float, eps: Float) throws -> BatchNormalizationResult {
+        let op = "batchNormalization"
+        let v = try Shapes.batchNormalization(
+            x.shape, gamma: gamma?.shape, beta: beta?.shape, running: running.map { ($0.mean.shape, $0.variance.shape) },
+            training: training, momentum: momentum, eps: eps)
+        _ = try int32(x.count, op)
+        let normalized = try empty(x.shape), mean = try empty([v.c]), rstd = try empty([v.c])
+        let y = gamma == nil ? normalized : try empty(x.shape)
+        let flags = (gamma == nil ? 0 : 1) | (training ? 2 : 0) | (running == nil ? 0 : 4)
+        // Buffers a flag switches off are never read or written; `mean` stands in for them.
+        try launchRows("batchnorm_forward", in: .batchnorm, rows: v.c, length: v.n * v.inner, arguments: [
+            try arg(x, op), try arg(y, op), try arg(normalized, op), try arg(mean, op), try arg(rstd, op),
+            try arg(gamma ?? mean, op), try arg(beta ?? mean, op),
+            try arg(running?.mean ?? mean, op), try arg(running?.variance ?? mean, op),
+            try int32(v.n, op), try int32(v.c, op), try int32(v.inner, op), .float(eps), .float(momentum), .int(Int32(flags)),
+        ])
+        return BatchNormalizationResult(y: y, normalized: normalized, mean: mean, rstd: rstd)
+    }
+
+    public func batchNormalizationBackward(_ dY: Tensor, normalized: Tensor, rstd: Tensor, gamma: Tensor?,
+                                           training: Bool, dGamma: Tensor?, dBeta: Tensor?) throws -> Tensor {
+        let op = "batchNormalizationBackward"
+        let v = try Shapes.batchNormalizationBackward(dY.shape, normalized: normalized.shape, rstd: rstd.shape,
+                                                      gamma: gamma?.shape, dGamma: dGamma?.shape, dBeta: dBeta?.shape)
+        _ = try int32(dY.count, op)
+        let dX = try empty(dY.shape)
+        let flags = (gamma == nil ? 0 : 1) | (training ? 2 : 0) | (dGamma == nil ? 0 : 8)
+        try launchRows("batchnorm_backward", in: .batchnorm, rows: v.c, length: v.n * v.inner, arguments: [
+            try arg(dY, op), try arg(normalized, op), try arg(rstd, op), try arg(gamma ?? rstd, op), try arg(dX, op),
+            try arg(dGamma ?? rstd, op), try arg(dBeta ?? rstd, op),
+            try int32(v.n, op), try int32(v.c, op), try int32(v.inner, op), .int(Int32(flags)),
+        ])
+        return dX
+    }
+}

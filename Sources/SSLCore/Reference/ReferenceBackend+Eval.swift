@@ -1,0 +1,36 @@
+// Reference evaluation ops: EvalReference's Double definitions on the host values.
+
+extension ReferenceBackend {
+    public func topK(_ scores: Tensor, k: Int, columnOffset: Int, merging running: TopKResult?) throws -> TopKResult {
+        let (rows, cols) = try EvalReference.validateTopK(scores.shape, k: k, columnOffset: columnOffset, running: running)
+        let previous = try running.map { (try values($0.values, op: "topK"), try values($0.indices, op: "topK")) }
+        let r = EvalReference.topK(scores: try values(scores, op: "topK"), rows: rows, cols: cols, k: k,
+                                   columnOffset: columnOffset, running: previous)
+        return try TopKResult(values: make(r.values, [rows, k]), indices: make(r.indices, [rows, k]))
+    }
+
+    public func knnVotes(_ neighbours: TopKResult, labels: [Int], classes: Int, temperature: Float) throws -> KNNVotesResult {
+        try EvalReference.validateVotes(neighbours, labels: labels, classes: classes, temperature: temperature)
+        let r = EvalReference.knnVotes(values: try values(neighbours.values, op: "knnVotes"),
+                                       indices: try values(neighbours.indices, op: "knnVotes"),
+                                       rows: neighbours.rows, k: neighbours.k, labels: labels, classes: classes,
+                                       temperature: Double(temperature))
+        return KNNVotesResult(votes: make(r.votes.map(Float.init), [neighbours.rows, classes]),
+                              predictions: make(r.predictions.map(Float.init), [neighbours.rows]))
+    }
+
+    public func pairwiseDistances(_ x: Tensor, _ y: Tensor, metric: DistanceMetric, diagonalOffset: Int?) throws -> Tensor {
+        let (r, c, d) = try EvalReference.validateDistances(x.shape, y.shape)
+        let out = EvalReference.pairwiseDistances(x: try values(x, op: "pairwiseDistances").map(Double.init),
+                                                  y: try values(y, op: "pairwiseDistances").map(Double.init),
+                                                  r: r, c: c, d: d, metric: metric, diagonalOffset: diagonalOffset)
+        return make(out.map(Float.init), [r, c])
+    }
+
+    public func silhouetteSamples(_ sums: Tensor, labels: [Int], clusterSizes: [Int]) throws -> Tensor {
+        let (r, l) = try EvalReference.validateSilhouette(sums.shape, labels: labels, clusterSizes: clusterSizes)
+        let s = EvalReference.silhouetteSamples(sums: try values(sums, op: "silhouetteSamples").map(Double.init),
+                                                r: r, l: l, labels: labels, clusterSizes: clusterSizes)
+        return make(s.map(Float.init), [r])
+    }
+}

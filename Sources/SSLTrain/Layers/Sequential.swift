@@ -1,0 +1,33 @@
+// A chain of layers: forward in order, backward in reverse (the model's backward in llm.c).
+import SSLCore
+
+/// Layers applied in order, as `torch.nn.Sequential`. Its cache is the list of its layers' caches.
+public final class Sequential: Layer {
+    public let layers: [any Layer]
+
+    public init(_ layers: [any Layer]) { self.layers = layers }
+
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+    public var buffers: [NamedBuffer] { layers.flatMap(\.buffers) }
+    public func setTraining(_ training: Bool) { for layer in layers { layer.setTraining(training) } }
+
+    struct Cache: LayerCache { let caches: [LayerCache] }
+
+    public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) {
+        var y = x, caches: [LayerCache] = []
+        caches.reserveCapacity(layers.count)
+        for layer in layers {
+            let (output, cache) = try layer.forward(y)
+            y = output
+            caches.append(cache)
+        }
+        return (y, Cache(caches: caches))
+    }
+
+    public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor {
+        let caches = try layerCache(cache, as: Cache.self, layer: "Sequential").caches
+        var d = dY
+        for (layer, c) in zip(layers, caches).reversed() { d = try layer.backward(c, d) }
+        return d
+    }
+}
