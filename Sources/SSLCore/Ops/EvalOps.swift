@@ -96,8 +96,9 @@ public struct TopKResult {
         self.indices = indices
     }
 
-    /// R, k.
+    /// R, the number of rows.
     public var rows: Int { values.shape[0] }
+    /// k, the entries kept per row.
     public var k: Int { values.shape[1] }
 }
 

@@ -31,6 +31,7 @@ public struct KNNClassifier: Sendable {
     /// Train rows per similarity block.
     public var trainChunk: Int
 
+    /// A classifier with DINO's k and T unless given; the chunk sizes bound the similarity block on the device.
     public init(k: Int = EvalReference.defaultK, temperature: Float = EvalReference.defaultTemperature,
                 testChunk: Int = 1024, trainChunk: Int = 16384) {
         self.k = k

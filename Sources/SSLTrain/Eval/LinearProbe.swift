@@ -30,6 +30,7 @@ public struct LinearProbe: Sendable {
     /// 64·2⁻⁵² to scipy; the device's float32 losses are noise below ~1e-7, so the default is 1e-9.
     public var functionTolerance: Double
 
+    /// scikit-learn's `LogisticRegression()` defaults unless given.
     public init(c: Double = 1, maxIterations: Int = 100, tolerance: Double = 1e-4, functionTolerance: Double = 1e-9) {
         self.c = c
         self.maxIterations = maxIterations

@@ -31,6 +31,7 @@ public struct Silhouette: Sendable {
     /// Columns of a distance block.
     public var columnChunk: Int
 
+    /// scikit-learn's euclidean metric unless given; the chunk sizes bound the distance block on the device.
     public init(metric: DistanceMetric = .euclidean, rowChunk: Int = 1024, columnChunk: Int = 8192) {
         self.metric = metric
         self.rowChunk = rowChunk
