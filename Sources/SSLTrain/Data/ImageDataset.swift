@@ -29,7 +29,9 @@ public struct ImageDataset: Sendable {
 
     /// For messages and logs, e.g. "fashion-mnist/train".
     public let name: String
+    /// N and the image shape (C, H, W).
     public let count: Int, channels: Int, height: Int, width: Int
+    /// All images, `(N, C, H, W)` row-major.
     public let pixels: Pixels
     /// One label in 0..<classCount per image, or nil for unlabelled data.
     public let labels: [Int]?
