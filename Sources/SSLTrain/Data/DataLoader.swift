@@ -119,9 +119,9 @@ public final class DataLoader {
     private func batch(order: [Int], epoch: Int, step: Int) throws -> HostBatch {
         let indices = try sampler.batchIndices(order: order, step: step, globalBatch: globalBatch, rank: rank,
                                                worldSize: worldSize)
-        return HostBatch(epoch: epoch, step: step, indices: indices, images: dataset.images(indices),
+        return HostBatch(epoch: epoch, step: step, indices: indices, images: try dataset.images(indices),
                          shape: [indices.count, dataset.channels, dataset.height, dataset.width],
-                         labels: dataset.labels(indices))
+                         labels: try dataset.labels(indices))
     }
 
     /// The batches of `epoch`, each produced one step ahead on a background thread when `prefetch`.
