@@ -5,13 +5,14 @@
 //   order[3] (0 brightness, 1 contrast, 2 saturation), grayscale, blur sigma, solarise, padding.
 //
 // augment_views:        one work-group per view, local size 2^k. Each work-item owns the output
-//                       pixels p = lid, lid + L, … (all their channels) through every stage: bilinear resized crop
-//                       (align_corners=False, no antialias) with the flip folded into the x index,
-//                       then the jitter ops in the view's order and grayscale. Only contrast needs
-//                       the others (the mean gray value of the view), through group_sum, which every
-//                       work-item reaches at each of the three jitter positions (no barrier in a
-//                       branch: PoCL 3.1 corrupted memory with one there). A work-item rereads only what
-//                       it wrote itself, so no global barrier is needed.
+//                       pixels p = lid, lid + L, … (all their channels) through every stage:
+//                       bilinear resized crop (align_corners=False, no antialias) with the flip
+//                       folded into the x index, then the jitter ops in the view's order and
+//                       grayscale. Only contrast needs the other work-items (the view's mean gray
+//                       value), through group_sum, which every work-item reaches at each of the
+//                       three jitter positions: with the reduction inside a branch, even one all
+//                       work-items take, PoCL 3.1 computed wrong views and once corrupted the heap.
+//                       A work-item rereads only what it wrote itself: no global barrier needed.
 // augment_blur_rows:    one work-item per element: the horizontal pass of the separable Gaussian,
 //                       reflect padding; σ = 0 copies.
 // augment_blur_columns: one work-item per element: the vertical pass, then solarisation and
@@ -90,8 +91,7 @@ __kernel void augment_views(__global const float* images, __global const float* 
         }
     }
 
-    // Unrolled, each position reducing unconditionally: PoCL 3.1 corrupted memory with the
-    // group_sum inside a branch inside a loop, although every work-item took the same branch.
+    // Unrolled, each position reducing unconditionally (see the file's header for why).
     augment_jitter(view, p, 0, plane, c_count, lid, step, scratch);
     augment_jitter(view, p, 1, plane, c_count, lid, step, scratch);
     augment_jitter(view, p, 2, plane, c_count, lid, step, scratch);

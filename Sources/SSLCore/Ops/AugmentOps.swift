@@ -61,6 +61,7 @@ public struct AugmentView: Equatable, Sendable {
     /// Replace x by 1 − x where x ≥ the threshold (torchvision's `solarize`).
     public var solarize: Bool
 
+    /// A view of image `source` cropped to the box; every other parameter defaults to the identity.
     public init(source: Int, top: Int, left: Int, height: Int, width: Int, flip: Bool = false,
                 brightness: Float = 1, contrast: Float = 1, saturation: Float = 1,
                 jitterOrder: [JitterOp] = JitterOp.allCases, grayscale: Bool = false,

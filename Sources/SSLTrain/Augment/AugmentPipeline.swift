@@ -3,8 +3,10 @@
 
 /// Per-channel `Normalize` statistics.
 public struct Normalization: Equatable, Sendable {
+    /// One mean and one standard deviation per channel: `x ↦ (x − mean[c]) / std[c]`.
     public var mean: [Float], std: [Float]
 
+    /// Statistics for `mean.count` channels (checked against the images when applied).
     public init(mean: [Float], std: [Float]) {
         self.mean = mean
         self.std = std
@@ -27,6 +29,7 @@ public struct Normalization: Equatable, Sendable {
 public struct AugmentPlan: Equatable, Sendable {
     /// One group per distinct output size, in the order the sizes first appear in the pipeline.
     public struct Group: Equatable, Sendable {
+        /// The output side in pixels.
         public let size: Int
         /// The pipeline's view numbers in this group.
         public let viewNumbers: [Int]
@@ -34,6 +37,7 @@ public struct AugmentPlan: Equatable, Sendable {
         public let views: [AugmentView]
     }
 
+    /// The groups, one per output tensor.
     public let groups: [Group]
     /// The batch size B.
     public let batchSize: Int
@@ -52,10 +56,14 @@ public struct AugmentPlan: Equatable, Sendable {
 /// // crops[0]: (2·B, 1, 28, 28), rows 0..<B view 0, rows B..<2B view 1
 /// ```
 public struct AugmentPipeline: Equatable, Sendable {
+    /// One policy per view; view k of every sample draws from stream k.
     public var views: [ViewPolicy]
+    /// Applied to every view after the augmentations.
     public var normalization: Normalization
+    /// The run's seed, the first part of every view's key.
     public var seed: UInt64
 
+    /// A pipeline of `views` (several may share a crop size).
     public init(views: [ViewPolicy], normalization: Normalization, seed: UInt64) {
         self.views = views
         self.normalization = normalization

@@ -21,16 +21,22 @@ public struct ViewPolicy: Equatable, Sendable {
     public var size: Int
     /// The crop's area fraction and aspect-ratio ranges (``RandomResizedCrop``).
     public var scale: ClosedRange<Double>, ratio: ClosedRange<Double>
+    /// Probability of `RandomHorizontalFlip` (0.5).
     public var flipProbability: Double
-    /// Probability of applying colour jitter, and its strengths: factors ~ U(max(0, 1 − s), 1 + s).
+    /// Probability of applying colour jitter (0.8).
     public var jitterProbability: Double
+    /// ColorJitter's strengths s (0.4, 0.4, 0.2 as BYOL): factors ~ U(max(0, 1 − s), 1 + s); 0 disables one.
     public var brightness: Double, contrast: Double, saturation: Double
+    /// Probability of `RandomGrayscale` (0.2); no-op on one channel.
     public var grayscaleProbability: Double
-    /// Probability of a Gaussian blur and the range of its σ.
+    /// Probability of a Gaussian blur (1.0 / 0.1 for BYOL's two views).
     public var blurProbability: Double
+    /// GaussianBlur's σ range in output pixels ([0.1, 2] as SimCLR/BYOL).
     public var blurSigma: ClosedRange<Double>
+    /// Probability of `RandomSolarize(threshold 0.5)`.
     public var solarizeProbability: Double
 
+    /// A policy; the defaults are BYOL's first view (``byol(size:view:)`` with view 0).
     public init(size: Int, scale: ClosedRange<Double> = RandomResizedCrop.defaultScale,
                 ratio: ClosedRange<Double> = RandomResizedCrop.defaultRatio, flipProbability: Double = 0.5,
                 jitterProbability: Double = 0.8, brightness: Double = 0.4, contrast: Double = 0.4,

@@ -19,11 +19,16 @@
 /// let mine = try sampler.batchIndices(epoch: 3, step: 10, globalBatch: 256, rank: 1, worldSize: 4)  // 64 indices
 /// ```
 public struct BatchSampler: Equatable, Sendable {
+    /// The data set's size.
     public let count: Int
+    /// The run's seed, shared by every rank.
     public let seed: UInt64
+    /// Whether epochs are shuffled (training) or in index order (evaluation).
     public let shuffle: Bool
+    /// Whether the short last batch of an epoch is skipped (see drop_last above).
     public let dropLast: Bool
 
+    /// A sampler over `count` samples; shuffled with drop_last by default, as SSL training needs.
     public init(count: Int, seed: UInt64, shuffle: Bool = true, dropLast: Bool = true) {
         self.count = count
         self.seed = seed

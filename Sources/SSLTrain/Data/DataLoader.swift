@@ -4,6 +4,7 @@ import Foundation
 
 /// One rank's batch on the host: its global indices, images in [0, 1] and labels.
 public struct HostBatch: Equatable, Sendable {
+    /// Where in training this batch belongs.
     public let epoch: Int, step: Int
     /// Global indices into the data set, in batch order.
     public let indices: [Int]
@@ -11,6 +12,7 @@ public struct HostBatch: Equatable, Sendable {
     public let images: [Float]
     /// `[B, C, H, W]`.
     public let shape: [Int]
+    /// One label per image, or nil for unlabelled data.
     public let labels: [Int]?
 }
 
@@ -19,6 +21,7 @@ public struct HostBatch: Equatable, Sendable {
 /// queue. Errors surface from ``next()`` at the step that threw. At most one `produce` runs at
 /// a time, so it needs no locking of its own.
 public final class Prefetcher<Element> {
+    /// The number of steps.
     public let count: Int
     /// Whether steps are produced ahead on the background queue (else inside ``next()``).
     public let prefetches: Bool
@@ -79,8 +82,11 @@ public final class Prefetcher<Element> {
 /// while let batch = try batches.next() { … }   // batch.images: (256, 1, 28, 28)
 /// ```
 public final class DataLoader {
+    /// The data set batches are drawn from.
     public let dataset: ImageDataset
+    /// The epoch order and the slicing of its batches.
     public let sampler: BatchSampler
+    /// The batch over all ranks, this rank and the number of ranks; each step yields globalBatch / worldSize samples.
     public let globalBatch: Int, rank: Int, worldSize: Int
 
     /// - Throws: ``SSLError/invalidArgument(op:detail:)`` for a batch not divisible by the world
@@ -102,6 +108,7 @@ public final class DataLoader {
         self.worldSize = worldSize
     }
 
+    /// Global batches per epoch (drop_last as the sampler says).
     public var stepsPerEpoch: Int { sampler.steps(globalBatch: globalBatch) }
 
     /// Step `step` of `epoch`, computed now.
@@ -112,9 +119,9 @@ public final class DataLoader {
     private func batch(order: [Int], epoch: Int, step: Int) throws -> HostBatch {
         let indices = try sampler.batchIndices(order: order, step: step, globalBatch: globalBatch, rank: rank,
                                                worldSize: worldSize)
-        return HostBatch(epoch: epoch, step: step, indices: indices, images: dataset.images(indices),
+        return HostBatch(epoch: epoch, step: step, indices: indices, images: try dataset.images(indices),
                          shape: [indices.count, dataset.channels, dataset.height, dataset.width],
-                         labels: dataset.labels(indices))
+                         labels: try dataset.labels(indices))
     }
 
     /// The batches of `epoch`, each produced one step ahead on a background thread when `prefetch`.

@@ -35,6 +35,7 @@ public enum Gzip {
         let message = gzerror(file, &status)
         if status != Z_OK {
             let text = message.map { String(cString: $0) } ?? "zlib error \(status)"
+            if status == Z_ERRNO { throw SSLError.file(path: path, reason: "read error: \(String(cString: strerror(errno)))") }
             let what = status == Z_BUF_ERROR ? "truncated gzip data" : "corrupt gzip data"
             throw SSLError.file(path: path, reason: "\(what) (\(text)) after \(out.count) inflated bytes")
         }

@@ -10,7 +10,9 @@ import Foundation
 public struct IDXArray: Sendable {
     /// The magic number, 2051 for images, 2049 for labels.
     public let magic: Int
+    /// The sizes from the header, outermost first.
     public let dimensions: [Int]
+    /// The bytes, row-major.
     public let data: [UInt8]
 }
 
@@ -104,6 +106,7 @@ public enum FashionMNIST {
     public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
+    /// The `split` of Fashion-MNIST from `folder` (`.gz` or plain IDX files), named `fashion-mnist/<split>`.
     public static func load(folder: String = defaultFolder, split: DataSplit) throws -> ImageDataset {
         try MNIST.load(folder: folder, split: split, name: "fashion-mnist")
     }

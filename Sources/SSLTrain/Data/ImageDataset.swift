@@ -9,7 +9,7 @@
 /// ```swift
 /// let train = try FashionMNIST.load(split: .train)
 /// let (a, b) = (try train.slice(0..<50_000), try train.slice(50_000..<60_000))
-/// let batch = train.images([3, 1, 4])          // (3, 1, 28, 28) floats
+/// let batch = try train.images([3, 1, 4])      // (3, 1, 28, 28) floats
 /// ```
 public struct ImageDataset: Sendable {
     /// Pixel storage, `(N, C, H, W)` row-major.
@@ -29,7 +29,9 @@ public struct ImageDataset: Sendable {
 
     /// For messages and logs, e.g. "fashion-mnist/train".
     public let name: String
+    /// N and the image shape (C, H, W).
     public let count: Int, channels: Int, height: Int, width: Int
+    /// All images, `(N, C, H, W)` row-major.
     public let pixels: Pixels
     /// One label in 0..<classCount per image, or nil for unlabelled data.
     public let labels: [Int]?
@@ -75,9 +77,7 @@ public struct ImageDataset: Sendable {
 
     /// The images at `indices`, in that order (repeats allowed), as a new data set.
     public func subset(_ indices: [Int], name: String? = nil) throws -> ImageDataset {
-        if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
-            throw SSLError.invalidArgument(op: "ImageDataset \(self.name)", detail: "index \(bad) is outside 0..<\(count)")
-        }
+        try check(indices)
         let picked: Pixels
         switch pixels {
         case .uint8(let v): picked = .uint8(gather(v, indices))
@@ -104,10 +104,16 @@ public struct ImageDataset: Sendable {
 
     // MARK: - Batches
 
-    /// The images at `indices` as floats in [0, 1], `(B, C, H, W)` row-major. Indices must be
-    /// valid (the loader's are by construction).
-    public func images(_ indices: [Int]) -> [Float] {
-        precondition(indices.allSatisfy { $0 >= 0 && $0 < count }, "ImageDataset.images: index out of range")
+    /// Throws unless every index lies in 0..<count.
+    private func check(_ indices: [Int]) throws {
+        if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
+            throw SSLError.invalidArgument(op: "ImageDataset \(name)", detail: "index \(bad) is outside 0..<\(count)")
+        }
+    }
+
+    /// The images at `indices` as floats in [0, 1], `(B, C, H, W)` row-major.
+    public func images(_ indices: [Int]) throws -> [Float] {
+        try check(indices)
         switch pixels {
         case .float(let v): return gather(v, indices)
         case .uint8(let v):
@@ -120,10 +126,13 @@ public struct ImageDataset: Sendable {
     }
 
     /// The labels at `indices`, or nil for unlabelled data.
-    public func labels(_ indices: [Int]) -> [Int]? { labels.map { l in indices.map { l[$0] } } }
+    public func labels(_ indices: [Int]) throws -> [Int]? {
+        try check(indices)
+        return labels.map { l in indices.map { l[$0] } }
+    }
 
     /// The images at `indices` as a `(B, C, H, W)` tensor on `backend`.
     public func upload(_ indices: [Int], to backend: any Backend) throws -> Tensor {
-        try backend.upload(images(indices), shape: [indices.count, channels, height, width])
+        try backend.upload(try images(indices), shape: [indices.count, channels, height, width])
     }
 }
