@@ -2,7 +2,6 @@
 // SeLA.swift); the host side is Sources/SSLCore/OpenCL/OpenCLBackend+{Clustering,SwAV,DeepCluster,SeLA}.swift.
 // SwAV needs none of its own: GEMM, Sinkhorn, soft cross-entropy and buffer copies do it all.
 //
-// row_sq_norms:  one work-group per row (2^k items): ‖x_n‖².
 // kmeans_assign: one work-group per row of a block G = X_b·Cᵀ: the nearest centroid
 //                argmin_k (‖c_k‖² − 2 G_nk), lowest k on ties, and its squared distance
 //                max(‖x_n‖² + min, 0) (the clamp absorbs float cancellation of the expansion).
@@ -46,14 +45,6 @@ inline int group_argmax(float value, int index, __local float* values, __local i
     return best;
 }
 
-__kernel void row_sq_norms(__global const float* x, __global float* out, const int cols, __local float* scratch) {
-    const int r = get_group_id(0);
-    __global const float* row = x + (long)r * cols;
-    float s = 0.0f;
-    for (int j = get_local_id(0); j < cols; j += get_local_size(0)) s += row[j] * row[j];
-    const float total = group_sum(s, scratch);
-    if (get_local_id(0) == 0) out[r] = total;
-}
 
 __kernel void kmeans_assign(__global const float* gram, __global const float* c_norms, __global const float* x_norms,
                             __global int* assignments, __global float* distances, const int k_count,

@@ -14,7 +14,6 @@
 //                     the ranks of real entries never collide.
 // knn_votes:          one work-item per row: Σ exp((s − s_best)/T) into the row's class votes, then
 //                     the first arg-max.
-// row_squared_norms:  one work-group per row.
 // distances_from_dots: one work-item per element, in place: euclidean sqrt(max(‖x‖²+‖y‖²−2x·y, 0))
 //                     or cosine clamp(1 − x̂·ŷ, 0, 2); one sample seen twice (j − i == offset) gets 0.
 // silhouette_samples: one work-item per row: a, b and (b − a)/max(a, b) from per-cluster sums.
@@ -137,14 +136,6 @@ __kernel void knn_votes(__global const float* values, __global const float* indi
     predictions[r] = (float)best;
 }
 
-__kernel void row_squared_norms(__global const float* x, __global float* out, const int cols, __local float* scratch) {
-    const int row = get_group_id(0);
-    __global const float* xr = x + (long)row * cols;
-    float s = 0.0f;
-    for (int j = get_local_id(0); j < cols; j += get_local_size(0)) s += xr[j] * xr[j];
-    const float total = group_sum(s, scratch);
-    if (get_local_id(0) == 0) out[row] = total;
-}
 
 __kernel void distances_from_dots(__global float* dots, __global const float* x_sq, __global const float* y_sq,
                                   const int rows, const int cols, const int euclidean, const int has_diagonal,

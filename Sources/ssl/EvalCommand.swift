@@ -1,6 +1,7 @@
 // `ssl eval …`: weighted kNN, silhouette and the linear probe on frozen features in .npy files.
 import ArgumentParser
 import Foundation
+import SSLCommandLine
 import SSLCore
 import SSLTrain
 

@@ -1,16 +1,8 @@
-// Helpers of the clustering objectives' OpenCL code (Kernels/clustering.cl): row norms, one-hot
+// Helpers of the clustering objectives' OpenCL code (Kernels/clustering.cl): one-hot
 // labels, and launches of the kernels that reduce to an arg-max.
 import COpenCL
 
 extension OpenCLBackend {
-    /// `‖x_n‖²` of each row of a matrix, `(N)`.
-    func rowSquaredNorms(_ x: Tensor, op: String) throws -> Tensor {
-        let out = try empty([x.shape[0]])
-        try launchRows("row_sq_norms", in: .clustering, rows: x.shape[0], length: x.shape[1],
-                       arguments: [try arg(x, op), try arg(out, op), try int32(x.shape[1], op)])
-        return out
-    }
-
     /// Launches a kernel of `clustering.cl` that ends in `group_argmax`: `groups` work-groups of
     /// 2^k items sized for `length` values each, with the float and int local arrays it needs.
     func launchArgmax(_ name: String, groups: Int, length: Int, arguments: [KernelArgument]) throws {

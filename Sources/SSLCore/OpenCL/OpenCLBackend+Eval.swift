@@ -25,7 +25,7 @@ extension OpenCLBackend {
         let rows = neighbours.rows
         let votes = try empty([rows, classes]), predictions = try empty([rows])
         // An empty label list still needs a buffer to bind; label_count 0 keeps it unread.
-        let labelBuffer = try uploadIndices(labels.isEmpty ? [0] : labels, op: op)
+        let labelBuffer = KernelArgument.buffer(try uploadIndices(labels.isEmpty ? [0] : labels, op: op))
         try launchElements("knn_votes", in: .eval, count: rows, arguments: [
             try arg(neighbours.values, op), try arg(neighbours.indices, op), labelBuffer, try arg(votes, op),
             try arg(predictions, op), try int32(rows, op), try int32(neighbours.k, op), try int32(classes, op),
@@ -61,17 +61,8 @@ extension OpenCLBackend {
         let (r, l) = try EvalReference.validateSilhouette(sums.shape, labels: labels, clusterSizes: clusterSizes)
         let out = try empty([r])
         try launchElements("silhouette_samples", in: .eval, count: r, arguments: [
-            try arg(sums, op), try uploadIndices(labels, op: op), try uploadIndices(clusterSizes, op: op),
+            try arg(sums, op), .buffer(try uploadIndices(labels, op: op)), .buffer(try uploadIndices(clusterSizes, op: op)),
             try arg(out, op), try int32(r, op), try int32(l, op),
-        ])
-        return out
-    }
-
-    /// ‖x_i‖² of each row of a matrix.
-    private func rowSquaredNorms(_ x: Tensor, op: String) throws -> Tensor {
-        let out = try empty([x.shape[0]])
-        try launchRows("row_squared_norms", in: .eval, rows: x.shape[0], length: x.shape[1], arguments: [
-            try arg(x, op), try arg(out, op), try int32(x.shape[1], op),
         ])
         return out
     }

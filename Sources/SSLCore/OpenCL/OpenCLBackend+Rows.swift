@@ -45,4 +45,13 @@ extension OpenCLBackend {
         }
         return out
     }
+
+    /// ‖x_r‖² of each row of a matrix `(R, C)`, as `(R)`: the norms of distances by GEMM.
+    func rowSquaredNorms(_ x: Tensor, op: String) throws -> Tensor {
+        let out = try empty([x.shape[0]])
+        try launchRows("row_squared_norms", in: .reduce, rows: x.shape[0], length: x.shape[1], arguments: [
+            try arg(x, op), try arg(out, op), try int32(x.shape[1], op),
+        ])
+        return out
+    }
 }
