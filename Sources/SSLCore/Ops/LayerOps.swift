@@ -109,7 +109,8 @@ public protocol LayerOps {
 
     /// The gradient of ``maxPool2d(_:window:)``: each output's dY goes to its argmax.
     /// - Parameters:
-    ///   - dY, indices: `(N, C, OH, OW)`.
+    ///   - dY, indices: `(N, C, OH, OW)`; the indices as ``maxPool2d(_:window:)`` returned them
+    ///     (the reference checks them, the device trusts them).
     ///   - inputShape: the forward input's `(N, C, H, W)`.
     func maxPool2dBackward(_ dY: Tensor, indices: Tensor, inputShape: [Int], window: PoolWindow) throws -> Tensor
 
@@ -140,7 +141,9 @@ public enum BatchNormDefaults {
 
 /// The running mean and variance of a batch-norm layer, `(C)` each; updated in place.
 public struct RunningStatistics {
+    /// `running_mean`, `(C)`; PyTorch starts it at 0.
     public let mean: Tensor
+    /// `running_var`, the unbiased variance, `(C)`; PyTorch starts it at 1.
     public let variance: Tensor
 
     public init(mean: Tensor, variance: Tensor) {
@@ -172,8 +175,11 @@ public struct MaxPoolResult {
 
 /// A square pooling window: kernel k, stride s, padding p on both axes (no dilation, floor mode).
 public struct PoolWindow: Equatable, CustomStringConvertible {
+    /// The window's side k.
     public let kernel: Int
+    /// The step s between windows.
     public let stride: Int
+    /// The padding p on each side (−∞ for max pooling, zeros for average pooling).
     public let padding: Int
 
     /// - Parameters:
@@ -192,9 +198,13 @@ public struct PoolWindow: Equatable, CustomStringConvertible {
 /// The geometry of a convolution, checked: input `(N, Cin, H, W)`, weight `(Cout, Cin, kh, kw)`,
 /// output `(N, Cout, OH, OW)` with `OH = ⌊(H + 2·pad − kh)/s⌋ + 1`, `OW` likewise.
 public struct Conv2dShape: Equatable {
+    /// The input `(N, Cin, H, W)`.
     public let n: Int, inChannels: Int, height: Int, width: Int
+    /// The weight's `Cout`, `kh`, `kw`.
     public let outChannels: Int, kernelHeight: Int, kernelWidth: Int
+    /// The same on both axes.
     public let stride: Int, padding: Int
+    /// The output's `OH`, `OW`.
     public let outHeight: Int, outWidth: Int
 
     /// Checks the shapes and the stride and padding.
@@ -236,8 +246,10 @@ public struct Conv2dShape: Equatable {
 /// The geometry of a pooling op, checked: input `(N, C, H, W)`, output `(N, C, OH, OW)` with
 /// `OH = ⌊(H + 2·p − k)/s⌋ + 1`.
 public struct Pool2dShape: Equatable {
+    /// The input `(N, C, H, W)`.
     public let n: Int, channels: Int, height: Int, width: Int
     public let window: PoolWindow
+    /// The output's `OH`, `OW`.
     public let outHeight: Int, outWidth: Int
 
     /// - Throws: for a non-4-D or empty input, a kernel < 1, a stride < 1, a padding outside
