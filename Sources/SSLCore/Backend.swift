@@ -86,6 +86,9 @@ public protocol Backend: AnyObject, Objectives, TrainingOps {
     /// A new tensor with the same shape and values.
     func copy(_ x: Tensor) throws -> Tensor
 
+    /// A copy of the rows `range` of the first axis: `x[range]` of any rank (one view of a batch of views).
+    func rows(_ x: Tensor, _ range: Range<Int>) throws -> Tensor
+
     /// Sets every element of `tensor` to `value`, in place.
     func fill(_ tensor: Tensor, with value: Float) throws
 

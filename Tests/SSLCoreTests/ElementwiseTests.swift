@@ -60,6 +60,11 @@ import Testing
             let y = try backend.copy(x)
             try backend.axpby(x, alpha: 1, beta: 1, into: x)
             #expect(try backend.download(y) == [1, 2, 3] && backend.download(x) == [2, 4, 6])
+            let batch = try backend.upload((0..<24).map(Float.init), shape: [4, 2, 3])
+            let middle = try backend.rows(batch, 1..<3)
+            #expect(middle.shape == [2, 2, 3])
+            #expect(try backend.download(middle) == (6..<18).map(Float.init))
+            #expect(throws: SSLError.self) { _ = try backend.rows(batch, 3..<5) }
             let nan = try backend.upload([.nan, .infinity, 1], shape: [3])
             try backend.fill(nan, with: 0)
             #expect(try backend.download(nan) == [0, 0, 0])

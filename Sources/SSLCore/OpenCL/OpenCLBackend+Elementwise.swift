@@ -22,6 +22,14 @@ extension OpenCLBackend {
         return y
     }
 
+    public func rows(_ x: Tensor, _ range: Range<Int>) throws -> Tensor {
+        let (width, shape) = try Shapes.rows(x.shape, range)
+        let out = try empty(shape)
+        try copyRows(try x.reshaped([x.shape[0], width]), rows: range, into: try out.reshaped([range.count, width]),
+                     at: 0, op: "rows")
+        return out
+    }
+
     public func l2NormalizeBackward(_ x: Tensor, _ dY: Tensor, eps: Float) throws -> Tensor {
         let op = "l2NormalizeBackward"
         let (rows, cols) = try Shapes.rows(x.shape, op: op)

@@ -95,4 +95,12 @@ enum Shapes {
             throw SSLError.shapeMismatch(op: op, detail: "\(names.0) is \(shapeText(a)) but \(names.1) is \(shapeText(b))")
         }
     }
+
+    /// `range` must lie inside the first axis of a non-scalar `shape`; returns the row width and result shape.
+    static func rows(_ shape: [Int], _ range: Range<Int>) throws -> (width: Int, result: [Int]) {
+        guard let first = shape.first, range.lowerBound >= 0, range.upperBound <= first else {
+            throw SSLError.invalidArgument(op: "rows", detail: "rows \(range) lie outside the first axis of \(shapeText(shape))")
+        }
+        return (shape.dropFirst().reduce(1, *), [range.count] + shape.dropFirst())
+    }
 }

@@ -13,6 +13,11 @@ extension ReferenceBackend {
 
     public func copy(_ x: Tensor) throws -> Tensor { make(try values(x, op: "copy"), x.shape) }
 
+    public func rows(_ x: Tensor, _ range: Range<Int>) throws -> Tensor {
+        let (width, shape) = try Shapes.rows(x.shape, range)
+        return make(Array(try values(x, op: "rows")[(range.lowerBound * width)..<(range.upperBound * width)]), shape)
+    }
+
     public func fill(_ tensor: Tensor, with value: Float) throws {
         guard let buffer = tensor.hostBuffer else {
             throw SSLError.wrongBackend(op: "fill", expected: "the reference backend", found: tensor.location)
