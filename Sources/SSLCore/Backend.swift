@@ -114,6 +114,9 @@ public struct BatchNormResult {
 }
 
 extension Backend {
+    /// Whether this backend runs on an OpenCL GPU (larger default configurations).
+    public var isGPU: Bool { (self as? OpenCLBackend)?.device.kind == .gpu }
+
     /// `alpha · op(a) · op(b)` as a new tensor.
     public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
                        alpha: Float = 1) throws -> Tensor {

@@ -1,0 +1,52 @@
+// Frozen features: the encoder (or raw pixels) over a labelled set, in evaluation mode, and the
+// three measures the report gives them: weighted kNN, silhouette, linear probe.
+import SSLCore
+
+/// Normalised full images (no augmentation) through `encoder` in evaluation mode, in batches.
+public enum Features {
+    /// Encoder features `(indices.count, D)`, or the normalised pixels when `encoder` is nil.
+    public static func extract(_ encoder: (any FeatureLayer)?, dataset: ImageDataset, indices: [Int],
+                               normalization: Normalization, batch: Int = 512, on backend: any Backend) throws -> FeatureMatrix {
+        encoder?.setTraining(false)
+        defer { encoder?.setTraining(true) }
+        let output = AugmentOutput(height: dataset.height, width: dataset.width,
+                                   mean: normalization.mean, std: normalization.std)
+        var values: [Float] = [], columns = 0
+        values.reserveCapacity(indices.count * (encoder?.outputDimension ?? dataset.channels * dataset.height * dataset.width))
+        for start in stride(from: 0, to: indices.count, by: batch) {
+            let chunk = Array(indices[start..<min(start + batch, indices.count)])
+            let images = try dataset.upload(chunk, to: backend)
+            let views = chunk.indices.map { AugmentView(source: $0, top: 0, left: 0, height: dataset.height, width: dataset.width) }
+            let x = try backend.augment(images, views: views, output: output)
+            let y = try encoder.map { try $0.forward(x).output } ?? x.reshaped([chunk.count, x.count / chunk.count])
+            columns = y.count / chunk.count
+            values += try backend.download(y)
+        }
+        return try FeatureMatrix(values: values, rows: indices.count, columns: columns,
+                                 name: encoder == nil ? "pixels" : "features")
+    }
+}
+
+/// kNN accuracy, silhouette and linear-probe accuracy of one representation.
+public struct RepresentationScores: Codable, Equatable {
+    public var knnTop1: Double
+    public var silhouette: Double
+    public var linearProbe: Double?
+}
+
+public enum RepresentationEvaluation {
+    /// Scores `train`/`test` features with their labels: weighted kNN (k 20, T 0.07) and the
+    /// linear probe trained on `train`, silhouette (euclidean, true labels) on `test`.
+    public static func score(train: FeatureMatrix, trainLabels: [Int], test: FeatureMatrix, testLabels: [Int],
+                             linearProbe: Bool, on backend: any Backend) throws -> RepresentationScores {
+        let knn = try KNNClassifier(k: min(20, train.rows)).classify(train: train, labels: trainLabels, test: test, on: backend)
+        let knnAccuracy = try EvalMetrics.accuracy(predictions: knn.predictions, labels: testLabels)
+        let silhouette = try Silhouette().score(test, labels: testLabels, on: backend)
+        var probe: Double? = nil
+        if linearProbe {
+            let model = try LinearProbe().fit(train, labels: trainLabels, on: backend)
+            probe = try EvalMetrics.accuracy(predictions: try model.predict(test, on: backend), labels: testLabels)
+        }
+        return RepresentationScores(knnTop1: knnAccuracy, silhouette: silhouette, linearProbe: probe)
+    }
+}

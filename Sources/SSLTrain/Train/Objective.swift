@@ -1,0 +1,124 @@
+// What a method contributes to the training loop: its networks, its views, and one step of
+// forward, loss and backward. The loop (Trainer.swift) does the rest.
+import SSLCore
+
+/// Where in the run a step is.
+public struct StepContext {
+    public let backend: any Backend
+    public let epoch: Int
+    /// 0-based step within the epoch, and over the run.
+    public let step: Int, globalStep: Int
+    public let stepsPerEpoch: Int, totalSteps: Int
+    /// Global sample indices of the batch, in batch order.
+    public let indices: [Int]
+
+    /// Progress through the run in [0, 1], for the EMA and temperature schedules.
+    public var progress: Double { totalSteps > 0 ? Double(globalStep) / Double(totalSteps) : 1 }
+}
+
+/// A method's side of training.
+///
+/// `step` runs the networks on the batch's views, evaluates the method's objective (from
+/// SSLCore's `Losses/`), walks the backward passes in reverse and **adds** every gradient into
+/// the parameters; the trainer zeroed them before and applies the optimizer after.
+public protocol Objective: AnyObject {
+    var method: Method { get }
+    /// The encoder whose output is the representation that is evaluated and exported.
+    var encoder: any FeatureLayer { get }
+    /// Every layer whose parameters the optimizer updates (encoder first).
+    var trainable: [any Layer] { get }
+    /// Every other tensor a checkpoint must hold: teacher copies, queues, banks, centres, prototypes'
+    /// state. BN running statistics of `trainable` layers are saved by the trainer.
+    var state: [NamedBuffer] { get }
+    /// The views of each sample, view 0 first.
+    var augmentation: AugmentPipeline { get }
+
+    /// Once before each epoch's first step (DeepCluster's k-means, SeLA's pseudo-labels).
+    func beginEpoch(_ epoch: Int, trainer: Trainer) throws
+    /// One batch: `views[k]` is view k of every sample, `(N, C, H, W)`. Returns the loss, shape `[]`.
+    func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor
+    /// Parameter names the optimizer must leave alone this step (SwAV's prototypes and DINO's
+    /// last layer early in training).
+    func frozen(_ context: StepContext) -> Set<String>
+    /// After the optimizer: EMA teachers, queues.
+    func afterStep(_ context: StepContext) throws
+}
+
+extension Objective {
+    public func beginEpoch(_ epoch: Int, trainer: Trainer) throws {}
+    public func frozen(_ context: StepContext) -> Set<String> { [] }
+    public func afterStep(_ context: StepContext) throws {}
+    public var state: [NamedBuffer] { [] }
+
+    /// Every parameter the optimizer updates.
+    public var parameters: [Parameter] { trainable.flatMap(\.parameters) }
+}
+
+/// Runs `layers` in order; returns the output and the caches for ``backward(_:_:_:)``.
+func forward(_ layers: [any Layer], _ x: Tensor) throws -> (Tensor, [LayerCache]) {
+    var out = x, caches: [LayerCache] = []
+    for layer in layers {
+        let (y, cache) = try layer.forward(out)
+        out = y
+        caches.append(cache)
+    }
+    return (out, caches)
+}
+
+/// The backward of ``forward(_:_:)``: walks the layers in reverse, adding parameter gradients.
+@discardableResult
+func backward(_ layers: [any Layer], _ caches: [LayerCache], _ dY: Tensor) throws -> Tensor {
+    var d = dY
+    for (layer, cache) in zip(layers, caches).reversed() { d = try layer.backward(cache, d) }
+    return d
+}
+
+/// The encoders `--encoder` names, for `channels`×`size`×`size` images.
+public enum EncoderFactory {
+    public static func make(_ kind: String, channels: Int, size: Int, seed: UInt64,
+                            on backend: any Backend) throws -> any FeatureLayer {
+        switch kind {
+        case "mlp":
+            return try MLPEncoder(name: "encoder", dims: [channels * size * size, 1024, 512], seed: seed, on: backend)
+        case "resnet":
+            return try ResNetEncoder(name: "encoder", inputChannels: channels, stemWidth: 32, stageWidths: [32, 64, 128],
+                                     seed: seed, on: backend)
+        default:
+            throw SSLError.invalidArgument(op: "train", detail: "unknown encoder \(kind) (mlp, resnet)")
+        }
+    }
+}
+
+/// A teacher (target, key) network: a copy of `online`'s parameters, updated by EMA, never by
+/// the optimizer. BYOL, MoCo and DINO.
+final class Teacher {
+    let layers: [any Layer]
+
+    /// Builds `layers` (the same architecture and names as the online network) and copies the
+    /// online values into them.
+    init(_ layers: [any Layer], copying online: [any Layer], on backend: any Backend) throws {
+        self.layers = layers
+        try EMA.update(teacher: layers, online: online, momentum: 0, on: backend)
+    }
+
+    /// Tensors to checkpoint: teacher parameters and BN statistics, prefixed `teacher/`.
+    var state: [NamedBuffer] {
+        layers.flatMap { layer in
+            layer.parameters.map { NamedBuffer(name: "teacher/" + $0.name, tensor: $0.value) }
+                + layer.buffers.map { NamedBuffer(name: "teacher/" + $0.name, tensor: $0.tensor) }
+        }
+    }
+}
+
+enum EMA {
+    /// teacher ← m·teacher + (1 − m)·online for every parameter (BN statistics are the teacher's own).
+    static func update(teacher: [any Layer], online: [any Layer], momentum: Double, on backend: any Backend) throws {
+        let t = teacher.flatMap(\.parameters).map(\.value), o = online.flatMap(\.parameters).map(\.value)
+        try backend.emaUpdate(teacher: t, online: o, momentum: Float(momentum))
+    }
+
+    /// BYOL's and DINO's cosine schedule from `base` to 1 over the run.
+    static func cosine(base: Double, _ context: StepContext) throws -> Double {
+        try EMASchedule(base: base).momentum(step: context.globalStep, totalSteps: context.totalSteps)
+    }
+}

@@ -1,0 +1,58 @@
+// Building the objective `--method` names, with its paper's heads.
+import SSLCore
+
+/// What every objective is built from.
+public struct ObjectiveSetup {
+    public let config: TrainConfig
+    public let backend: any Backend
+    /// The training images' shape and count, and the normalisation their views get.
+    public let channels: Int, imageSize: Int, datasetSize: Int
+    public let normalization: Normalization
+
+    /// The temperature the config sets, else the method's.
+    func temperature(_ paper: Double) -> Double { config.temperature ?? paper }
+    func encoder() throws -> any FeatureLayer {
+        try EncoderFactory.make(config.encoder, channels: channels, size: imageSize, seed: config.seed, on: backend)
+    }
+    /// Two views per sample, both of `policy` (each view draws from its own stream).
+    func twoViews(_ policy: (Int) -> ViewPolicy) -> AugmentPipeline {
+        AugmentPipeline(views: [policy(0), policy(1)], normalization: normalization, seed: config.seed)
+    }
+}
+
+public enum ObjectiveFactory {
+    public static func make(_ setup: ObjectiveSetup) throws -> any Objective {
+        switch setup.config.method {
+        case .barlow: return try BarlowTwinsObjective(setup)
+        case .vicreg: return try VICRegObjective(setup)
+        case .simclr: return try SimCLRObjective(setup)
+        case .byol: return try BYOLObjective(setup)
+        case .simsiam: return try SimSiamObjective(setup)
+        case .moco, .memorybank, .swav, .deepcluster, .sela, .dino:
+            throw SSLError.invalidArgument(op: "train", detail: "method \(setup.config.method.rawValue) has no training loop yet")
+        }
+    }
+}
+
+/// The optimizer, base learning rate (per 256 samples) and weight decay of each method's paper.
+public struct OptimizerRecipe: Equatable {
+    public let kind: OptimizerKind
+    public let baseLR: Double
+    public let weightDecay: Double
+
+    public static func paper(_ method: Method) -> OptimizerRecipe {
+        switch method {
+        case .barlow: return .init(kind: .lars, baseLR: 0.2, weightDecay: 1.5e-6)       // main.py --learning-rate-weights 0.2
+        case .vicreg: return .init(kind: .lars, baseLR: 0.2, weightDecay: 1e-6)         // main_vicreg.py --base-lr 0.2, --wd 1e-6
+        case .simclr: return .init(kind: .lars, baseLR: 0.3, weightDecay: 1e-6)         // 0.3 × B/256, wd 1e-6
+        case .byol: return .init(kind: .lars, baseLR: 0.2, weightDecay: 1.5e-6)         // 0.2 × B/256, wd 1.5e-6
+        case .simsiam: return .init(kind: .sgd, baseLR: 0.05, weightDecay: 1e-4)        // 0.05 × B/256, wd 1e-4
+        case .moco: return .init(kind: .sgd, baseLR: 0.03, weightDecay: 1e-4)           // 0.03 for 256, wd 1e-4
+        case .memorybank: return .init(kind: .sgd, baseLR: 0.03, weightDecay: 5e-4)     // lemniscate: 0.03, wd 5e-4
+        case .swav: return .init(kind: .lars, baseLR: 0.3, weightDecay: 1e-6)           // 4.8 for 4096 → 0.3 per 256
+        case .deepcluster: return .init(kind: .sgd, baseLR: 0.05, weightDecay: 1e-5)    // main.py --lr 0.05 --wd -5
+        case .sela: return .init(kind: .sgd, baseLR: 0.05, weightDecay: 1e-5)           // self-label: lr 0.05
+        case .dino: return .init(kind: .adamw, baseLR: 0.0005, weightDecay: 0.04)       // 0.0005 × B/256, wd 0.04
+        }
+    }
+}

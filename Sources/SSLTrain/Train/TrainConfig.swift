@@ -1,0 +1,109 @@
+// Everything a training run is decided by: flags, or the same keys in a JSON file.
+import Foundation
+import SSLCore
+
+/// A training run's configuration. Every field has the paper's default for the chosen method
+/// (``TrainConfig/defaults(for:)``); a JSON file may set any subset of the keys.
+///
+/// The learning rate follows the linear scaling rule of the papers: `lr = baseLR · batch / 256`,
+/// with a linear warm-up and a cosine decay (``LinearWarmupCosine``).
+public struct TrainConfig: Codable, Equatable, Sendable {
+    public var method: Method
+    /// `mlp` (784 → 1024 → 512) or `resnet` (a small CIFAR-style ResNet).
+    public var encoder: String = "mlp"
+    public var epochs: Int = 100
+    /// The global batch (the unit across ranks).
+    public var batchSize: Int = 256
+    /// The base learning rate for a batch of 256; nil for the method's paper value.
+    public var baseLR: Double? = nil
+    public var weightDecay: Double? = nil
+    public var optimizer: OptimizerKind? = nil
+    /// Warm-up epochs (the papers use 10); capped at a tenth of the run for short runs.
+    public var warmupEpochs: Double = 10
+    public var seed: UInt64 = 0
+    /// `fashion-mnist`, `mnist:FOLDER`, `cifar10:FOLDER`, or `npy:IMAGES.npy,LABELS.npy`.
+    public var dataset: String = "fashion-mnist"
+    /// Train on the first N training images only (quick runs); nil for all.
+    public var trainSubset: Int? = nil
+    /// Stop after this many optimizer steps (nil: run every epoch).
+    public var steps: Int? = nil
+    /// Evaluate kNN on held-out data every this many epochs (0: only at the end).
+    public var evalEvery: Int = 1
+    /// Labelled images used as the kNN bank and test set during training (subsets keep it cheap).
+    public var evalTrain: Int = 10_000
+    public var evalTest: Int = 2_000
+
+    // Heads and method hyper-parameters (the papers' values; see each Losses/ file).
+    /// Projector widths (Barlow Twins/VICReg: 8192-8192-8192; SimCLR: output 128; BYOL: 4096 → 256).
+    public var projector: [Int]? = nil
+    public var temperature: Double? = nil
+    /// Barlow Twins' λ.
+    public var lambda: Double = 0.0051
+    /// VICReg's coefficients.
+    public var simCoeff: Double = 25, stdCoeff: Double = 25, covCoeff: Double = 1
+    /// EMA momentum of a teacher/key encoder (BYOL, DINO: 0.996 → 1; MoCo: 0.999 constant).
+    public var emaMomentum: Double? = nil
+    /// MoCo's queue length / SwAV's and SeLA's prototypes / DeepCluster's k.
+    public var queueSize: Int = 4096
+    public var prototypes: Int? = nil
+    /// Local crops of SwAV and DINO.
+    public var localCrops: Int = 6
+
+    public init(method: Method) { self.method = method }
+
+    /// The configuration with every default of `method`'s paper.
+    public static func defaults(for method: Method) -> TrainConfig { TrainConfig(method: method) }
+
+    /// Reads a JSON file of any subset of the keys; `method` is required.
+    public static func load(_ path: String) throws -> TrainConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SSLError.file(path: path, reason: "no such configuration file")
+        }
+        do {
+            return try JSONDecoder().decode(TrainConfig.self, from: data)
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw SSLError.file(path: path, reason: "missing key '\(key.stringValue)'")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw SSLError.file(path: path, reason: "bad value at '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw SSLError.file(path: path, reason: "not valid JSON or a bad value: \(context.debugDescription)")
+        } catch {
+            throw SSLError.file(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Decodes with every absent key taking its default.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(method: try c.decode(Method.self, forKey: .method))
+        func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws {
+            if let v = try c.decodeIfPresent(T.self, forKey: key) { value = v }
+        }
+        func takeOptional<T: Decodable>(_ key: CodingKeys, _ value: inout T?) throws {
+            if let v = try c.decodeIfPresent(T.self, forKey: key) { value = v }
+        }
+        try take(.encoder, &encoder); try take(.epochs, &epochs); try take(.batchSize, &batchSize)
+        try takeOptional(.baseLR, &baseLR); try takeOptional(.weightDecay, &weightDecay)
+        try takeOptional(.optimizer, &optimizer); try take(.warmupEpochs, &warmupEpochs); try take(.seed, &seed)
+        try take(.dataset, &dataset); try takeOptional(.trainSubset, &trainSubset); try takeOptional(.steps, &steps)
+        try take(.evalEvery, &evalEvery); try take(.evalTrain, &evalTrain); try take(.evalTest, &evalTest)
+        try takeOptional(.projector, &projector); try takeOptional(.temperature, &temperature)
+        try take(.lambda, &lambda); try take(.simCoeff, &simCoeff); try take(.stdCoeff, &stdCoeff)
+        try take(.covCoeff, &covCoeff); try takeOptional(.emaMomentum, &emaMomentum)
+        try take(.queueSize, &queueSize); try takeOptional(.prototypes, &prototypes); try take(.localCrops, &localCrops)
+    }
+
+    /// Throws a clear error for values no run can use.
+    public func validate() throws {
+        func bad(_ detail: String) -> SSLError { .invalidArgument(op: "train", detail: detail) }
+        guard ["mlp", "resnet"].contains(encoder) else { throw bad("--encoder must be mlp or resnet, got \(encoder)") }
+        guard epochs >= 1 else { throw bad("--epochs must be at least 1, got \(epochs)") }
+        guard batchSize >= 2 else { throw bad("--batch-size must be at least 2 (batch statistics), got \(batchSize)") }
+        if let lr = baseLR, !(lr > 0 && lr.isFinite) { throw bad("--lr must be positive, got \(lr)") }
+        if let steps, steps < 1 { throw bad("--steps must be at least 1, got \(steps)") }
+        if let t = temperature, !(t > 0 && t.isFinite) { throw bad("--temperature must be positive, got \(t)") }
+        if let n = trainSubset, n < batchSize { throw bad("--train-subset \(n) is smaller than one batch of \(batchSize)") }
+        guard evalTrain >= 1, evalTest >= 1 else { throw bad("evalTrain and evalTest must be positive") }
+        if let p = projector, p.isEmpty || p.contains(where: { $0 < 1 }) { throw bad("--projector widths must be positive, got \(p)") }
+    }
+}

@@ -1,0 +1,244 @@
+// The training loop: data, views, the method's step, the optimizer and its schedule, logging,
+// evaluation, checkpoints and resume.
+import Foundation
+import SSLCore
+
+/// What a run writes into its output folder, and reads back on `--resume`.
+public struct RunFiles {
+    public let folder: String
+    public var checkpoint: String { folder + "/checkpoint.npz" }
+    public var steps: String { folder + "/steps.jsonl" }
+    public var metrics: String { folder + "/metrics.json" }
+    public var report: String { folder + "/report.svg" }
+}
+
+/// The data of a run: unlabelled training images and a labelled evaluation pair.
+public struct TrainingData {
+    public let train: ImageDataset
+    /// Labelled images for the kNN bank and the probe, and for testing; subsets of the data set's splits.
+    public let evalTrain: ImageDataset, evalTest: ImageDataset
+    public let normalization: Normalization
+
+    public init(train: ImageDataset, evalTrain: ImageDataset, evalTest: ImageDataset, normalization: Normalization) {
+        self.train = train
+        self.evalTrain = evalTrain
+        self.evalTest = evalTest
+        self.normalization = normalization
+    }
+}
+
+/// Metadata stored in every checkpoint, so a resumed run continues exactly where it stopped.
+struct CheckpointMeta: Codable {
+    var format = 1
+    var config: TrainConfig
+    /// The next step to run: epoch and step within it.
+    var epoch: Int, step: Int, globalStep: Int
+    var optimizerSteps: Int
+    var history: History
+}
+
+/// What the run has measured so far.
+public struct History: Codable, Equatable {
+    public var losses: [Double] = []
+    /// (epoch, kNN top-1 on the evaluation subset).
+    public var knn: [[Double]] = []
+    public var imagesPerSecond: Double = 0
+    public var wallSeconds: Double = 0
+}
+
+public final class Trainer {
+    public let config: TrainConfig
+    public let backend: any Backend
+    public let data: TrainingData
+    public let objective: any Objective
+    public let optimizer: any Optimizer
+    public let schedule: LinearWarmupCosine
+    public let files: RunFiles
+    public let stepsPerEpoch: Int, totalSteps: Int
+    public private(set) var history = History()
+    private let progress: ProgressReporter
+    private var position = (epoch: 0, step: 0, globalStep: 0)
+
+    public init(config: TrainConfig, data: TrainingData, backend: any Backend, outputFolder: String,
+                progress: ProgressReporter = ProgressReporter()) throws {
+        try config.validate()
+        self.config = config
+        self.backend = backend
+        self.data = data
+        self.progress = progress
+        files = RunFiles(folder: outputFolder)
+        let train = data.train
+        guard train.height == train.width else {
+            throw SSLError.invalidArgument(op: "train", detail: "images must be square, got \(train.height)×\(train.width)")
+        }
+        objective = try ObjectiveFactory.make(ObjectiveSetup(
+            config: config, backend: backend, channels: train.channels, imageSize: train.height,
+            datasetSize: train.count, normalization: data.normalization))
+        stepsPerEpoch = train.count / config.batchSize
+        guard stepsPerEpoch >= 1 else {
+            throw SSLError.invalidArgument(op: "train", detail: "\(train.count) images do not fill one batch of \(config.batchSize)")
+        }
+        totalSteps = min(config.steps ?? Int.max, stepsPerEpoch * config.epochs)
+        let recipe = OptimizerRecipe.paper(config.method)
+        let lr = try LinearScalingRule.learningRate(base: config.baseLR ?? recipe.baseLR, batchSize: config.batchSize)
+        // The papers warm up for 10 epochs; a short run warms up for a tenth of itself instead.
+        let warmup = min(Int(config.warmupEpochs * Double(stepsPerEpoch)), totalSteps / 10)
+        schedule = try LinearWarmupCosine(baseLR: lr, warmupSteps: warmup, totalSteps: totalSteps, finalLR: lr * 0.001)
+        let decay = config.weightDecay ?? recipe.weightDecay
+        let parameters = objective.parameters
+        switch config.optimizer ?? recipe.kind {
+        case .sgd: optimizer = try SGD(parameters: parameters, options: SGDOptions(momentum: 0.9, weightDecay: decay), on: backend)
+        case .lars: optimizer = try LARS(parameters: parameters, options: LARSOptions(weightDecay: decay), on: backend)
+        case .adamw: optimizer = try AdamW(parameters: parameters, options: AdamWOptions(weightDecay: decay), on: backend)
+        }
+    }
+
+    // MARK: - The loop
+
+    /// Trains until the last epoch or `config.steps`, checkpointing at each epoch's end.
+    public func run() throws {
+        try FileManager.default.createDirectory(atPath: files.folder, withIntermediateDirectories: true)
+        let log = try StepLog(path: files.steps, keepingFirst: position.globalStep)
+        let started = Date(), wallBefore = history.wallSeconds
+        var images = 0
+        while position.globalStep < totalSteps {
+            let epoch = position.epoch
+            if position.step == 0 { try objective.beginEpoch(epoch, trainer: self) }
+            let sampler = BatchSampler(count: data.train.count, seed: config.seed)
+            let order = sampler.order(epoch: epoch)
+            var windowStart = Date(), windowImages = 0
+            while position.step < stepsPerEpoch && position.globalStep < totalSteps {
+                let indices = try sampler.batchIndices(order: order, step: position.step, globalBatch: config.batchSize,
+                                                       rank: 0, worldSize: 1)
+                let context = StepContext(backend: backend, epoch: epoch, step: position.step, globalStep: position.globalStep,
+                                          stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps, indices: indices)
+                let lr = try schedule.learningRate(at: position.globalStep)
+                let loss = try trainStep(indices: indices, context: context, lr: lr)
+                guard loss.isFinite else {
+                    throw SSLError.nonFinite(what: "the \(config.method.rawValue) loss at epoch \(epoch) step \(position.step) (lower the learning rate?)")
+                }
+                history.losses.append(loss)
+                try log.append(step: position.globalStep, epoch: epoch, loss: loss, lr: lr)
+                position.step += 1
+                position.globalStep += 1
+                images += indices.count
+                windowImages += indices.count
+                let rate = Double(windowImages) / max(Date().timeIntervalSince(windowStart), 1e-9)
+                if windowImages >= 20 * config.batchSize { (windowStart, windowImages) = (Date(), 0) }
+                progress.step(epoch: epoch + 1, epochs: config.epochs, step: position.step, stepsPerEpoch: stepsPerEpoch,
+                              globalStep: position.globalStep, totalSteps: totalSteps, loss: loss, imagesPerSecond: rate)
+            }
+            let finishedEpoch = position.step == stepsPerEpoch
+            if finishedEpoch { position = (epoch + 1, 0, position.globalStep) }
+            let last = position.globalStep >= totalSteps
+            if (finishedEpoch && config.evalEvery > 0 && (epoch + 1) % config.evalEvery == 0) || last {
+                let accuracy = try quickKNN()
+                history.knn.append([Double(epoch + (finishedEpoch ? 1 : 0)), accuracy])
+                progress.note(String(format: "epoch %d: kNN top-1 %.2f%% (%d-image bank, %d test images)",
+                                     epoch + 1, accuracy * 100, data.evalTrain.count, data.evalTest.count))
+            }
+            history.wallSeconds = wallBefore + Date().timeIntervalSince(started)
+            history.imagesPerSecond = Double(images) / max(Date().timeIntervalSince(started), 1e-9)
+            try saveCheckpoint()
+        }
+    }
+
+    /// One optimizer step on the batch `indices`; returns the loss.
+    func trainStep(indices: [Int], context: StepContext, lr: Double) throws -> Double {
+        let images = try data.train.upload(indices, to: backend)
+        let views = try splitViews(try objective.augmentation.apply(images, indices: indices, epoch: context.epoch, on: backend),
+                                   batch: indices.count)
+        for p in objective.parameters { try p.zeroGradient(on: backend) }
+        let loss = try objective.step(views, context)
+        try optimizer.step(lr: lr, skipping: objective.frozen(context))
+        try objective.afterStep(context)
+        return Double(try backend.download(loss)[0])
+    }
+
+    /// The pipeline's outputs (one tensor per crop size, view-major) as one tensor per view, in view order.
+    private func splitViews(_ groups: [Tensor], batch: Int) throws -> [Tensor] {
+        let pipeline = objective.augmentation
+        var views = [Tensor?](repeating: nil, count: pipeline.views.count)
+        for (size, tensor) in zip(pipeline.cropSizes, groups) {
+            for (position, k) in pipeline.views.indices.filter({ pipeline.views[$0].size == size }).enumerated() {
+                views[k] = try backend.rows(tensor, (position * batch)..<((position + 1) * batch))
+            }
+        }
+        return views.map { $0! }
+    }
+
+    /// kNN top-1 of the current encoder on the evaluation subsets.
+    public func quickKNN() throws -> Double {
+        let train = try Features.extract(objective.encoder, dataset: data.evalTrain, indices: Array(0..<data.evalTrain.count),
+                                         normalization: data.normalization, on: backend)
+        let test = try Features.extract(objective.encoder, dataset: data.evalTest, indices: Array(0..<data.evalTest.count),
+                                        normalization: data.normalization, on: backend)
+        let knn = try KNNClassifier(k: min(20, train.rows)).classify(train: train, labels: data.evalTrain.labels ?? [],
+                                                                     test: test, on: backend)
+        return try EvalMetrics.accuracy(predictions: knn.predictions, labels: data.evalTest.labels ?? [])
+    }
+
+    // MARK: - Checkpoints
+
+    /// Every tensor of the run by name: parameters, BN statistics, optimizer state, method state.
+    private func namedTensors() throws -> [NamedBuffer] {
+        objective.trainable.flatMap { layer in
+            layer.parameters.map { NamedBuffer(name: "model/" + $0.name, tensor: $0.value) }
+                + layer.buffers.map { NamedBuffer(name: "model/" + $0.name, tensor: $0.tensor) }
+        } + (try optimizer.state).map { NamedBuffer(name: "optimizer/" + $0.name, tensor: $0.tensor) }
+            + objective.state.map { NamedBuffer(name: "method/" + $0.name, tensor: $0.tensor) }
+    }
+
+    /// Writes `checkpoint.npz` atomically.
+    public func saveCheckpoint() throws {
+        var writer = CheckpointWriter()
+        for t in try namedTensors() { try writer.add(t.name, t.tensor, on: backend) }
+        try writer.setMetadata(CheckpointMeta(config: config, epoch: position.epoch, step: position.step,
+                                              globalStep: position.globalStep, optimizerSteps: optimizer.stepCount,
+                                              history: history))
+        try writer.write(to: files.checkpoint)
+    }
+
+    /// Restores every tensor and the position from `path`; the run continues from there.
+    public func resume(from path: String) throws {
+        let reader = try CheckpointReader(path: path)
+        let meta = try reader.metadata(CheckpointMeta.self)
+        guard meta.config.method == config.method, meta.config.encoder == config.encoder else {
+            throw SSLError.file(path: path, reason: "holds a \(meta.config.method.rawValue)/\(meta.config.encoder) run, not \(config.method.rawValue)/\(config.encoder)")
+        }
+        for t in try namedTensors() where !t.name.hasPrefix("optimizer/") {
+            try reader.restore(t.name, into: t.tensor, on: backend)
+        }
+        let state = try (try optimizer.state).map { entry -> (name: String, tensor: Tensor) in
+            let (values, shape) = try reader.values("optimizer/" + entry.name)
+            return (entry.name, try backend.upload(values, shape: shape))
+        }
+        try optimizer.restore(state: state, stepCount: meta.optimizerSteps)
+        position = (meta.epoch, meta.step, meta.globalStep)
+        history = meta.history
+    }
+}
+
+/// `steps.jsonl`: one JSON object per optimizer step.
+final class StepLog {
+    private let handle: FileHandle
+
+    /// Opens the log keeping its first `kept` lines: those of the steps a resumed checkpoint
+    /// holds; lines of steps run after it (a run killed mid-epoch) are dropped, as they will run again.
+    init(path: String, keepingFirst kept: Int) throws {
+        let old = kept > 0 ? (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" : ""
+        let lines = old.split(separator: "\n", omittingEmptySubsequences: true).prefix(kept)
+        let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+        try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: path))
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw SSLError.file(path: path, reason: "cannot open the step log") }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    deinit { try? handle.close() }
+
+    func append(step: Int, epoch: Int, loss: Double, lr: Double) throws {
+        let line = "{\"step\":\(step),\"epoch\":\(epoch),\"loss\":\(loss),\"lr\":\(lr)}\n"
+        handle.write(Data(line.utf8))
+    }
+}

@@ -1,0 +1,102 @@
+// `ssl train`: self-supervised training of an encoder, then its evaluation against raw pixels
+// and the randomly initialised encoder.
+import ArgumentParser
+import Foundation
+import SSLCommandLine
+import SSLTrain
+
+extension Method: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train an encoder with a self-supervised method and evaluate it (kNN, silhouette, linear probe).",
+        discussion: """
+            Writes into --out: checkpoint.npz (every epoch, atomically; --resume continues from it), \
+            steps.jsonl (one line per step: step, epoch, loss, lr), metrics.json and report.svg. \
+            Defaults are the method's paper's; --preset cpu shrinks the heads and the evaluation so \
+            that a run fits a few minutes on a CPU, --preset gpu trains longer on the full test set.
+            """)
+
+    enum Preset: String, ExpressibleByArgument { case paper, cpu, gpu, auto }
+
+    @Option(help: "The method: \(Method.allCases.map(\.rawValue).joined(separator: ", ")).") var method: Method?
+    @Option(help: "A JSON file with any of the configuration keys (see TrainConfig); flags override it.") var config: String?
+    @Option(help: "Sizes for the machine: paper (the papers' heads), cpu, gpu, or auto (gpu on a GPU, else cpu).")
+    var preset: Preset = .paper
+    @Option(help: "mlp or resnet.") var encoder: String?
+    @Option(help: "Epochs.") var epochs: Int?
+    @Option(help: "Global batch size.") var batchSize: Int?
+    @Option(help: "Base learning rate per 256 images (scaled by batch/256); default: the paper's.") var lr: Double?
+    @Option(help: "Stop after this many optimizer steps.") var steps: Int?
+    @Option(help: "Projector widths, comma-separated (e.g. 8192,8192,8192).") var projector: String?
+    @Option(help: "Train on the first N training images only.") var trainSubset: Int?
+    @Option(help: "Data set: fashion-mnist, mnist:DIR, cifar10:DIR, npy:TRAIN_X,TRAIN_Y,TEST_X,TEST_Y.") var dataset: String?
+    @Option(help: "Seed of initialisation, shuffling and augmentation.") var seed: UInt64?
+    @Option(help: "Output folder.") var out: String = "runs/latest"
+    @Flag(help: "Continue from OUT/checkpoint.npz.") var resume = false
+    @OptionGroup var device: DeviceOptions
+
+    func validate() throws {
+        if method == nil && config == nil { throw ValidationError("give --method or --config") }
+    }
+
+    func run() throws {
+        let backend = try device.backend()
+        var c = try config.map { try TrainConfig.load($0) } ?? TrainConfig.defaults(for: method!)
+        if let method, method != c.method { c = TrainConfig.defaults(for: method) }
+        apply(preset == .auto ? (backend.isGPU ? .gpu : .cpu) : preset, to: &c)
+        if let encoder { c.encoder = encoder }
+        if let epochs { c.epochs = epochs }
+        if let batchSize { c.batchSize = batchSize }
+        if let lr { c.baseLR = lr }
+        if let steps { c.steps = steps }
+        if let trainSubset { c.trainSubset = trainSubset }
+        if let dataset { c.dataset = dataset }
+        if let seed { c.seed = seed }
+        if let projector {
+            let widths = projector.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !widths.isEmpty, widths.count == projector.split(separator: ",").count else {
+                throw ValidationError("--projector: expected comma-separated widths, got '\(projector)'")
+            }
+            c.projector = widths
+        }
+        try c.validate()
+
+        let data = try DataSources.load(c.dataset, trainSubset: c.trainSubset, evalTrain: c.evalTrain, evalTest: c.evalTest)
+        printError("data: \(data.train.name), \(data.train.count) training images \(data.train.channels)×\(data.train.height)×\(data.train.width)")
+        let trainer = try Trainer(config: c, data: data, backend: backend, outputFolder: out)
+        if resume { try trainer.resume(from: trainer.files.checkpoint) }
+        printError("\(c.method.paper): \(trainer.totalSteps) steps of \(c.batchSize), \(c.encoder) encoder, output \(out)")
+        try trainer.run()
+
+        let random = try EncoderFactory.make(c.encoder, channels: data.train.channels, size: data.train.height,
+                                             seed: c.seed, on: backend)
+        let (summary, testFeatures) = try RunSummary.evaluate(trainer, randomEncoder: random)
+        try summary.write(trainer.files, testFeatures: testFeatures, testLabels: data.evalTest.labels ?? [])
+        print(summary.table)
+    }
+
+    /// Sizes of heads, epochs and evaluation for the machine, over the paper's defaults.
+    private func apply(_ preset: Preset, to c: inout TrainConfig) {
+        switch preset {
+        case .paper, .auto: return
+        case .cpu:
+            c.epochs = 2
+            c.evalTrain = 10_000
+            c.evalTest = 2_000
+            c.projector = Self.smallHeads[c.method]
+        case .gpu:
+            c.epochs = 30
+            c.batchSize = 512
+            c.evalTrain = 60_000
+            c.evalTest = 10_000
+        }
+    }
+
+    /// Heads a CPU trains in minutes: the papers' shapes at a fraction of their widths.
+    static let smallHeads: [Method: [Int]] = [
+        .barlow: [1024, 1024, 1024], .vicreg: [1024, 1024, 1024], .simclr: [128], .byol: [1024, 128],
+        .simsiam: [1024, 256], .moco: [128], .swav: [128], .dino: [1024],
+    ]
+}
