@@ -67,11 +67,11 @@ struct TrainCommand: ParsableCommand {
         printError("data: \(data.train.name), \(data.train.count) training images \(data.train.channels)×\(data.train.height)×\(data.train.width)")
         let trainer = try Trainer(config: c, data: data, backend: backend, outputFolder: out)
         if resume { try trainer.resume(from: trainer.files.checkpoint) }
-        printError("\(c.method.paper): \(trainer.totalSteps) steps of \(c.batchSize), \(c.encoder) encoder, output \(out)")
+        printError("\(c.method.paper): \(trainer.stopStep) steps of \(c.batchSize), \(c.encoder) encoder, output \(out)")
         try trainer.run()
 
-        let random = try EncoderFactory.make(c.encoder, channels: data.train.channels, size: data.train.height,
-                                             seed: c.seed, on: backend)
+        let random = try EncoderFactory.make(c.encoder, widths: c.encoderWidths, channels: data.train.channels,
+                                             size: data.train.height, seed: c.seed, on: backend)
         let (summary, testFeatures) = try RunSummary.evaluate(trainer, randomEncoder: random)
         try summary.write(trainer.files, testFeatures: testFeatures, testLabels: data.evalTest.labels ?? [])
         print(summary.table)

@@ -75,13 +75,16 @@ func backward(_ layers: [any Layer], _ caches: [LayerCache], _ dY: Tensor) throw
 
 /// The encoders `--encoder` names, for `channels`×`size`×`size` images.
 public enum EncoderFactory {
-    public static func make(_ kind: String, channels: Int, size: Int, seed: UInt64,
+    /// - Parameter widths: the MLP's hidden widths (default 1024, 512) or the ResNet's stage
+    ///   widths (default 32, 64, 128; the stem has the first).
+    public static func make(_ kind: String, widths: [Int]? = nil, channels: Int, size: Int, seed: UInt64,
                             on backend: any Backend) throws -> any FeatureLayer {
         switch kind {
         case "mlp":
-            return try MLPEncoder(name: "encoder", dims: [channels * size * size, 1024, 512], seed: seed, on: backend)
+            return try MLPEncoder(name: "encoder", dims: [channels * size * size] + (widths ?? [1024, 512]), seed: seed, on: backend)
         case "resnet":
-            return try ResNetEncoder(name: "encoder", inputChannels: channels, stemWidth: 32, stageWidths: [32, 64, 128],
+            let stages = widths ?? [32, 64, 128]
+            return try ResNetEncoder(name: "encoder", inputChannels: channels, stemWidth: stages[0], stageWidths: stages,
                                      seed: seed, on: backend)
         default:
             throw SSLError.invalidArgument(op: "train", detail: "unknown encoder \(kind) (mlp, resnet)")

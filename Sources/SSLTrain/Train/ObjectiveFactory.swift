@@ -12,7 +12,8 @@ public struct ObjectiveSetup {
     /// The temperature the config sets, else the method's.
     func temperature(_ paper: Double) -> Double { config.temperature ?? paper }
     func encoder() throws -> any FeatureLayer {
-        try EncoderFactory.make(config.encoder, channels: channels, size: imageSize, seed: config.seed, on: backend)
+        try EncoderFactory.make(config.encoder, widths: config.encoderWidths, channels: channels, size: imageSize,
+                                seed: config.seed, on: backend)
     }
     /// Two views per sample, both of `policy` (each view draws from its own stream).
     func twoViews(_ policy: (Int) -> ViewPolicy) -> AugmentPipeline {

@@ -11,6 +11,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var method: Method
     /// `mlp` (784 → 1024 → 512) or `resnet` (a small CIFAR-style ResNet).
     public var encoder: String = "mlp"
+    /// Hidden widths of the MLP encoder (default 1024, 512) or stage widths of the ResNet (32, 64, 128).
+    public var encoderWidths: [Int]? = nil
     public var epochs: Int = 100
     /// The global batch (the unit across ranks).
     public var batchSize: Int = 256
@@ -82,7 +84,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         func takeOptional<T: Decodable>(_ key: CodingKeys, _ value: inout T?) throws {
             if let v = try c.decodeIfPresent(T.self, forKey: key) { value = v }
         }
-        try take(.encoder, &encoder); try take(.epochs, &epochs); try take(.batchSize, &batchSize)
+        try take(.encoder, &encoder); try takeOptional(.encoderWidths, &encoderWidths); try take(.epochs, &epochs); try take(.batchSize, &batchSize)
         try takeOptional(.baseLR, &baseLR); try takeOptional(.weightDecay, &weightDecay)
         try takeOptional(.optimizer, &optimizer); try take(.warmupEpochs, &warmupEpochs); try take(.seed, &seed)
         try take(.dataset, &dataset); try takeOptional(.trainSubset, &trainSubset); try takeOptional(.steps, &steps)
@@ -104,6 +106,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if let t = temperature, !(t > 0 && t.isFinite) { throw bad("--temperature must be positive, got \(t)") }
         if let n = trainSubset, n < batchSize { throw bad("--train-subset \(n) is smaller than one batch of \(batchSize)") }
         guard evalTrain >= 1, evalTest >= 1 else { throw bad("evalTrain and evalTest must be positive") }
+        if let w = encoderWidths, w.isEmpty || w.contains(where: { $0 < 1 }) { throw bad("encoder widths must be positive, got \(w)") }
         if let p = projector, p.isEmpty || p.contains(where: { $0 < 1 }) { throw bad("--projector widths must be positive, got \(p)") }
     }
 }

@@ -54,7 +54,9 @@ public final class Trainer {
     public let optimizer: any Optimizer
     public let schedule: LinearWarmupCosine
     public let files: RunFiles
-    public let stepsPerEpoch: Int, totalSteps: Int
+    /// Steps per epoch; steps of the whole schedule (all epochs); the step the run stops at
+    /// (`config.steps`, else the end), so a run stopped early and resumed equals an uninterrupted one.
+    public let stepsPerEpoch: Int, totalSteps: Int, stopStep: Int
     public private(set) var history = History()
     private let progress: ProgressReporter
     private var position = (epoch: 0, step: 0, globalStep: 0)
@@ -78,7 +80,8 @@ public final class Trainer {
         guard stepsPerEpoch >= 1 else {
             throw SSLError.invalidArgument(op: "train", detail: "\(train.count) images do not fill one batch of \(config.batchSize)")
         }
-        totalSteps = min(config.steps ?? Int.max, stepsPerEpoch * config.epochs)
+        totalSteps = stepsPerEpoch * config.epochs
+        stopStep = min(config.steps ?? totalSteps, totalSteps)
         let recipe = OptimizerRecipe.paper(config.method)
         let lr = try LinearScalingRule.learningRate(base: config.baseLR ?? recipe.baseLR, batchSize: config.batchSize)
         // The papers warm up for 10 epochs; a short run warms up for a tenth of itself instead.
@@ -101,13 +104,13 @@ public final class Trainer {
         let log = try StepLog(path: files.steps, keepingFirst: position.globalStep)
         let started = Date(), wallBefore = history.wallSeconds
         var images = 0
-        while position.globalStep < totalSteps {
+        while position.globalStep < stopStep {
             let epoch = position.epoch
             if position.step == 0 { try objective.beginEpoch(epoch, trainer: self) }
             let sampler = BatchSampler(count: data.train.count, seed: config.seed)
             let order = sampler.order(epoch: epoch)
             var windowStart = Date(), windowImages = 0
-            while position.step < stepsPerEpoch && position.globalStep < totalSteps {
+            while position.step < stepsPerEpoch && position.globalStep < stopStep {
                 let indices = try sampler.batchIndices(order: order, step: position.step, globalBatch: config.batchSize,
                                                        rank: 0, worldSize: 1)
                 let context = StepContext(backend: backend, epoch: epoch, step: position.step, globalStep: position.globalStep,
@@ -126,11 +129,11 @@ public final class Trainer {
                 let rate = Double(windowImages) / max(Date().timeIntervalSince(windowStart), 1e-9)
                 if windowImages >= 20 * config.batchSize { (windowStart, windowImages) = (Date(), 0) }
                 progress.step(epoch: epoch + 1, epochs: config.epochs, step: position.step, stepsPerEpoch: stepsPerEpoch,
-                              globalStep: position.globalStep, totalSteps: totalSteps, loss: loss, imagesPerSecond: rate)
+                              globalStep: position.globalStep, totalSteps: stopStep, loss: loss, imagesPerSecond: rate)
             }
             let finishedEpoch = position.step == stepsPerEpoch
             if finishedEpoch { position = (epoch + 1, 0, position.globalStep) }
-            let last = position.globalStep >= totalSteps
+            let last = position.globalStep >= stopStep
             if (finishedEpoch && config.evalEvery > 0 && (epoch + 1) % config.evalEvery == 0) || last {
                 let accuracy = try quickKNN()
                 history.knn.append([Double(epoch + (finishedEpoch ? 1 : 0)), accuracy])
