@@ -17,7 +17,17 @@ public struct ObjectiveSetup {
     }
     /// Two views per sample, both of `policy` (each view draws from its own stream).
     func twoViews(_ policy: (Int) -> ViewPolicy) -> AugmentPipeline {
-        AugmentPipeline(views: [policy(0), policy(1)], normalization: normalization, seed: config.seed)
+        AugmentPipeline(views: [adapted(policy(0)), adapted(policy(1))], normalization: normalization, seed: config.seed)
+    }
+
+    /// A recipe made for 224-pixel ImageNet crops, adapted to the images at hand: `cropScale`
+    /// when the configuration sets it, and no Gaussian blur below 64 pixels, as SimCLR's CIFAR
+    /// recipe (Chen et al. 2020, B.9): a blur of σ up to 2 px wipes out a 28-pixel image.
+    public func adapted(_ policy: ViewPolicy) -> ViewPolicy {
+        var p = policy
+        if let s = config.cropScale { p.scale = s[0]...s[1] }
+        if imageSize < 64 { p.blurProbability = 0 }
+        return p
     }
 }
 

@@ -50,6 +50,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var prototypes: Int? = nil
     /// Local crops of SwAV and DINO.
     public var localCrops: Int = 6
+    /// RandomResizedCrop's area range of the (global) views; nil for the recipe's (0.08, 1).
+    public var cropScale: [Double]? = nil
 
     public init(method: Method) { self.method = method }
 
@@ -93,6 +95,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try take(.lambda, &lambda); try take(.simCoeff, &simCoeff); try take(.stdCoeff, &stdCoeff)
         try take(.covCoeff, &covCoeff); try takeOptional(.emaMomentum, &emaMomentum)
         try take(.queueSize, &queueSize); try takeOptional(.prototypes, &prototypes); try take(.localCrops, &localCrops)
+        try takeOptional(.cropScale, &cropScale)
     }
 
     /// Throws a clear error for values no run can use.
@@ -106,6 +109,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if let t = temperature, !(t > 0 && t.isFinite) { throw bad("--temperature must be positive, got \(t)") }
         if let n = trainSubset, n < batchSize { throw bad("--train-subset \(n) is smaller than one batch of \(batchSize)") }
         guard evalTrain >= 1, evalTest >= 1 else { throw bad("evalTrain and evalTest must be positive") }
+        if let s = cropScale, s.count != 2 || !(s[0] > 0 && s[0] <= s[1] && s[1] <= 1) {
+            throw bad("cropScale must be [min, max] with 0 < min ≤ max ≤ 1, got \(s)")
+        }
         if let w = encoderWidths, w.isEmpty || w.contains(where: { $0 < 1 }) { throw bad("encoder widths must be positive, got \(w)") }
         if let p = projector, p.isEmpty || p.contains(where: { $0 < 1 }) { throw bad("--projector widths must be positive, got \(p)") }
     }

@@ -245,3 +245,24 @@ final class StepLog {
         handle.write(Data(line.utf8))
     }
 }
+
+/// The encoder of a training checkpoint, for embedding and evaluation.
+public enum TrainedEncoder {
+    /// The configuration a checkpoint's run used.
+    public static func peekConfig(_ path: String) throws -> TrainConfig {
+        try CheckpointReader(path: path).metadata(CheckpointMeta.self).config
+    }
+
+    /// Rebuilds the encoder `path`'s run trained (from its stored configuration) and loads its
+    /// parameters and batch-norm statistics; `imageChannels`/`imageSize` are the data's.
+    public static func load(_ path: String, channels: Int, imageSize: Int,
+                            on backend: any Backend) throws -> (encoder: any FeatureLayer, config: TrainConfig) {
+        let reader = try CheckpointReader(path: path)
+        let config = try reader.metadata(CheckpointMeta.self).config
+        let encoder = try EncoderFactory.make(config.encoder, widths: config.encoderWidths, channels: channels,
+                                              size: imageSize, seed: config.seed, on: backend)
+        for p in encoder.parameters { try reader.restore("model/" + p.name, into: p.value, on: backend) }
+        for b in encoder.buffers { try reader.restore("model/" + b.name, into: b.tensor, on: backend) }
+        return (encoder, config)
+    }
+}
