@@ -73,7 +73,7 @@ final class MoCoObjective: Objective {
         queue = try s.backend.upload((0..<(size * dimension)).map { _ in Float(rng.gaussian()) }, shape: [size, dimension])
         try s.backend.l2NormalizeInPlace(queue)
         augmentation = s.twoViews { _ in .mocoV2(size: s.imageSize) }
-        momentum = s.config.emaMomentum ?? Double(MoCoReference.defaultMomentum)
+        momentum = s.config.emaMomentum ?? 0.999
         temperature = Float(s.temperature(0.2))
     }
 
