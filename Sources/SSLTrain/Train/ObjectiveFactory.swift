@@ -39,7 +39,9 @@ public enum ObjectiveFactory {
         case .simclr: return try SimCLRObjective(setup)
         case .byol: return try BYOLObjective(setup)
         case .simsiam: return try SimSiamObjective(setup)
-        case .moco, .memorybank, .swav, .deepcluster, .sela, .dino:
+        case .moco: return try MoCoObjective(setup)
+        case .memorybank: return try MemoryBankObjective(setup)
+        case .swav, .deepcluster, .sela, .dino:
             throw SSLError.invalidArgument(op: "train", detail: "method \(setup.config.method.rawValue) has no training loop yet")
         }
     }
