@@ -8,6 +8,7 @@ packages=(
     libclblast-dev                     # CLBlast: GEMM on any OpenCL device
     pocl-opencl-icd                    # an OpenCL device on any CPU (tests and CI run kernels here)
     zlib1g-dev                         # gzip-compressed IDX data sets
+    dataset-fashion-mnist              # the main job's data (/usr/share/datasets/fashion-mnist)
     clinfo pkg-config
 )
 
