@@ -29,7 +29,9 @@ public enum ObjectiveFactory {
         case .simclr: return try SimCLRObjective(setup)
         case .byol: return try BYOLObjective(setup)
         case .simsiam: return try SimSiamObjective(setup)
-        case .moco, .memorybank, .swav, .deepcluster, .sela, .dino:
+        case .deepcluster: return try DeepClusterObjective(setup)
+        case .sela: return try SeLAObjective(setup)
+        case .moco, .memorybank, .swav, .dino:
             throw SSLError.invalidArgument(op: "train", detail: "method \(setup.config.method.rawValue) has no training loop yet")
         }
     }
