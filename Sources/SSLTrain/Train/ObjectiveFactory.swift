@@ -41,7 +41,9 @@ public enum ObjectiveFactory {
         case .simsiam: return try SimSiamObjective(setup)
         case .moco: return try MoCoObjective(setup)
         case .memorybank: return try MemoryBankObjective(setup)
-        case .swav, .deepcluster, .sela, .dino:
+        case .deepcluster: return try DeepClusterObjective(setup)
+        case .sela: return try SeLAObjective(setup)
+        case .swav, .dino:
             throw SSLError.invalidArgument(op: "train", detail: "method \(setup.config.method.rawValue) has no training loop yet")
         }
     }
