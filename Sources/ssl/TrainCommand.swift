@@ -92,6 +92,7 @@ struct TrainCommand: ParsableCommand {
         c.weightDecay = 1e-4
         c.cropScale = [0.4, 1]
         c.projector = Self.smallHeads[c.method]
+        c.prototypes = Self.smallPrototypes[c.method]
         switch preset {
         case .cpu:
             c.encoderWidths = [512, 256]
@@ -106,6 +107,9 @@ struct TrainCommand: ParsableCommand {
             c.evalTest = 10_000
         }
     }
+
+    /// Clusters and prototypes for 60 000 small images (the papers size them for ImageNet).
+    static let smallPrototypes: [Method: Int] = [.swav: 300, .dino: 1024, .deepcluster: 100, .sela: 100]
 
     /// Heads a CPU trains in minutes: the papers' shapes at a fraction of their widths.
     static let smallHeads: [Method: [Int]] = [
