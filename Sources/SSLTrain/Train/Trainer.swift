@@ -107,16 +107,21 @@ public final class Trainer {
         while position.globalStep < stopStep {
             let epoch = position.epoch
             if position.step == 0 { try objective.beginEpoch(epoch, trainer: self) }
-            let sampler = BatchSampler(count: data.train.count, seed: config.seed)
-            let order = sampler.order(epoch: epoch)
+            // The host side of each step (gathering images, drawing the views' parameters) runs
+            // one step ahead on a background thread while the device works on the current one.
+            let loader = try DataLoader(dataset: data.train, globalBatch: config.batchSize, seed: config.seed)
+            let first = position.step, pipeline = objective.augmentation, image = (data.train.height, data.train.width)
+            let batches = Prefetcher(count: stepsPerEpoch - first) { s -> (HostBatch, AugmentPlan) in
+                let batch = try loader.batch(epoch: epoch, step: first + s)
+                return (batch, try pipeline.plan(epoch: epoch, indices: batch.indices, imageHeight: image.0, imageWidth: image.1))
+            }
             var windowStart = Date(), windowImages = 0
-            while position.step < stepsPerEpoch && position.globalStep < stopStep {
-                let indices = try sampler.batchIndices(order: order, step: position.step, globalBatch: config.batchSize,
-                                                       rank: 0, worldSize: 1)
+            while position.step < stepsPerEpoch && position.globalStep < stopStep, let (batch, plan) = try batches.next() {
+                let indices = batch.indices
                 let context = StepContext(backend: backend, epoch: epoch, step: position.step, globalStep: position.globalStep,
                                           stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps, indices: indices)
                 let lr = try schedule.learningRate(at: position.globalStep)
-                let loss = try trainStep(indices: indices, context: context, lr: lr)
+                let loss = try trainStep(batch, plan: plan, context: context, lr: lr)
                 guard loss.isFinite else {
                     throw SSLError.nonFinite(what: "the \(config.method.rawValue) loss at epoch \(epoch) step \(position.step) (lower the learning rate?)")
                 }
@@ -146,11 +151,19 @@ public final class Trainer {
         }
     }
 
-    /// One optimizer step on the batch `indices`; returns the loss.
+    /// One optimizer step on the samples `indices`, gathered and planned on this thread.
     func trainStep(indices: [Int], context: StepContext, lr: Double) throws -> Double {
-        let images = try data.train.upload(indices, to: backend)
-        let views = try splitViews(try objective.augmentation.apply(images, indices: indices, epoch: context.epoch, on: backend),
-                                   batch: indices.count)
+        let t = data.train
+        let batch = HostBatch(epoch: context.epoch, step: context.step, indices: indices, images: try t.images(indices),
+                              shape: [indices.count, t.channels, t.height, t.width], labels: try t.labels(indices))
+        let plan = try objective.augmentation.plan(epoch: context.epoch, indices: indices, imageHeight: t.height, imageWidth: t.width)
+        return try trainStep(batch, plan: plan, context: context, lr: lr)
+    }
+
+    /// One optimizer step on `batch` with the views of `plan`; returns the loss.
+    func trainStep(_ batch: HostBatch, plan: AugmentPlan, context: StepContext, lr: Double) throws -> Double {
+        let images = try backend.upload(batch.images, shape: batch.shape)
+        let views = try splitViews(try objective.augmentation.apply(plan, to: images, on: backend), batch: batch.indices.count)
         for p in objective.parameters { try p.zeroGradient(on: backend) }
         let loss = try objective.step(views, context)
         try optimizer.step(lr: lr, skipping: objective.frozen(context))
