@@ -29,7 +29,8 @@ public enum ObjectiveFactory {
         case .simclr: return try SimCLRObjective(setup)
         case .byol: return try BYOLObjective(setup)
         case .simsiam: return try SimSiamObjective(setup)
-        case .moco, .memorybank, .swav, .deepcluster, .sela, .dino:
+        case .swav: return try SwAVObjective(setup)
+        case .moco, .memorybank, .deepcluster, .sela, .dino:
             throw SSLError.invalidArgument(op: "train", detail: "method \(setup.config.method.rawValue) has no training loop yet")
         }
     }
