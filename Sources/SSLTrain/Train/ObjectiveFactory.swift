@@ -30,7 +30,8 @@ public enum ObjectiveFactory {
         case .byol: return try BYOLObjective(setup)
         case .simsiam: return try SimSiamObjective(setup)
         case .swav: return try SwAVObjective(setup)
-        case .moco, .memorybank, .deepcluster, .sela, .dino:
+        case .dino: return try DINOObjective(setup)
+        case .moco, .memorybank, .deepcluster, .sela:
             throw SSLError.invalidArgument(op: "train", detail: "method \(setup.config.method.rawValue) has no training loop yet")
         }
     }
