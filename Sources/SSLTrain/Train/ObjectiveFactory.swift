@@ -43,8 +43,8 @@ public enum ObjectiveFactory {
         case .memorybank: return try MemoryBankObjective(setup)
         case .deepcluster: return try DeepClusterObjective(setup)
         case .sela: return try SeLAObjective(setup)
-        case .swav, .dino:
-            throw SSLError.invalidArgument(op: "train", detail: "method \(setup.config.method.rawValue) has no training loop yet")
+        case .swav: return try SwAVObjective(setup)
+        case .dino: return try DINOObjective(setup)
         }
     }
 }

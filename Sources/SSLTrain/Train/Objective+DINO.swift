@@ -1,0 +1,108 @@
+// DINO: a student (encoder + DINO head) on every multi-crop view matches the centred, sharpened
+// output of an EMA teacher on the two global views.
+import SSLCore
+
+/// DINO (facebookresearch/dino `main_dino.py`, `DINOLoss`, `vision_transformer.py` `DINOHead`),
+/// with the official defaults:
+///
+/// - student: encoder → `DINOHead` (hidden 2048, bottleneck 256, 3 layers, GELU, L2 normalisation,
+///   weight-normalised last layer with g = 1), out K = `config.prototypes ?? 65536`;
+///   `config.projector` may give `[hidden]` or `[hidden, bottleneck]`;
+/// - teacher: a copy of encoder and head, updated after each step by EMA with the cosine schedule
+///   from `config.emaMomentum ?? 0.996` (`--momentum_teacher`) to 1;
+/// - multi-crop (``ObjectiveSetup/multiCrop()``): the teacher sees the 2 global views, the student
+///   every view;
+/// - loss ``DINOOps`` with τ_s = 0.1 and the centre (1×K, zeros at the start) updated with m = 0.9;
+///   τ_t warms up linearly from 0.04 to `config.temperature ?? 0.07` over 30 epochs (the paper's
+///   `--warmup_teacher_temp_epochs 30 --teacher_temp 0.07`; ``DINOSchedule``), scaled as the
+///   learning-rate warm-up: at most a tenth of the run, min(30, epochs / 10) epochs, so runs under
+///   10 epochs start at the final τ_t;
+/// - the last layer is frozen during the first epoch (`--freeze_last_layer 1`); gradients are
+///   clipped to norm 3.0 per parameter (`--clip_grad 3.0`) after the backward;
+/// - AdamW, base LR 0.0005 per 256, weight decay 0.04 (``OptimizerRecipe``).
+///
+/// Deviations: the weight decay stays at 0.04 (the official one rises to 0.4 by cosine,
+/// `--weight_decay_end`); each crop goes through the networks on its own, so batch norm uses each
+/// crop's statistics (the official `MultiCropWrapper` batches crops of one resolution); the crop
+/// scales are SwAV's (0.14–1 global, 0.05–0.14 local), which is also DINO's ResNet-50 recipe (its
+/// ViT defaults are 0.4–1 and 0.05–0.4); `encoder`, the evaluated network, is the student's (the
+/// official evaluation reads the teacher, which is in the checkpoint under `method/teacher/`).
+final class DINOObjective: Objective {
+    let method = Method.dino
+    let encoder: any FeatureLayer
+    let head: DINOHead
+    let teacher: Teacher
+    /// The centre c `(1, K)`, updated in place after each step.
+    let center: Tensor
+    let augmentation: AugmentPipeline
+    private let baseMomentum: Double
+    private let finalTeacherTemperature: Double
+    /// Epochs of the teacher-temperature warm-up.
+    let teacherWarmupEpochs: Int
+    private let backend: any Backend
+    /// `--warmup_teacher_temp 0.04`, τ_s, the centre's momentum and `--clip_grad 3.0`.
+    static let warmupTeacherTemperature = 0.04, studentTemperature: Float = 0.1, centerMomentum: Float = 0.9
+    static let clipGradient = 3.0
+    /// `--warmup_teacher_temp_epochs` of the paper's runs, `--freeze_last_layer`.
+    static let paperTeacherWarmupEpochs = 30, freezeLastLayerEpochs = 1
+
+    init(_ s: ObjectiveSetup) throws {
+        backend = s.backend
+        let widths = s.config.projector ?? [2048, 256]
+        guard widths.count <= 2 else {
+            throw SSLError.invalidArgument(op: "train", detail: "DINO's projector is [hidden] or [hidden, bottleneck], got \(widths)")
+        }
+        let k = s.config.prototypes ?? 65536
+        func headOf(_ encoder: any FeatureLayer) throws -> DINOHead {
+            try DINOHead(name: "head", inputDimension: encoder.outputDimension, outputDimension: k, hiddenDimension: widths[0],
+                         bottleneckDimension: widths.count == 2 ? widths[1] : 256, seed: s.config.seed, on: s.backend)
+        }
+        encoder = try s.encoder()
+        head = try headOf(encoder)
+        let teacherEncoder = try s.encoder()
+        teacher = try Teacher([teacherEncoder, try headOf(teacherEncoder)], copying: [encoder, head], on: s.backend)
+        center = try s.backend.zeros([1, k])
+        augmentation = try s.multiCrop()
+        baseMomentum = s.config.emaMomentum ?? 0.996
+        finalTeacherTemperature = s.temperature(0.07)
+        teacherWarmupEpochs = min(Self.paperTeacherWarmupEpochs, s.config.epochs / 10)
+    }
+
+    var trainable: [any Layer] { [encoder, head] }
+    var state: [NamedBuffer] { teacher.state + [NamedBuffer(name: "center", tensor: center)] }
+
+    /// τ_t at `epoch`.
+    func teacherTemperature(epoch: Int) throws -> Double {
+        try DINOSchedule.teacherTemperature(epoch: epoch, warmupTemperature: Self.warmupTeacherTemperature,
+                                            teacherTemperature: finalTeacherTemperature, warmupEpochs: teacherWarmupEpochs)
+    }
+
+    func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
+        let student: [any Layer] = [encoder, head]
+        var outputs: [Tensor] = [], caches: [[LayerCache]] = []
+        for view in views {
+            let (y, cache) = try forward(student, view)
+            outputs.append(y)
+            caches.append(cache)
+        }
+        let targets = try views.prefix(2).map { try forward(teacher.layers, $0).0 }
+        let r = try backend.dino(student: outputs, teacher: targets, center: center,
+                                 studentTemperature: Self.studentTemperature,
+                                 teacherTemperature: Float(try teacherTemperature(epoch: context.epoch)),
+                                 centerMomentum: Self.centerMomentum)
+        try backend.axpby(r.centerNext, alpha: 1, beta: 0, into: center)
+        for v in views.indices.reversed() { try backward(student, caches[v], r.dStudent[v]) }
+        // The trainer calls the optimizer right after `step`: clip here (utils.clip_gradients).
+        _ = try backend.clipGradientNormPerParameter(of: parameters, maxNorm: Self.clipGradient)
+        return r.loss
+    }
+
+    func frozen(_ context: StepContext) -> Set<String> {
+        context.epoch < Self.freezeLastLayerEpochs ? Set(head.lastLayer.parameters.map(\.name)) : []
+    }
+
+    func afterStep(_ context: StepContext) throws {
+        try EMA.update(teacher: teacher.layers, online: [encoder, head],
+                       momentum: try EMA.cosine(base: baseMomentum, context), on: backend)
+    }
+}

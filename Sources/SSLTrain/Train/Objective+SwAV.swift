@@ -1,0 +1,96 @@
+// SwAV: every multi-crop view through the encoder, the projection head and L2 normalisation;
+// the Sinkhorn codes of the two global crops are predicted from every other crop's scores
+// against the prototypes. The multi-crop views are shared with DINO.
+import SSLCore
+
+extension ObjectiveSetup {
+    /// SwAV's multi-crop (facebookresearch/swav `main_swav.py`: `--size_crops 224 96`,
+    /// `--nmb_crops 2 6`): 2 global crops of the image size and `config.localCrops` local crops of
+    /// 96/224 of it (12 px for 28 px images).
+    ///
+    /// The MLP encoder takes a single input size, so with `config.encoder == "mlp"` the local crops
+    /// keep their smaller area (scale 0.05–0.14) and their own augmentations but are resized to the
+    /// global size.
+    func multiCrop() throws -> AugmentPipeline {
+        guard config.localCrops >= 0 else {
+            throw SSLError.invalidArgument(op: "train", detail: "localCrops must be non-negative, got \(config.localCrops)")
+        }
+        let local = config.encoder == "mlp" ? imageSize : max(1, Int((Double(imageSize) * 96 / 224).rounded()))
+        return AugmentPipeline.multiCrop(globalSize: imageSize, localSize: local, localCount: config.localCrops,
+                                         normalization: normalization, seed: config.seed)
+    }
+}
+
+/// SwAV (facebookresearch/swav `main_swav.py`, `src/resnet50.py`), with the paper's defaults:
+///
+/// - encoder → `projection_head` `Linear(d, 2048), BN, ReLU, Linear(2048, 128)` (`--hidden_mlp
+///   2048`, `--feat_dim 128`; `config.projector` gives `[out]` or `[hidden…, out]`) → z = z / ‖z‖;
+/// - prototypes `Linear(128, K, bias=False)`, K = `config.prototypes ?? 3000`, whose rows are
+///   L2-normalised in place at the start of every step, as the official loop does under `no_grad`;
+/// - multi-crop: 2 global + `config.localCrops` local crops (``ObjectiveSetup/multiCrop()``);
+///   codes of the two global crops (`crops_for_assign 0 1`) by Sinkhorn-Knopp [ε 0.05, 3
+///   iterations], predicted by every other crop with temperature T = `config.temperature ?? 0.1`;
+/// - the prototypes get no update during the first `freeze_prototypes_niters` = 313 iterations,
+///   scaled down to the first epoch for short runs: min(313, steps per epoch);
+/// - LARS, base LR 0.3 per 256 (4.8 for 4096), weight decay 1e-6 (``OptimizerRecipe``).
+///
+/// Deviations: each crop goes through the encoder and the projection head on its own, so batch
+/// norm uses each crop's statistics (the official code batches the crops of one resolution in the
+/// backbone and all crops in the head). The queue of past embeddings (official `--queue_length`,
+/// 0 by default, started at epoch 15 for small batches) is not used.
+final class SwAVObjective: Objective {
+    let method = Method.swav
+    let encoder: any FeatureLayer
+    let projector: MLPHead
+    let prototypes: Linear
+    let augmentation: AugmentPipeline
+    private let temperature: Float
+    private let backend: any Backend
+    /// Sinkhorn's ε and iterations (`--epsilon 0.05`, `--sinkhorn_iterations 3`).
+    static let epsilon: Float = 0.05, sinkhornIterations = 3
+    /// `--freeze_prototypes_niters 313`.
+    static let freezePrototypesIterations = 313
+    /// `F.normalize`'s eps.
+    static let eps: Float = 1e-12
+
+    init(_ s: ObjectiveSetup) throws {
+        backend = s.backend
+        encoder = try s.encoder()
+        let widths = s.config.projector ?? [2048, 128]
+        let hidden = widths.count >= 2 ? Array(widths.dropLast()) : [2048]
+        projector = try MLPHead(name: "projector", dims: [encoder.outputDimension] + hidden + [widths.last!],
+                                batchNormHidden: true, batchNormLast: false, biasLast: true, seed: s.config.seed, on: s.backend)
+        prototypes = try Linear.swavPrototypes(features: widths.last!, prototypes: s.config.prototypes ?? 3000,
+                                               seed: s.config.seed, on: s.backend)
+        augmentation = try s.multiCrop()
+        temperature = Float(s.temperature(0.1))
+    }
+
+    var trainable: [any Layer] { [encoder, projector, prototypes] }
+
+    /// The iterations at the start of the run during which the prototypes are frozen.
+    static func freezeSteps(_ context: StepContext) -> Int { min(freezePrototypesIterations, context.stepsPerEpoch) }
+
+    func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
+        try backend.l2NormalizeInPlace(prototypes.weight.value, eps: Self.eps)
+        let layers: [any Layer] = [encoder, projector]
+        var projections: [Tensor] = [], caches: [[LayerCache]] = [], crops: [Tensor] = []
+        for view in views {
+            let (y, cache) = try forward(layers, view)
+            projections.append(y)
+            caches.append(cache)
+            crops.append(try backend.l2Normalize(y, eps: Self.eps))
+        }
+        let r = try backend.swav(crops: crops, prototypes: prototypes.weight.value, epsilon: Self.epsilon,
+                                 iterations: Self.sinkhornIterations, temperature: temperature, queues: nil)
+        try backend.axpby(r.dPrototypes, alpha: 1, beta: 1, into: prototypes.weight.gradient)
+        for v in views.indices.reversed() {
+            try backward(layers, caches[v], try backend.l2NormalizeBackward(projections[v], r.dZ[v], eps: Self.eps))
+        }
+        return r.loss
+    }
+
+    func frozen(_ context: StepContext) -> Set<String> {
+        context.globalStep < Self.freezeSteps(context) ? [prototypes.weight.name] : []
+    }
+}
