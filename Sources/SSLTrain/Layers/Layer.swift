@@ -92,21 +92,15 @@ func layerCache<C: LayerCache>(_ cache: LayerCache, as type: C.Type, layer: Stri
 /// SplitMix64 seeded by the layer's seed and name, so each layer's initial values depend on the
 /// seed and its own name only, not on the order in which layers are built.
 struct LayerRandom {
-    private var state: UInt64
+    private var generator: SplitMix64
 
     init(seed: UInt64, name: String) {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the name
         for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        state = seed ^ hash
+        generator = SplitMix64(seed: seed ^ hash)
     }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     /// Uniform in [0, 1) with 53 random bits.
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
