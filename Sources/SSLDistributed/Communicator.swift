@@ -31,7 +31,7 @@ import SSLCore
 /// non-zero status (or call ``abort(code:)``): `mpirun` then ends the other ranks instead of
 /// leaving them waiting in a collective.
 public final class Communicator: @unchecked Sendable {
-    /// How ``allReduce(_:_:)-(inout[Float],_)`` combines the ranks' values.
+    /// How the `allReduce` calls combine the ranks' values.
     public enum Reduction: Sendable {
         /// Element-wise sum over the ranks.
         case sum
@@ -169,7 +169,7 @@ public final class Communicator: @unchecked Sendable {
         }
     }
 
-    /// ``allReduce(_:_:)-(inout[Float],_)`` for Double values (losses, metrics, counts).
+    /// `allReduce(_:_:)` for Double values (losses, metrics, counts).
     public func allReduce(_ values: inout [Double], _ reduction: Reduction = .sum) throws {
         guard mpi else { return }
         let count = try count32(values.count, "MPI_Allreduce")
