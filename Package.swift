@@ -6,8 +6,10 @@ let package = Package(
     products: [
         .library(name: "SSLCore", targets: ["SSLCore"]),
         .library(name: "SSLTrain", targets: ["SSLTrain"]),
+        .library(name: "SSLDistributed", targets: ["SSLDistributed"]),
         .executable(name: "ssl", targets: ["ssl"]),
         .executable(name: "ssl-bench", targets: ["ssl-bench"]),
+        .executable(name: "ssl-mpi-check", targets: ["ssl-mpi-check"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -56,6 +58,13 @@ let package = Package(
             name: "SSLCommandLine",
             dependencies: ["SSLCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // C shim over Open MPI, loaded with dlopen only for a world of more than one process:
+        // no MPI header at build time, no libmpi at run time for one process.
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
+        // The data-parallel communicator (MPI_COMM_WORLD, or one process without MPI).
+        .target(name: "SSLDistributed", dependencies: ["SSLCore", "CMPI"]),
+        // Runs every collective on known data; the tests launch it under mpirun.
+        .executableTarget(name: "ssl-mpi-check", dependencies: ["SSLCore", "SSLDistributed", "CMPI"]),
         .executableTarget(
             name: "ssl",
             dependencies: ["SSLCore", "SSLTrain", "SSLCommandLine",
@@ -66,7 +75,7 @@ let package = Package(
             dependencies: ["SSLCore", "SSLCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ssl-bench"
         ),
-        .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore", "SSLTrain", "ssl"]),
+        .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore", "SSLTrain", "SSLDistributed", "ssl", "ssl-mpi-check"]),
     ],
     swiftLanguageModes: [.v5]
 )

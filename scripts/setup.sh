@@ -9,6 +9,8 @@ packages=(
     pocl-opencl-icd                    # an OpenCL device on any CPU (tests and CI run kernels here)
     zlib1g-dev                         # gzip-compressed IDX data sets
     dataset-fashion-mnist              # the main job's data (/usr/share/datasets/fashion-mnist)
+    openmpi-bin libopenmpi-dev         # Open MPI: mpirun and libmpi for data-parallel runs and the 2-rank tests
+                                       # (libmpi is dlopened at run time; one process and the build need neither)
     clinfo pkg-config
 )
 

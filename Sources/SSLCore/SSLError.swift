@@ -31,6 +31,8 @@ public enum SSLError: Error, CustomStringConvertible, Equatable {
     case npy(file: String, reason: String)
     /// A file that cannot be read or written for a reason outside its format.
     case file(path: String, reason: String)
+    /// An MPI call (or loading libmpi) failed; `message` is MPI's error string or the loader's.
+    case mpi(call: String, message: String)
 
     public var description: String {
         switch self {
@@ -60,6 +62,8 @@ public enum SSLError: Error, CustomStringConvertible, Equatable {
             return "\(file): \(reason)"
         case let .file(path, reason):
             return "\(path): \(reason)"
+        case let .mpi(call, message):
+            return "\(call) failed: \(message)"
         }
     }
 }

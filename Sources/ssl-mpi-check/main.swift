@@ -1,0 +1,124 @@
+// ssl-mpi-check: runs every Communicator collective on data whose result is known exactly and
+// prints "ok rank R …" per rank, or the failure on standard error and a non-zero exit.
+//
+//   mpirun --allow-run-as-root --oversubscribe -np 2 .build/debug/ssl-mpi-check
+//   ssl-mpi-check --abort   # the last rank calls MPI_Abort while the others wait in a barrier
+//   ssl-mpi-check --exit    # the last rank exits with status 3 without finalising, same wait
+//
+// Without mpirun it checks the one-process world, where every collective is the identity.
+import CMPI
+import Foundation
+import SSLCore
+import SSLDistributed
+
+struct CheckFailed: Error, CustomStringConvertible {
+    let description: String
+}
+
+func expect(_ condition: Bool, _ what: @autoclosure () -> String) throws {
+    if !condition { throw CheckFailed(description: what()) }
+}
+
+func runChecks(_ world: Communicator) throws {
+    let r = world.rank, p = world.size
+    let triangle = Float(p * (p + 1) / 2)  // Σ_r (r + 1)
+
+    // Sums and means of small integers are exact in float32, so results compare with ==.
+    var floats = (0..<7).map { Float((r + 1) * ($0 + 1)) }
+    try world.allReduce(&floats, .sum)
+    try expect(floats == (0..<7).map { Float($0 + 1) * triangle }, "allReduce sum [Float]: \(floats)")
+
+    var means = (0..<5).map { Float((r + 1) * ($0 + 1)) }
+    try world.allReduce(&means, .mean)
+    try expect(means == (0..<5).map { Float($0 + 1) * triangle / Float(p) }, "allReduce mean [Float]: \(means)")
+
+    var doubles = [Double(r) + 0.25, -Double(r)]
+    try world.allReduce(&doubles, .sum)
+    let rankSum = Double(p * (p - 1) / 2)
+    try expect(doubles == [rankSum + 0.25 * Double(p), -rankSum], "allReduce sum [Double]: \(doubles)")
+
+    var empty: [Float] = []
+    try world.allReduce(&empty)
+    try expect(empty.isEmpty, "allReduce of no values")
+
+    let backend = ReferenceBackend()
+    let tensor = try backend.upload((0..<6).map { Float((r + 1) * $0) }, shape: [2, 3])
+    try world.allReduce(tensor, on: backend, .sum)
+    let reduced = try backend.download(tensor)
+    try expect(reduced == (0..<6).map { Float($0) * triangle }, "allReduce tensor: \(reduced)")
+
+    let gathered = try world.allGather((0..<3).map { Float(10 * r + $0) })
+    try expect(gathered == (0..<p).flatMap { q in (0..<3).map { Float(10 * q + $0) } }, "allGather: \(gathered)")
+
+    // Uneven: rank q holds 2q values (rank 0 none), 100q + j.
+    let counts = (0..<p).map { 2 * $0 }
+    let mine = (0..<counts[r]).map { Float(100 * r + $0) }
+    let expected = (0..<p).flatMap { q in (0..<counts[q]).map { Float(100 * q + $0) } }
+    let uneven = try world.allGather(mine, counts: counts)
+    try expect(uneven == expected, "allGather counts: \(uneven)")
+    let discovered = try world.allGatherUneven(mine)
+    try expect(discovered.values == expected && discovered.counts == counts,
+               "allGatherUneven: \(discovered.values) counts \(discovered.counts)")
+
+    let root = p - 1
+    var message: [Float] = r == root ? [3.5, -2, 7] : [0, 0, 0]
+    try world.broadcast(&message, root: root)
+    try expect(message == [3.5, -2, 7], "broadcast from rank \(root): \(message)")
+
+    try world.barrier()
+
+    // Argument errors are caught before MPI, the same way on every rank.
+    do {
+        try world.broadcast(&message, root: p)
+        throw CheckFailed(description: "broadcast to root \(p) did not throw")
+    } catch SSLError.invalidArgument {}
+
+    if world.usesMPI {
+        // An error MPI itself reports comes back as a code with MPI's text (MPI_ERRORS_RETURN),
+        // not as an abort: an invalid root, which MPI's argument checks reject on every rank.
+        let code = message.withUnsafeMutableBufferPointer { cmpi_bcast_float($0.baseAddress, 3, 99) }
+        try expect(code != 0, "MPI_Bcast to root 99 returned MPI_SUCCESS")
+        let error = Communicator.error(call: "MPI_Bcast", code: code)
+        try expect(error.description.hasPrefix("MPI_Bcast failed: ") && !error.description.contains("unknown"),
+                   "MPI error text: \(error)")
+        if r == 0 { print("MPI error seen as: \(error)") }
+    }
+
+    try world.finalize()
+    do {
+        try world.barrier()
+        if world.usesMPI { throw CheckFailed(description: "barrier after finalize did not throw") }
+    } catch SSLError.invalidArgument {}
+}
+
+let mode = CommandLine.arguments.dropFirst().first ?? ""
+let world: Communicator
+do {
+    world = try Communicator.world()
+} catch {
+    FileHandle.standardError.write(Data("ssl-mpi-check: \(error)\n".utf8))
+    exit(1)
+}
+
+switch mode {
+case "":
+    do {
+        try runChecks(world)
+        print("ok rank \(world.rank) of \(world.size) (local rank \(world.localRank), host \(world.hostName))")
+    } catch {
+        FileHandle.standardError.write(Data("ssl-mpi-check rank \(world.rank): \(error)\n".utf8))
+        world.abort(code: 1)
+    }
+case "--abort", "--exit":
+    if world.rank == world.size - 1 {
+        FileHandle.standardError.write(Data("rank \(world.rank): failing on purpose (\(mode))\n".utf8))
+        if mode == "--abort" { world.abort(code: 7) }
+        exit(3)
+    }
+    do { try world.barrier() } catch { FileHandle.standardError.write(Data("rank \(world.rank): \(error)\n".utf8)) }
+    print("rank \(world.rank) left the barrier: the failing rank did not stop the job")
+    exit(0)
+default:
+    FileHandle.standardError.write(Data("usage: ssl-mpi-check [--abort | --exit]\n".utf8))
+    exit(2)
+}
