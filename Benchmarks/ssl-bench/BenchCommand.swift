@@ -30,7 +30,7 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var device: DeviceOptions
 
-    @Option(name: .customLong("op"), help: "An op to run: \(Op.allCases.map(\.rawValue).joined(separator: ", ")); repeatable.")
+    @Option(name: .customLong("op"), help: "An op to run; repeatable.")
     var ops: [Op] = []
 
     @Option(help: ArgumentHelp("A GEMM size, C(M,N) = A(M,K)·B(K,N); a single N means NxNxN; repeatable.",

@@ -65,61 +65,105 @@ struct PeerResults {
         return seen
     }
 
-    /// The column name of `peer`: its variant, with its device when that variant ran on several.
-    func name(of peer: Peer) -> String {
-        peers.filter { $0.variant == peer.variant }.count > 1 ? "\(peer.variant)@\(peer.device)" : peer.variant
+    /// One column of the comparison: a peer, or several variants of one peer that never ran the
+    /// same (op, shape) on one device, such as `numpy` (ops without a backward) and
+    /// `numpy-hand-backward` (the losses), which one column shows as `numpy*`.
+    struct Column {
+        let name: String
+        let members: [Peer]
     }
 
-    /// The peer's median at (op, shape) in milliseconds; the first row when a file repeats one.
-    func median(_ peer: Peer, op: Op, shape: [Int]) -> Double? {
-        rows.first { $0.op == op.rawValue && $0.shape == shape && $0.variant == peer.variant && $0.device == peer.device }?
-            .median_ms
+    /// The table's columns, in order of first appearance. Variants join a column when they ran
+    /// on its device, share the text before the first "-" with it and no (op, shape) row.
+    var columns: [Column] {
+        var groups: [[Peer]] = []
+        for peer in peers {
+            if let index = groups.firstIndex(where: { group in
+                group[0].device == peer.device && family(group[0]) == family(peer)
+                    && group.allSatisfy { !overlaps($0, peer) }
+            }) {
+                groups[index].append(peer)
+            } else {
+                groups.append([peer])
+            }
+        }
+        return groups.map { group in
+            // A variant name shared by two devices gets its device, so that the columns differ.
+            let ambiguous = peers.filter { $0.variant == group[0].variant }.count > 1
+            let base = group.count > 1 ? family(group[0]) + "*" : group[0].variant
+            return Column(name: ambiguous ? "\(base)@\(group[0].device)" : base, members: group)
+        }
+    }
+
+    private func family(_ peer: Peer) -> Substring {
+        peer.variant.split(separator: "-", maxSplits: 1).first ?? Substring(peer.variant)
+    }
+
+    private func overlaps(_ a: Peer, _ b: Peer) -> Bool {
+        let shapesOfA = Set(rows.filter { $0.variant == a.variant && $0.device == a.device }.map { "\($0.op) \($0.shape)" })
+        return rows.contains { $0.variant == b.variant && $0.device == b.device && shapesOfA.contains("\($0.op) \($0.shape)") }
+    }
+
+    /// The column's median at (op, shape) in milliseconds: its first member's row there.
+    func median(_ column: Column, op: Op, shape: [Int]) -> Double? {
+        for peer in column.members {
+            if let row = rows.first(where: {
+                $0.op == op.rawValue && $0.shape == shape && $0.variant == peer.variant && $0.device == peer.device
+            }) {
+                return row.median_ms
+            }
+        }
+        return nil
     }
 }
 
-/// op, shape, our median, then each peer's median and ours/peer: below 1 means we are faster.
+/// op, shape, our median, then each peer column's median and ours/peer: below 1 means we are faster.
 struct ComparisonTable {
     let shapeWidth: Int
     let device: String
     let peers: PeerResults
-    /// Each peer's column width: its name plus " ms", at least 10.
+    let columns: [PeerResults.Column]
+    /// Each column's width: its name plus " ms", at least 10.
     let widths: [Int]
 
     init(workloads: [Workload], peers: PeerResults, backend: any Backend) {
         shapeWidth = max("shape".count, workloads.map(\.shapeText.count).max() ?? 0)
         device = (backend as? OpenCLBackend)?.device.name ?? backend.kind.rawValue
         self.peers = peers
-        widths = peers.peers.map { max(10, peers.name(of: $0).count + 5) }
+        columns = peers.columns
+        widths = columns.map { max(10, $0.name.count + 5) }
     }
 
     func begin() {
         print("ours: \(device)")
-        for peer in peers.peers { print("\(peers.name(of: peer)): \(peer.device)") }
+        for column in columns {
+            let devices = Array(Set(column.members.map(\.device))).sorted()
+            print("\(column.name): \(column.members.map(\.variant).joined(separator: ", ")) on \(devices.joined(separator: "; "))")
+        }
         var header = ["op".padding(8), "shape".padding(shapeWidth), "ours ms".leftPadding(10)]
-        for (peer, width) in zip(peers.peers, widths) {
-            let name = peers.name(of: peer)
-            header += ["\(name) ms".leftPadding(width), "ours/\(name)".leftPadding(width)]
+        for (column, width) in zip(columns, widths) {
+            header += ["\(column.name) ms".leftPadding(width), "ours/\(column.name)".leftPadding(width)]
         }
         emit(header)
     }
 
     func write(_ m: Measurement) {
         let ours = m.median * 1e3
-        var columns = [m.workload.op.rawValue.padding(8), m.workload.shapeText.padding(shapeWidth),
-                       String(format: "%10.3f", ours)]
-        for (peer, width) in zip(peers.peers, widths) {
-            if let theirs = peers.median(peer, op: m.workload.op, shape: m.workload.shape), theirs > 0 {
-                columns += [String(format: "%.3f", theirs).leftPadding(width),
-                            String(format: "%.2f", ours / theirs).leftPadding(width)]
+        var cells = [m.workload.op.rawValue.padding(8), m.workload.shapeText.padding(shapeWidth),
+                     String(format: "%10.3f", ours)]
+        for (column, width) in zip(columns, widths) {
+            if let theirs = peers.median(column, op: m.workload.op, shape: m.workload.shape), theirs > 0 {
+                cells += [String(format: "%.3f", theirs).leftPadding(width),
+                          String(format: "%.2f", ours / theirs).leftPadding(width)]
             } else {
-                columns += ["-".leftPadding(width), "-".leftPadding(width)]
+                cells += ["-".leftPadding(width), "-".leftPadding(width)]
             }
         }
-        emit(columns)
+        emit(cells)
     }
 
-    private func emit(_ columns: [String]) {
-        print(columns.joined(separator: "  "))
+    private func emit(_ cells: [String]) {
+        print(cells.joined(separator: "  "))
         fflush(stdout)
     }
 }
