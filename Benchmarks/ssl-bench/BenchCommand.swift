@@ -82,6 +82,11 @@ struct BenchCommand: ParsableCommand {
                                valueName: "FILE"))
     var compareFiles: [String] = []
 
+    @Option(name: .customLong("ours"),
+            help: ArgumentHelp("With --compare: take our medians from this file of ssl-bench --json lines instead of running (e.g. lines written on a GPU machine).",
+                               valueName: "FILE"))
+    var oursFile: String?
+
     func validate() throws {
         guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--epsilon must be positive, got \(epsilon)") }
         guard sinkhornIterations >= 1 else {
@@ -89,6 +94,7 @@ struct BenchCommand: ParsableCommand {
         }
         if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if let runs, runs < 1 { throw ValidationError("--runs must be at least 1, got \(runs)") }
+        if oursFile != nil && compareFiles.isEmpty { throw ValidationError("--ours only applies with --compare") }
         if !compareFiles.isEmpty {
             if let sized = Op.allCases.first(where: { !sizeTexts(for: $0).isEmpty }) {
                 throw ValidationError("\(sized.sizeOption.name) cannot be combined with --compare, which takes its sizes from the files")
@@ -120,12 +126,23 @@ struct BenchCommand: ParsableCommand {
         }
         guard !plan.isEmpty else { throw ValidationError("no row of \(compareFiles.joined(separator: ", ")) is an op to run") }
         if dryRun { return plan.forEach(printPlan) }
+        if let oursFile {
+            // Our rows as measured elsewhere: nothing runs here.
+            let ours = try PeerResults(reading: [oursFile])
+            let table = ComparisonTable(workloads: plan, peers: results, ours: ours.peers.map(\.device).joined(separator: "; "))
+            table.begin()
+            for workload in plan {
+                table.write(workload, ours: ours.rows.first { $0.op == workload.op.rawValue && $0.shape == workload.shape }?.median_ms)
+            }
+            return
+        }
         let backend = try device.backend()
         let runner = makeRunner(backend)
-        let table = ComparisonTable(workloads: plan, peers: results, backend: backend)
+        let table = ComparisonTable(workloads: plan, peers: results,
+                                    ours: (backend as? OpenCLBackend)?.device.name ?? backend.kind.rawValue)
         table.begin()
         for workload in plan {
-            table.write(try runner.measure(workload))
+            table.write(workload, ours: try runner.measure(workload).median * 1e3)
         }
     }
 

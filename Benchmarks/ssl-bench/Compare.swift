@@ -126,9 +126,10 @@ struct ComparisonTable {
     /// Each column's width: its name plus " ms", at least 10.
     let widths: [Int]
 
-    init(workloads: [Workload], peers: PeerResults, backend: any Backend) {
+    /// - Parameter ours: where our medians come from: the device, or a file's devices.
+    init(workloads: [Workload], peers: PeerResults, ours: String) {
         shapeWidth = max("shape".count, workloads.map(\.shapeText.count).max() ?? 0)
-        device = (backend as? OpenCLBackend)?.device.name ?? backend.kind.rawValue
+        device = ours
         self.peers = peers
         columns = peers.columns
         widths = columns.map { max(10, $0.name.count + 5) }
@@ -147,16 +148,17 @@ struct ComparisonTable {
         emit(header)
     }
 
-    func write(_ m: Measurement) {
-        let ours = m.median * 1e3
-        var cells = [m.workload.op.rawValue.padding(8), m.workload.shapeText.padding(shapeWidth),
-                     String(format: "%10.3f", ours)]
+    /// One row; `ours` is our median in milliseconds, nil where the --ours file lacks the row.
+    func write(_ workload: Workload, ours: Double?) {
+        var cells = [workload.op.rawValue.padding(8), workload.shapeText.padding(shapeWidth),
+                     ours.map { String(format: "%10.3f", $0) } ?? "-".leftPadding(10)]
         for (column, width) in zip(columns, widths) {
-            if let theirs = peers.median(column, op: m.workload.op, shape: m.workload.shape), theirs > 0 {
+            if let ours, let theirs = peers.median(column, op: workload.op, shape: workload.shape), theirs > 0 {
                 cells += [String(format: "%.3f", theirs).leftPadding(width),
                           String(format: "%.2f", ours / theirs).leftPadding(width)]
             } else {
-                cells += ["-".leftPadding(width), "-".leftPadding(width)]
+                let theirs = peers.median(column, op: workload.op, shape: workload.shape)
+                cells += [(theirs.map { String(format: "%.3f", $0) } ?? "-").leftPadding(width), "-".leftPadding(width)]
             }
         }
         emit(cells)

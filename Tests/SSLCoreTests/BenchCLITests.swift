@@ -95,7 +95,7 @@ struct BenchCLITests {
         #expect(bad.status != 0 && bad.error.contains(":1:"), "\(bad.error)")
     }
 
-    @Test("a run writes ssl-bench's JSON schema, and --compare prints ours beside the peer's")
+    @Test("a run writes ssl-bench's JSON schema; --compare prints ours beside the peer's, run or read with --ours")
     func runAndCompare() throws {
         let run = try runBench(["--device", "reference", "--json", "--runs", "1", "--warmup", "0",
                                 "--ntxent", "4x3", "--knn", "40x6x5x3"])
@@ -115,5 +115,11 @@ struct BenchCLITests {
         let lines = compared.output.split(separator: "\n")
         #expect(lines.contains { $0.hasPrefix("op ") && $0.contains("ours/reference") }, "\(compared.output)")
         #expect(lines.contains { $0.hasPrefix("ntxent") } && lines.contains { $0.hasPrefix("knn") }, "\(compared.output)")
+
+        // --ours reads our medians from a file instead of running: against itself, every ratio is 1.
+        let offline = try runBench(["--compare", file.path, "--ours", file.path])
+        #expect(offline.status == 0 && !offline.error.contains("device:"), "\(offline.error)")
+        let ratios = offline.output.split(separator: "\n").filter { $0.hasPrefix("ntxent") || $0.hasPrefix("knn") }
+        #expect(ratios.count == 2 && ratios.allSatisfy { $0.hasSuffix("1.00") }, "\(offline.output)")
     }
 }
