@@ -301,7 +301,7 @@ def main():
         name = f"cuda: {torch.cuda.get_device_name(device)}, torch {torch.__version__}, TF32 off"
     else:
         why = "no CUDA" if not torch.cuda.is_available() else "--device cpu"
-        name = f"cpu ({why}): {bc.cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+        name = f"cpu ({why}): {bc.cpu_name()}, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}, torch {torch.__version__}"
     bc.note(f"device: {name}")
     variants = list(dict.fromkeys(args.variant or ["eager", "compile"]))
     for op, shape in bc.plan(args):

@@ -129,7 +129,9 @@ struct BenchCommand: ParsableCommand {
         if let oursFile {
             // Our rows as measured elsewhere: nothing runs here.
             let ours = try PeerResults(reading: [oursFile])
-            let table = ComparisonTable(workloads: plan, peers: results, ours: ours.peers.map(\.device).joined(separator: "; "))
+            var devices: [String] = []
+            for peer in ours.peers where !devices.contains(peer.device) { devices.append(peer.device) }
+            let table = ComparisonTable(workloads: plan, peers: results, ours: "\(devices.joined(separator: "; ")) (\(oursFile))")
             table.begin()
             for workload in plan {
                 table.write(workload, ours: ours.rows.first { $0.op == workload.op.rawValue && $0.shape == workload.shape }?.median_ms)
