@@ -72,7 +72,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "ssl-bench",
-            dependencies: ["SSLCore", "SSLCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["SSLCore", "SSLTrain", "SSLCommandLine",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ssl-bench"
         ),
         .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore", "SSLTrain", "SSLDistributed", "ssl", "ssl-mpi-check"]),

@@ -1,4 +1,5 @@
-// `ssl-bench`: times GEMM, the Barlow Twins cross-correlation and SwAV's Sinkhorn on one device.
+// `ssl-bench`: times GEMM, the Barlow Twins cross-correlation, SwAV's Sinkhorn, three objectives
+// forward and backward and the kNN evaluation on one device, alone or against a peer's results.
 import ArgumentParser
 import SSLCommandLine
 import SSLCore
@@ -7,22 +8,29 @@ import SSLCore
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ssl-bench",
-        abstract: "Benchmark GEMM, cross-correlation and Sinkhorn on one device.",
+        abstract: "Benchmark the library's kernels and objectives on one device, or compare them with a peer.",
         discussion: """
             Each workload is first checked against the reference backend (when that takes a few \
             seconds at most), then warmed up, then timed: device time from OpenCL profiling \
-            events, or wall-clock time on the reference backend. The table or JSON lines give the \
-            median and minimum of the timed runs, GFLOP/s and GB/s at the median (counted as \
-            Workloads.swift documents) and the max relative error against the reference.
+            events (kNN: the wall clock around the whole classify call), or wall-clock time on \
+            the reference backend. The table or JSON lines give the median and minimum of the \
+            timed runs, GFLOP/s and GB/s at the median (counted as Workloads.swift documents) \
+            and the max relative error against the reference.
 
-            Without --op, the ops given sizes are run, else all three. The default sizes are \
-            GPU-sized (4096³ GEMM, 2048x8192 cross-correlation, 4096x3000 Sinkhorn): on a CPU \
-            device or the reference backend use --quick or smaller sizes.
+            Ops: gemm, xcorr (Barlow Twins' cross-correlation), sinkhorn (SwAV, 3 iterations), \
+            barlow, vicreg and ntxent (loss and gradients), knn (KNNClassifier, 10 classes). \
+            Without --op, the ops given sizes are run, else all. The default sizes are the \
+            GPU sizes of the kernel-performance issue: on a CPU device or the reference backend \
+            use --quick or smaller sizes.
+
+            --compare reads JSON lines in this tool's --json schema (Benchmarks/peers/*.py \
+            write them), runs this tool's workloads at the (op, shape) rows they hold, and prints \
+            one table: our median, each peer variant's median, and ours/peer.
             """)
 
     @OptionGroup var device: DeviceOptions
 
-    @Option(name: .customLong("op"), help: "An op to run: gemm, xcorr or sinkhorn; repeatable.")
+    @Option(name: .customLong("op"), help: "An op to run; repeatable.")
     var ops: [Op] = []
 
     @Option(help: ArgumentHelp("A GEMM size, C(M,N) = A(M,K)·B(K,N); a single N means NxNxN; repeatable.",
@@ -34,6 +42,19 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("A Sinkhorn size: B samples, K prototypes; repeatable.", valueName: "BxK"))
     var sinkhorn: [String] = []
+
+    @Option(help: ArgumentHelp("A Barlow Twins size: two views of N samples, D features; repeatable.", valueName: "NxD"))
+    var barlow: [String] = []
+
+    @Option(help: ArgumentHelp("A VICReg size: two views of N samples, D features; repeatable.", valueName: "NxD"))
+    var vicreg: [String] = []
+
+    @Option(help: ArgumentHelp("An NT-Xent size: two views of N samples, D features; repeatable.", valueName: "NxD"))
+    var ntxent: [String] = []
+
+    @Option(help: ArgumentHelp("A kNN size: N train and M test samples of D features, K neighbours (default 20); repeatable.",
+                               valueName: "NxMxD[xK]"))
+    var knn: [String] = []
 
     @Option(help: "Sinkhorn's entropic regularisation ε.")
     var epsilon: Float = 0.05
@@ -53,6 +74,19 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "CI-sized defaults: small sizes, 1 warm-up, 3 runs; seconds on a CPU OpenCL device.")
     var quick = false
 
+    @Flag(help: "Print the planned workloads (op, shape, flops, bytes, whether validated) as JSON lines and exit.")
+    var dryRun = false
+
+    @Option(name: .customLong("compare"), parsing: .upToNextOption,
+            help: ArgumentHelp("JSON lines of a peer (or several files): run our workloads at their (op, shape) rows and print one comparison table.",
+                               valueName: "FILE"))
+    var compareFiles: [String] = []
+
+    @Option(name: .customLong("ours"),
+            help: ArgumentHelp("With --compare: take our medians from this file of ssl-bench --json lines instead of running (e.g. lines written on a GPU machine).",
+                               valueName: "FILE"))
+    var oursFile: String?
+
     func validate() throws {
         guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--epsilon must be positive, got \(epsilon)") }
         guard sinkhornIterations >= 1 else {
@@ -60,13 +94,23 @@ struct BenchCommand: ParsableCommand {
         }
         if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if let runs, runs < 1 { throw ValidationError("--runs must be at least 1, got \(runs)") }
+        if oursFile != nil && compareFiles.isEmpty { throw ValidationError("--ours only applies with --compare") }
+        if !compareFiles.isEmpty {
+            if let sized = Op.allCases.first(where: { !sizeTexts(for: $0).isEmpty }) {
+                throw ValidationError("\(sized.sizeOption.name) cannot be combined with --compare, which takes its sizes from the files")
+            }
+            if json { throw ValidationError("--compare prints a table; --json does not apply") }
+            return
+        }
         _ = try workloads()
     }
 
     func run() throws {
+        if !compareFiles.isEmpty { return try runComparison() }
         let plan = try workloads()
+        if dryRun { return plan.forEach(printPlan) }
         let backend = try device.backend()
-        let runner = Runner(backend: backend, warmup: warmup ?? (quick ? 1 : 2), runs: runs ?? (quick ? 3 : 10))
+        let runner = makeRunner(backend)
         let report: any Report = json ? JSONLinesReport() : TableReport(workloads: plan, backend: backend)
         report.begin()
         for workload in plan {
@@ -74,20 +118,55 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    /// `--compare`: our measurement of every (op, shape) the files hold, beside theirs.
+    private func runComparison() throws {
+        let results = try PeerResults(reading: compareFiles)
+        let plan = try results.shapes(ops: ops).map { row in
+            Workload.make(row.op, shape: row.shape, epsilon: epsilon, iterations: sinkhornIterations)
+        }
+        guard !plan.isEmpty else { throw ValidationError("no row of \(compareFiles.joined(separator: ", ")) is an op to run") }
+        if dryRun { return plan.forEach(printPlan) }
+        if let oursFile {
+            // Our rows as measured elsewhere: nothing runs here.
+            let ours = try PeerResults(reading: [oursFile])
+            var devices: [String] = []
+            for peer in ours.peers where !devices.contains(peer.device) { devices.append(peer.device) }
+            let table = ComparisonTable(workloads: plan, peers: results, ours: "\(devices.joined(separator: "; ")) (\(oursFile))")
+            table.begin()
+            for workload in plan {
+                table.write(workload, ours: ours.rows.first { $0.op == workload.op.rawValue && $0.shape == workload.shape }?.median_ms)
+            }
+            return
+        }
+        let backend = try device.backend()
+        let runner = makeRunner(backend)
+        let table = ComparisonTable(workloads: plan, peers: results,
+                                    ours: (backend as? OpenCLBackend)?.device.name ?? backend.kind.rawValue)
+        table.begin()
+        for workload in plan {
+            table.write(workload, ours: try runner.measure(workload).median * 1e3)
+        }
+    }
+
+    private func makeRunner(_ backend: any Backend) -> Runner {
+        Runner(backend: backend, warmup: warmup ?? (quick ? 1 : 2), runs: runs ?? (quick ? 3 : 10))
+    }
+
+    private func printPlan(_ w: Workload) {
+        let fields: [(String, JSON)] = [
+            ("op", .string(w.op.rawValue)), ("shape", .integers(w.shape)), ("flops", .number(w.flops)),
+            ("bytes", .number(w.bytes)), ("validated", .bool(w.referenceWork <= Runner.referenceWorkLimit)),
+            ("timing", .string(w.wallClock ? "wall" : "events")),
+        ]
+        print("{" + fields.map { "\(JSON.quote($0.0)):\($0.1.text)" }.joined(separator: ",") + "}")
+    }
+
     /// Every (op, size) to run, in the order of the ops and then of the sizes given.
     func workloads() throws -> [Workload] {
         try selectedOps().flatMap { op -> [Workload] in
             let given = sizeTexts(for: op)
-            let sizes = given.isEmpty
-                ? Sizes.defaults(for: op, quick: quick)
-                : try given.map { try Sizes.parse($0, for: op, rank: op == .gemm ? 3 : 2, cube: op == .gemm) }
-            return sizes.map { s in
-                switch op {
-                case .gemm: return .gemm(m: s[0], n: s[1], k: s[2])
-                case .xcorr: return .crossCorrelation(n: s[0], d: s[1])
-                case .sinkhorn: return .sinkhorn(b: s[0], k: s[1], epsilon: epsilon, iterations: sinkhornIterations)
-                }
-            }
+            let sizes = given.isEmpty ? Sizes.defaults(for: op, quick: quick) : try given.map { try Sizes.parse($0, for: op) }
+            return sizes.map { Workload.make(op, shape: $0, epsilon: epsilon, iterations: sinkhornIterations) }
         }
     }
 
@@ -111,6 +190,10 @@ struct BenchCommand: ParsableCommand {
         case .gemm: return gemm
         case .xcorr: return xcorr
         case .sinkhorn: return sinkhorn
+        case .barlow: return barlow
+        case .vicreg: return vicreg
+        case .ntxent: return ntxent
+        case .knn: return knn
         }
     }
 }

@@ -14,3 +14,10 @@ struct HostInput {
     let values: [Float]
     let shape: [Int]
 }
+
+extension Array where Element == HostInput {
+    /// Each input as a tensor of its shape on `backend`.
+    func upload(to backend: any Backend) throws -> [Tensor] {
+        try map { try backend.upload($0.values, shape: $0.shape) }
+    }
+}

@@ -76,6 +76,7 @@ enum JSON {
     case number(Double)
     case integer(Int)
     case integers([Int])
+    case bool(Bool)
     case null
 
     var text: String {
@@ -85,6 +86,7 @@ enum JSON {
         case .number(let x): return x.isFinite ? "\(x)" : "null"
         case .integer(let n): return "\(n)"
         case .integers(let values): return "[" + values.map(String.init).joined(separator: ",") + "]"
+        case .bool(let b): return b ? "true" : "false"
         case .null: return "null"
         }
     }
@@ -103,7 +105,7 @@ enum JSON {
     }
 }
 
-private extension String {
+extension String {
     func padding(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }

@@ -1,13 +1,15 @@
 // Timing one call: device time from profiling events on OpenCL, so that host overhead and
-// queueing are not counted; wall-clock time on the reference backend, which has no device.
+// queueing are not counted; wall-clock time on the reference backend, which has no device, and
+// for workloads whose call includes host work and transfers (kNN).
 import SSLCore
 
 enum Stopwatch {
     case profilingEvents(OpenCLContext)
     case wallClock(any Backend)
 
-    init(for backend: any Backend) {
-        if let openCL = backend as? OpenCLBackend {
+    /// Profiling events on OpenCL unless `wallClock` asks for the host's clock.
+    init(for backend: any Backend, wallClock: Bool = false) {
+        if !wallClock, let openCL = backend as? OpenCLBackend {
             self = .profilingEvents(openCL.context)
         } else {
             self = .wallClock(backend)

@@ -1,11 +1,19 @@
 // What is benchmarked: one `Workload` per (op, size), each knowing its cost model, its inputs
 // and how to call the op on any backend. Timing and validation (Runner.swift) are shared.
+//
+// Cost model. GFLOP/s count the floating-point operations of the algorithm as implemented
+// (GEMMs at 2 flops a multiply-add; element-wise passes at the few flops an element stated
+// below), not what a fused or symmetric kernel could save. GB/s count the bytes one call must at
+// least move in device memory: inputs read once, outputs written once, and the intermediates
+// named below written and read once. Benchmarks/peers/bench_common.py repeats both formulas, so
+// a peer's GFLOP/s and ours at one (op, shape) are comparable.
 import ArgumentParser
 import SSLCore
+import SSLTrain
 
 /// The ops the benchmark knows, as named by `--op`.
 enum Op: String, CaseIterable, ExpressibleByArgument {
-    case gemm, xcorr, sinkhorn
+    case gemm, xcorr, sinkhorn, barlow, vicreg, ntxent, knn
 
     /// The option that gives this op's sizes, and the form its values take.
     var sizeOption: (name: String, pattern: String) {
@@ -13,6 +21,10 @@ enum Op: String, CaseIterable, ExpressibleByArgument {
         case .gemm: return ("--gemm", "MxNxK")
         case .xcorr: return ("--xcorr", "NxD")
         case .sinkhorn: return ("--sinkhorn", "BxK")
+        case .barlow: return ("--barlow", "NxD")
+        case .vicreg: return ("--vicreg", "NxD")
+        case .ntxent: return ("--ntxent", "NxD")
+        case .knn: return ("--knn", "NxMxD[xK]")
         }
     }
 
@@ -22,14 +34,23 @@ enum Op: String, CaseIterable, ExpressibleByArgument {
         case .gemm: return "clblast"
         case .xcorr: return "batchnorm+clblast"
         case .sinkhorn: return "opencl"
+        case .barlow, .vicreg, .ntxent, .knn: return "opencl+clblast"
         }
     }
+}
+
+/// What one call leaves behind to compare with the reference backend's.
+enum Output {
+    /// Tensors on the backend; downloaded only to validate, never inside the timed runs.
+    case tensors([Tensor])
+    /// Values already on the host: the kNN classifier downloads its predictions itself.
+    case host([[Float]])
 }
 
 /// One op at one size.
 struct Workload {
     let op: Op
-    /// As given on the command line: [M, N, K], [N, D] or [B, K].
+    /// As given on the command line: [M, N, K], [N, D], [B, K] or [N, M, D, K].
     let shape: [Int]
     /// Floating-point operations of one call, for GFLOP/s.
     let flops: Double
@@ -37,11 +58,15 @@ struct Workload {
     let bytes: Double
     /// Multiply-add equivalents of one reference run, to decide whether validation is affordable.
     let referenceWork: Double
+    /// Time with the host's wall clock even on OpenCL: for calls that move data between host and
+    /// device and wait on it themselves, where profiling events would leave the host's share out.
+    var wallClock = false
     /// The host inputs; deterministic, so that the reference sees exactly what the device sees.
     let inputs: () -> [HostInput]
-    /// Binds the op to inputs already on `backend` and returns the call to time. Outputs that
-    /// can be reused are allocated here, so that their allocation and zeroing are not timed.
-    let bind: (_ backend: any Backend, _ inputs: [Tensor]) throws -> () throws -> Tensor
+    /// Binds the op to `inputs` on `backend` (uploading what it keeps on the device) and returns
+    /// the call to time. Outputs that can be reused are allocated here, so that their allocation
+    /// and zeroing are not timed.
+    let bind: (_ backend: any Backend, _ inputs: [HostInput]) throws -> () throws -> Output
 
     var shapeText: String { shape.map(String.init).joined(separator: "x") }
 }
@@ -49,6 +74,21 @@ struct Workload {
 extension Workload {
     /// The Barlow Twins batch-norm epsilon, as `torch.nn.BatchNorm1d` defaults to.
     static let batchNormEps: Float = 1e-5
+    /// Classes of the kNN workload's labels (CIFAR-10's and Fashion-MNIST's count).
+    static let knnClasses = 10
+
+    /// The workload `op` runs at `shape` (as ``Sizes`` returns it).
+    static func make(_ op: Op, shape s: [Int], epsilon: Float, iterations: Int) -> Workload {
+        switch op {
+        case .gemm: return .gemm(m: s[0], n: s[1], k: s[2])
+        case .xcorr: return .crossCorrelation(n: s[0], d: s[1])
+        case .sinkhorn: return .sinkhorn(b: s[0], k: s[1], epsilon: epsilon, iterations: iterations)
+        case .barlow: return .barlowTwins(n: s[0], d: s[1])
+        case .vicreg: return .vicreg(n: s[0], d: s[1])
+        case .ntxent: return .ntXent(n: s[0], d: s[1])
+        case .knn: return .knn(train: s[0], test: s[1], d: s[2], k: s[3])
+        }
+    }
 
     /// C(M, N) = A(M, K) · B(K, N).
     static func gemm(m: Int, n: Int, k: Int) -> Workload {
@@ -59,11 +99,11 @@ extension Workload {
             bytes: 4 * (dm * dk + dk * dn + dm * dn),      // read A and B once, write C once
             referenceWork: dm * dn * dk,
             inputs: { [randomMatrix([m, k], seed: 1), randomMatrix([k, n], seed: 2)] },
-            bind: { backend, t in
-                let c = try backend.zeros([m, n])
+            bind: { backend, host in
+                let t = try host.upload(to: backend), c = try backend.zeros([m, n])
                 return {
                     try backend.gemm(t[0], t[1], transposeA: false, transposeB: false, alpha: 1, beta: 0, into: c)
-                    return c
+                    return .tensors([c])
                 }
             })
     }
@@ -81,7 +121,10 @@ extension Workload {
             bytes: 4 * (2 * 3 * dn * dd + dd * dd),
             referenceWork: dn * dd * dd,
             inputs: { [randomMatrix([n, d], seed: 3), randomMatrix([n, d], seed: 4)] },
-            bind: { backend, t in { try backend.crossCorrelation(t[0], t[1], eps: batchNormEps) } })
+            bind: { backend, host in
+                let t = try host.upload(to: backend)
+                return { .tensors([try backend.crossCorrelation(t[0], t[1], eps: batchNormEps)]) }
+            })
     }
 
     /// SwAV codes (B, K) from scores (B, K) by `iterations` Sinkhorn-Knopp iterations.
@@ -99,6 +142,130 @@ extension Workload {
             referenceWork: 4 * elements * (2 * its + 1),
             // Uniform in [-1, 1): |S| ≤ 1, as cosine scores of normalised features are.
             inputs: { [randomMatrix([b, k], seed: 5)] },
-            bind: { backend, t in { try backend.sinkhorn(t[0], epsilon: epsilon, iterations: iterations) } })
+            bind: { backend, host in
+                let t = try host.upload(to: backend)
+                return { .tensors([try backend.sinkhorn(t[0], epsilon: epsilon, iterations: iterations)]) }
+            })
     }
+
+    // MARK: - Objectives, forward and backward
+
+    /// The Barlow Twins loss of z1, z2 (N, D) and both gradients (BarlowTwins.swift), λ 0.0051.
+    static func barlowTwins(n: Int, d: Int) -> Workload {
+        let (dn, dd) = (Double(n), Double(d))
+        return Workload(
+            op: .barlow, shape: [n, d],
+            // GEMMs: C = Y1ᵀY2 forward, dY1 = Y2 dCᵀ and dY2 = Y1 dC backward, 2·N·D² each.
+            // Batch norm forward (~5 flops an element) and backward (~8) of both views: 26·N·D;
+            // the loss and dC, ~4 flops an entry of C.
+            flops: 6 * dn * dd * dd + 26 * dn * dd + 4 * dd * dd,
+            // z1, z2 read, dZ1, dZ2 written; C written (it is an output) and dC written, each
+            // reread once by the backward GEMMs.
+            bytes: 4 * (4 * dn * dd + 4 * dd * dd),
+            referenceWork: 3 * dn * dd * dd,
+            inputs: { [randomMatrix([n, d], seed: 6), randomMatrix([n, d], seed: 7)] },
+            bind: { backend, host in
+                let t = try host.upload(to: backend)
+                return {
+                    let r = try backend.barlowTwins(t[0], t[1], lambda: BarlowTwinsReference.defaultLambda,
+                                                    eps: BarlowTwinsReference.defaultEps)
+                    return .tensors([r.loss, r.c, r.dZ1, r.dZ2])
+                }
+            })
+    }
+
+    /// The VICReg loss of z1, z2 (N, D) and both gradients (VICReg.swift), coefficients 25, 25, 1.
+    static func vicreg(n: Int, d: Int) -> Workload {
+        let (dn, dd) = (Double(n), Double(d))
+        return Workload(
+            op: .vicreg, shape: [n, d],
+            // GEMMs: the covariances K = x̄ᵀx̄ forward and x̄·offdiag(K) backward, for both views:
+            // 4 · 2·N·D². Centring, invariance and variance terms and their gradients, ~20 flops
+            // an element of the two views; the off-diagonal sums, ~2 flops an entry of each K.
+            flops: 8 * dn * dd * dd + 20 * dn * dd + 4 * dd * dd,
+            // z1, z2 read, dZ1, dZ2 written; both K written and reread once.
+            bytes: 4 * (4 * dn * dd + 4 * dd * dd),
+            referenceWork: 4 * dn * dd * dd,
+            inputs: { [randomMatrix([n, d], seed: 8), randomMatrix([n, d], seed: 9)] },
+            bind: { backend, host in
+                let t = try host.upload(to: backend)
+                return {
+                    let r = try backend.vicreg(t[0], t[1], simCoeff: VICRegReference.defaultSimCoeff,
+                                               stdCoeff: VICRegReference.defaultStdCoeff,
+                                               covCoeff: VICRegReference.defaultCovCoeff)
+                    return .tensors([r.loss, r.parts, r.dZ1, r.dZ2])
+                }
+            })
+    }
+
+    /// SimCLR's NT-Xent of z1, z2 (N, D) and both gradients (NTXent.swift), T 0.1.
+    static func ntXent(n: Int, d: Int) -> Workload {
+        let rows = 2 * Double(n), dd = Double(d)
+        return Workload(
+            op: .ntxent, shape: [n, d],
+            // GEMMs on the 2N stacked rows: S = ẑẑᵀ forward, dS·ẑ and dSᵀ·ẑ backward, 2·(2N)²·D
+            // each. Row softmax and dS, ~6 flops an entry of S; normalisation forward and
+            // backward, ~8 flops an element.
+            flops: 6 * rows * rows * dd + 6 * rows * rows + 8 * rows * dd,
+            // z1, z2 read, dZ1, dZ2 written; S and dS (2N, 2N) written and reread once each.
+            bytes: 4 * (2 * rows * dd + 4 * rows * rows),
+            referenceWork: 2 * rows * rows * dd,
+            inputs: { [randomMatrix([n, d], seed: 10), randomMatrix([n, d], seed: 11)] },
+            bind: { backend, host in
+                let t = try host.upload(to: backend)
+                return {
+                    let r = try backend.ntXent(t[0], t[1], temperature: NTXentReference.defaultTemperature)
+                    return .tensors([r.loss, r.dZ1, r.dZ2])
+                }
+            })
+    }
+
+    // MARK: - Evaluation
+
+    /// Weighted kNN (KNNClassifier: cosine, k neighbours, T 0.07) of `test` (M, D) against
+    /// `train` (N, D) features with 10 classes, the whole `classify` call timed by the wall
+    /// clock: host features in, host predictions and votes out, as a user calls it, uploads,
+    /// per-chunk downloads and host work included.
+    static func knn(train: Int, test: Int, d: Int, k: Int) -> Workload {
+        let (dn, dm, dd) = (Double(train), Double(test), Double(d))
+        return Workload(
+            op: .knn, shape: [train, test, d, k],
+            // The similarity GEMMs, 2·M·N·D; normalisation, top-k and votes are not counted.
+            flops: 2 * dm * dn * dd,
+            // Both feature sets read once; the M×N similarities written by the GEMMs and read by top-k.
+            bytes: 4 * (dn * dd + dm * dd + 2 * dm * dn),
+            referenceWork: dm * dn * dd,
+            wallClock: true,
+            inputs: {
+                let (trainFeatures, trainLabels) = clusteredFeatures(rows: train, d: d, seed: 12)
+                let (testFeatures, _) = clusteredFeatures(rows: test, d: d, seed: 13)
+                return [trainFeatures, trainLabels, testFeatures]
+            },
+            bind: { backend, host in
+                // Built here, so that FeatureMatrix's finiteness scan is not timed.
+                let trainFeatures = try FeatureMatrix(values: host[0].values, rows: train, columns: d)
+                let testFeatures = try FeatureMatrix(values: host[2].values, rows: test, columns: d)
+                let labels = host[1].values.map { Int($0) }
+                let classifier = KNNClassifier(k: k)
+                return {
+                    let r = try classifier.classify(train: trainFeatures, labels: labels, test: testFeatures, on: backend)
+                    return .host([r.predictions.map(Float.init), r.votes])
+                }
+            })
+    }
+}
+
+/// Features near one of ``Workload/knnClasses`` random centres each, and their labels as floats:
+/// a kNN problem with an answer, so that neighbours are not near-ties of noise.
+private func clusteredFeatures(rows: Int, d: Int, seed: UInt64) -> (features: HostInput, labels: HostInput) {
+    let centres = randomMatrix([Workload.knnClasses, d], seed: 100)
+    var generator = SplitMix64(seed: seed)
+    var values = [Float](), labels = [Float]()
+    values.reserveCapacity(rows * d)
+    for _ in 0..<rows {
+        let label = generator.below(Workload.knnClasses)
+        labels.append(Float(label))
+        for j in 0..<d { values.append(centres.values[label * d + j] + generator.signedFloat()) }
+    }
+    return (HostInput(values: values, shape: [rows, d]), HostInput(values: labels, shape: [rows]))
 }

@@ -1,0 +1,125 @@
+// `ssl-bench` as a subprocess: every workload name parses, --quick stays CI-sized, --compare reads
+// peer rows, and a real run writes the JSON schema the peer scripts copy. The binary is the one
+// built beside the tests (`swift build --build-tests` builds every executable).
+import Foundation
+import Testing
+
+/// The built `ssl-bench` beside the test bundle.
+private var benchBinary: URL? {
+    let url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ssl-bench")
+    return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
+}
+
+/// Runs ssl-bench with `arguments`; returns its exit status, standard output and standard error.
+private func runBench(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    guard let binary = benchBinary else {
+        Issue.record("the ssl-bench binary is not built beside the tests (run swift build --build-tests)")
+        return (-1, "", "")
+    }
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let output = Pipe(), error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    let out = output.fileHandleForReading.readDataToEndOfFile()
+    let err = error.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+}
+
+/// Each line of `text` as a JSON object.
+private func jsonLines(_ text: String) throws -> [[String: Any]] {
+    try text.split(separator: "\n").map { line in
+        try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+    }
+}
+
+/// The workload names ssl-bench documents and Benchmarks/peers/bench_common.py's OPS lists.
+private let benchOps = ["gemm", "xcorr", "sinkhorn", "barlow", "vicreg", "ntxent", "knn"]
+
+@Suite(.enabled(if: benchBinary != nil || ProcessInfo.processInfo.environment["CI"] != nil))
+struct BenchCLITests {
+    @Test("every workload name parses, and its --quick sizes are small and validated")
+    func quickSizes() throws {
+        for op in benchOps {
+            let run = try runBench(["--quick", "--op", op, "--dry-run"])
+            #expect(run.status == 0, "\(op): \(run.error)")
+            let plan = try jsonLines(run.output)
+            #expect(!plan.isEmpty, "\(op) plans no workload")
+            for row in plan {
+                #expect(row["op"] as? String == op)
+                let shape = try #require(row["shape"] as? [Int])
+                let flops = try #require(row["flops"] as? Double), bytes = try #require(row["bytes"] as? Double)
+                // CI-sized: at most ~1e8 flops and a few MB, which PoCL runs in well under a second.
+                #expect(flops <= 1e8 && bytes <= 2e7, "\(op) \(shape): \(flops) flops, \(bytes) bytes")
+                #expect(row["validated"] as? Bool == true, "\(op) \(shape) is not checked against the reference")
+            }
+        }
+        #expect(try runBench(["--op", "conv", "--dry-run"]).status != 0)
+        #expect(try runBench(["--op", "gemm", "--knn", "10x10x4", "--dry-run"]).status != 0)
+        #expect(try runBench(["--knn", "10x10", "--dry-run"]).status != 0)
+    }
+
+    @Test("the default sizes are the issue's GPU sizes")
+    func defaultSizes() throws {
+        let run = try runBench(["--dry-run"])
+        #expect(run.status == 0, "\(run.error)")
+        let shapes = try jsonLines(run.output).map { "\($0["op"] as? String ?? "?") \(($0["shape"] as? [Int]) ?? [])" }
+        for expected in ["gemm [8192, 8192, 8192]", "xcorr [2048, 8192]", "sinkhorn [16384, 3000]",
+                         "barlow [2048, 8192]", "vicreg [2048, 8192]", "ntxent [4096, 2048]",
+                         "knn [50000, 10000, 512, 20]"] {
+            #expect(shapes.contains(expected), "\(expected) not in \(shapes)")
+        }
+    }
+
+    @Test("--compare plans the (op, shape) rows of the files, once each, skipping unknown ops")
+    func comparePlan() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("peer-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let rows = [
+            #"{"op":"gemm","variant":"torch-eager","shape":[7,5,3],"device":"cpu","median_ms":1.5}"#,
+            #"{"op":"gemm","variant":"torch-compile","shape":[7,5,3],"device":"cpu","median_ms":1.0}"#,
+            #"{"op":"conv","variant":"torch-eager","shape":[1,2],"device":"cpu","median_ms":1.0}"#,
+            #"{"op":"knn","variant":"numpy","shape":[30,4,3,5],"device":"cpu","median_ms":2.0}"#,
+        ]
+        try (rows.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let run = try runBench(["--compare", file.path, "--dry-run"])
+        #expect(run.status == 0, "\(run.error)")
+        let plan = try jsonLines(run.output).map { "\($0["op"] as? String ?? "?") \(($0["shape"] as? [Int]) ?? [])" }
+        #expect(plan == ["gemm [7, 5, 3]", "knn [30, 4, 3, 5]"])
+        #expect(run.error.contains("conv"))
+        try "not json\n".write(to: file, atomically: true, encoding: .utf8)
+        let bad = try runBench(["--compare", file.path, "--dry-run"])
+        #expect(bad.status != 0 && bad.error.contains(":1:"), "\(bad.error)")
+    }
+
+    @Test("a run writes ssl-bench's JSON schema; --compare prints ours beside the peer's, run or read with --ours")
+    func runAndCompare() throws {
+        let run = try runBench(["--device", "reference", "--json", "--runs", "1", "--warmup", "0",
+                                "--ntxent", "4x3", "--knn", "40x6x5x3"])
+        #expect(run.status == 0, "\(run.error)")
+        let rows = try jsonLines(run.output)
+        #expect(rows.map { $0["op"] as? String } == ["ntxent", "knn"])
+        let keys = ["op", "variant", "shape", "device", "warmup", "runs", "timing", "median_ms", "min_ms", "gflops",
+                    "gbps", "max_rel_err"]
+        for row in rows { #expect(Set(row.keys) == Set(keys), "\(row.keys)") }
+        #expect(rows.last?["timing"] as? String == "wall")
+
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ours-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try run.output.write(to: file, atomically: true, encoding: .utf8)
+        let compared = try runBench(["--device", "reference", "--runs", "1", "--warmup", "0", "--compare", file.path])
+        #expect(compared.status == 0, "\(compared.error)")
+        let lines = compared.output.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("op ") && $0.contains("ours/reference") }, "\(compared.output)")
+        #expect(lines.contains { $0.hasPrefix("ntxent") } && lines.contains { $0.hasPrefix("knn") }, "\(compared.output)")
+
+        // --ours reads our medians from a file instead of running: against itself, every ratio is 1.
+        let offline = try runBench(["--compare", file.path, "--ours", file.path])
+        #expect(offline.status == 0 && !offline.error.contains("device:"), "\(offline.error)")
+        let ratios = offline.output.split(separator: "\n").filter { $0.hasPrefix("ntxent") || $0.hasPrefix("knn") }
+        #expect(ratios.count == 2 && ratios.allSatisfy { $0.hasSuffix("1.00") }, "\(offline.output)")
+    }
+}
