@@ -62,7 +62,8 @@ public struct RunSummary: Codable {
         let json = JSONEncoder()
         json.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try json.encode(self), to: URL(fileURLWithPath: files.metrics))
-        var svg = ReportSVG(title: "\(method.paper) — \(encoder) encoder — \(device)")
+        let deviceName = device.split(separator: "[").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? device
+        var svg = ReportSVG(title: "\(method.paper) — \(encoder) encoder — \(deviceName)")
         svg.loss = history.losses.enumerated().map { ($0.offset, $0.element) }
         svg.knnAccuracy = history.knn.map { (Int($0[0]), $0[1]) }
         let points = min(testFeatures.rows, 2000)
