@@ -52,7 +52,7 @@ let package = Package(
         // Runtime, tensors, backends, ops and objectives.
         .target(name: "SSLCore", dependencies: ["COpenCL", "CLSystem", "Kernels"]),
         // Layers, encoders, optimizers, data, augmentations, evaluation and training.
-        .target(name: "SSLTrain", dependencies: ["SSLCore", "CZlib"]),
+        .target(name: "SSLTrain", dependencies: ["SSLCore", "SSLDistributed", "CZlib"]),
         // Command-line pieces both executables share (--device).
         .target(
             name: "SSLCommandLine",
@@ -64,10 +64,10 @@ let package = Package(
         // The data-parallel communicator (MPI_COMM_WORLD, or one process without MPI).
         .target(name: "SSLDistributed", dependencies: ["SSLCore", "CMPI"]),
         // Runs every collective on known data; the tests launch it under mpirun.
-        .executableTarget(name: "ssl-mpi-check", dependencies: ["SSLCore", "SSLDistributed", "CMPI"]),
+        .executableTarget(name: "ssl-mpi-check", dependencies: ["SSLCore", "SSLTrain", "SSLDistributed", "CMPI"]),
         .executableTarget(
             name: "ssl",
-            dependencies: ["SSLCore", "SSLTrain", "SSLCommandLine",
+            dependencies: ["SSLCore", "SSLTrain", "SSLDistributed", "SSLCommandLine",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(

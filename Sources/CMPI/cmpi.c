@@ -11,6 +11,7 @@ typedef void *MPI_Comm;
 typedef void *MPI_Datatype;
 typedef void *MPI_Op;
 typedef void *MPI_Errhandler;
+typedef void *MPI_Request;
 
 #define CMPI_IN_PLACE ((void *)1)        // mpi.h: #define MPI_IN_PLACE ((void *) 1)
 #define CMPI_THREAD_SERIALIZED 2         // mpi.h: enum { SINGLE, FUNNELED, SERIALIZED, MULTIPLE }
@@ -23,6 +24,9 @@ static struct {
     int (*comm_rank)(MPI_Comm, int *);
     int (*comm_size)(MPI_Comm, int *);
     int (*allreduce)(const void *, void *, int, MPI_Datatype, MPI_Op, MPI_Comm);
+    int (*iallreduce)(const void *, void *, int, MPI_Datatype, MPI_Op, MPI_Comm, MPI_Request *);
+    int (*wait)(MPI_Request *, void *);
+    int (*test)(MPI_Request *, int *, void *);
     int (*allgather)(const void *, int, MPI_Datatype, void *, int, MPI_Datatype, MPI_Comm);
     int (*allgatherv)(const void *, int, MPI_Datatype, void *, const int *, const int *, MPI_Datatype, MPI_Comm);
     int (*bcast)(void *, int, MPI_Datatype, int, MPI_Comm);
@@ -88,6 +92,9 @@ int cmpi_load(const char *path, char *error, size_t len) {
         {"MPI_Comm_rank", (void **)&mpi.comm_rank},
         {"MPI_Comm_size", (void **)&mpi.comm_size},
         {"MPI_Allreduce", (void **)&mpi.allreduce},
+        {"MPI_Iallreduce", (void **)&mpi.iallreduce},
+        {"MPI_Wait", (void **)&mpi.wait},
+        {"MPI_Test", (void **)&mpi.test},
         {"MPI_Allgather", (void **)&mpi.allgather},
         {"MPI_Allgatherv", (void **)&mpi.allgatherv},
         {"MPI_Bcast", (void **)&mpi.bcast},
@@ -204,4 +211,20 @@ int cmpi_finalized(void) { return mpi.finalized; }
 int cmpi_abort(int code) {
     REQUIRE_LOADED();
     return mpi.abort_(mpi.comm_world, code);
+}
+
+// MPI_STATUS_IGNORE is ((MPI_Status *) 0) in Open MPI's mpi.h.
+int cmpi_iallreduce_sum_float(void *buf, int count, void **request) {
+    REQUIRE_LOADED();
+    return mpi.iallreduce(CMPI_IN_PLACE, buf, count, mpi.type_float, mpi.op_sum, mpi.comm_world, (MPI_Request *)request);
+}
+
+int cmpi_wait(void **request) {
+    REQUIRE_LOADED();
+    return mpi.wait((MPI_Request *)request, NULL);
+}
+
+int cmpi_test(void **request, int *done) {
+    REQUIRE_LOADED();
+    return mpi.test((MPI_Request *)request, done, NULL);
 }

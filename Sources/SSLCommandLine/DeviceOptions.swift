@@ -23,6 +23,12 @@ public struct DeviceOptions: ParsableArguments {
         printError("device: \(backend.name)")
         return backend
     }
+
+    /// The backend of one rank of a data-parallel job: `auto`/`gpu` take the rank's own GPU
+    /// among the host's (by local rank); an explicit `--device` applies to every rank.
+    public func backend(localRank: Int) throws -> any Backend {
+        try Devices.backend(for: device, localRank: localRank)
+    }
 }
 
 /// Writes a line to standard error.

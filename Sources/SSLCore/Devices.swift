@@ -50,35 +50,38 @@ public enum Devices {
     public static let environmentVariable = "SSL_DEVICE"
 
     /// The backend for `spec`, or for `SSL_DEVICE` when `spec` is nil, or `auto`.
-    public static func backend(for spec: String?) throws -> any Backend {
+    /// - Parameter localRank: the process's index among a data-parallel job's processes on this
+    ///   host: `auto` and `gpu` then take GPU `localRank mod #GPUs`, one GPU per rank.
+    public static func backend(for spec: String?, localRank: Int = 0) throws -> any Backend {
         let text = spec ?? ProcessInfo.processInfo.environment[environmentVariable] ?? "auto"
-        return try backend(for: try DeviceSpec(parsing: text))
+        return try backend(for: try DeviceSpec(parsing: text), localRank: localRank)
     }
 
-    public static func backend(for spec: DeviceSpec) throws -> any Backend {
+    public static func backend(for spec: DeviceSpec, localRank: Int = 0) throws -> any Backend {
         switch spec {
         case .reference:
             return ReferenceBackend()
         case .auto:
-            guard let device = preferred((try? OpenCLDevices.all()) ?? []) else { return ReferenceBackend() }
+            guard let device = preferred((try? OpenCLDevices.all()) ?? [], localRank: localRank) else { return ReferenceBackend() }
             return try OpenCLBackend(device: device)
         default:
-            return try OpenCLBackend(device: try resolve(spec))
+            return try OpenCLBackend(device: try resolve(spec, localRank: localRank))
         }
     }
 
     /// The OpenCL device `spec` names; throws for `reference` and for choices nothing matches.
-    public static func resolve(_ spec: DeviceSpec) throws -> OpenCLDeviceInfo {
+    public static func resolve(_ spec: DeviceSpec, localRank: Int = 0) throws -> OpenCLDeviceInfo {
         let devices = try OpenCLDevices.all()
         let listing = devices.map { "\($0.spec) \($0.name) (\($0.kind.rawValue))" }.joined(separator: "; ")
         switch spec {
         case .reference:
             throw SSLError.unknownDevice(spec: "reference", reason: "the reference backend is not an OpenCL device")
         case .auto, .openCL:
-            guard let device = preferred(devices) else { throw SSLError.noOpenCLPlatform }
+            guard let device = preferred(devices, localRank: localRank) else { throw SSLError.noOpenCLPlatform }
             return device
         case .gpu:
-            guard let device = devices.first(where: { $0.kind == .gpu }) else {
+            let gpus = devices.filter { $0.kind == .gpu }
+            guard let device = gpus.isEmpty ? nil : gpus[localRank % gpus.count] else {
                 throw SSLError.unknownDevice(spec: "gpu", reason: "no OpenCL GPU found (devices: \(listing.isEmpty ? "none" : listing)); use --device opencl or --device reference")
             }
             return device
@@ -90,8 +93,9 @@ public enum Devices {
         }
     }
 
-    /// The first GPU, else the first device.
-    public static func preferred(_ devices: [OpenCLDeviceInfo]) -> OpenCLDeviceInfo? {
-        devices.first(where: { $0.kind == .gpu }) ?? devices.first
+    /// GPU `localRank mod #GPUs` (the first GPU for one process), else the first device.
+    public static func preferred(_ devices: [OpenCLDeviceInfo], localRank: Int = 0) -> OpenCLDeviceInfo? {
+        let gpus = devices.filter { $0.kind == .gpu }
+        return gpus.isEmpty ? devices.first : gpus[max(localRank, 0) % gpus.count]
     }
 }

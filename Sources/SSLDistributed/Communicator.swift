@@ -78,6 +78,12 @@ public final class Communicator: @unchecked Sendable {
         try shared.get()
     }
 
+    /// A world of this process alone, without MPI, whatever the environment says: for work that
+    /// must not take part in a job's collectives (tests, tools).
+    public static func local() -> Communicator {
+        Communicator(rank: 0, size: 1, localRank: 0, hostName: systemHostName(), mpi: false)
+    }
+
     /// Builds the world a process with `environment` would see. Not cached: for tests, and for
     /// ``world()`` once.
     static func make(environment: [String: String]) throws -> Communicator {
@@ -194,6 +200,36 @@ public final class Communicator: @unchecked Sendable {
         var values = try backend.download(tensor)
         try allReduce(&values, reduction)
         try backend.upload(values, into: tensor)
+    }
+
+    /// Starts summing `values` over all ranks without waiting (`MPI_Iallreduce`): the transfer
+    /// proceeds while this rank does other work, e.g. downloads the next gradient bucket.
+    /// ``PendingSum/wait()`` returns the sums. Every rank must start the same sums in the same order.
+    public func startSum(_ values: [Float]) throws -> PendingSum {
+        let pending = PendingSum(values, communicator: self)
+        guard mpi else { return pending }
+        let count = try count32(values.count, "MPI_Iallreduce")
+        guard count > 0 else { return pending }
+        try call("MPI_Iallreduce") { cmpi_iallreduce_sum_float(pending.buffer.baseAddress, count, &pending.request) }
+        pending.started = true
+        return pending
+    }
+
+    /// Lets MPI progress `pending` (Open MPI moves non-blocking collectives only inside MPI calls);
+    /// returns whether it has completed.
+    @discardableResult
+    func test(_ pending: PendingSum) throws -> Bool {
+        guard pending.started else { return true }
+        var done: Int32 = 0
+        try call("MPI_Test") { cmpi_test(&pending.request, &done) }
+        if done != 0 { pending.started = false }
+        return done != 0
+    }
+
+    func wait(_ pending: PendingSum) throws {
+        guard pending.started else { return }
+        try call("MPI_Wait") { cmpi_wait(&pending.request) }
+        pending.started = false
     }
 
     /// Concatenates every rank's `values` in rank order; every rank must pass the same count.
@@ -314,5 +350,39 @@ private func withNonNullPointer<T: Numeric>(_ values: [T], _ body: (UnsafeRawPoi
     try values.withUnsafeBufferPointer { buffer in
         if let base = buffer.baseAddress { try body(UnsafeRawPointer(base)) }
         else { try withUnsafePointer(to: &spare) { try body(UnsafeRawPointer($0)) } }
+    }
+}
+
+/// A sum over ranks in flight (``Communicator/startSum(_:)``): owns the buffer MPI writes into
+/// until it completes, so the values cannot move or be freed under MPI.
+public final class PendingSum {
+    fileprivate let buffer: UnsafeMutableBufferPointer<Float>
+    fileprivate var request: UnsafeMutableRawPointer?
+    fileprivate var started = false
+    private let communicator: Communicator
+
+    fileprivate init(_ values: [Float], communicator: Communicator) {
+        buffer = .allocate(capacity: max(values.count, 1))
+        _ = buffer.initialize(from: values)
+        self.communicator = communicator
+        count = values.count
+    }
+
+    /// The number of values.
+    public let count: Int
+
+    /// Lets MPI progress the transfer; true once it has completed.
+    public func poll() throws -> Bool { try communicator.test(self) }
+
+    /// Waits for the sum and returns it (every rank's values summed element-wise).
+    public func wait() throws -> [Float] {
+        try communicator.wait(self)
+        return Array(buffer.prefix(count))
+    }
+
+    deinit {
+        // A request still in flight must finish before its buffer is freed.
+        if started { try? communicator.wait(self) }
+        buffer.deallocate()
     }
 }

@@ -4,12 +4,62 @@
 //   mpirun --allow-run-as-root --oversubscribe -np 2 .build/debug/ssl-mpi-check
 //   ssl-mpi-check --abort   # the last rank calls MPI_Abort while the others wait in a barrier
 //   ssl-mpi-check --exit    # the last rank exits with status 3 without finalising, same wait
+//   ssl-mpi-check --gathered-ntxent   # NT-Xent over gathered embeddings: the weight gradient
+//                                     # averaged over ranks equals the single-process one
 //
 // Without mpirun it checks the one-process world, where every collective is the identity.
 import CMPI
 import Foundation
 import SSLCore
 import SSLDistributed
+import SSLTrain
+
+/// Σ_r r in float.
+func rankSum32(_ p: Int) -> Float { Float(p * (p - 1) / 2) }
+
+/// SimCLR's gathered negatives: z = x·Wᵀ of this rank's rows, NT-Xent on every rank's rows, and
+/// the backward through the gather, then the weight gradient averaged over the ranks — against
+/// the same computed on the whole batch in this process. A gather whose backward dropped the
+/// other ranks' share of the gradient (the known bug) would give a different weight gradient.
+func checkGatheredNTXent(_ world: Communicator) throws {
+    let backend = ReferenceBackend(), group = DataParallel(world)
+    let n = 6 * world.size, d = 5, k = 4   // the global batch: 6 rows per rank
+    var rng = SplitMix64(seed: 42)
+    let x1 = (0..<(n * d)).map { _ in Float(rng.gaussian()) }, x2 = (0..<(n * d)).map { _ in Float(rng.gaussian()) }
+
+    /// `naive`: the backward keeps only this rank's rows of its own gradient, unscaled — the
+    /// gather without the other ranks' share, whose result must differ.
+    func weightGradient(rows: Range<Int>, group: DataParallel, naive: Bool = false) throws -> (loss: Float, dW: [Float]) {
+        let back = { (dGlobal: Tensor) in
+            naive ? try backend.rows(dGlobal, (rows.lowerBound)..<(rows.upperBound)) : try group.gatherBackward(dGlobal, on: backend)
+        }
+        let layer = try Linear(name: "w", inFeatures: d, outFeatures: k, bias: false, seed: 7, on: backend)
+        let slice = { (x: [Float]) in try backend.upload(Array(x[(rows.lowerBound * d)..<(rows.upperBound * d)]),
+                                                         shape: [rows.count, d]) }
+        let (z1, c1) = try layer.forward(try slice(x1)), (z2, c2) = try layer.forward(try slice(x2))
+        let r = try backend.ntXent(try group.gatherRows(z1, on: backend), try group.gatherRows(z2, on: backend),
+                                   temperature: 0.5)
+        _ = try layer.backward(c1, try back(r.dZ1))
+        _ = try layer.backward(c2, try back(r.dZ2))
+        try group.averageGradients(layer.parameters, on: backend)
+        return (try backend.download(r.loss)[0], try backend.download(layer.weight.gradient))
+    }
+
+    let per = n / world.size
+    let distributed = try weightGradient(rows: (world.rank * per)..<((world.rank + 1) * per), group: group)
+    let single = try weightGradient(rows: 0..<n, group: .local())
+    let scale = single.dW.map(abs).max() ?? 1
+    let error = zip(distributed.dW, single.dW).map { abs($0 - $1) }.max() ?? 0
+    try expect(distributed.loss == single.loss, "NT-Xent loss \(distributed.loss) on \(world.size) ranks vs \(single.loss)")
+    // Float sums of two partial gradients against one: a few ulps of the largest entry.
+    try expect(error <= 1e-5 * scale, "dW differs by \(error) (max |dW| \(scale)): \(distributed.dW) vs \(single.dW)")
+    if world.size > 1 {
+        let wrong = try weightGradient(rows: (world.rank * per)..<((world.rank + 1) * per), group: group, naive: true)
+        let gap = zip(wrong.dW, single.dW).map { abs($0 - $1) }.max() ?? 0
+        try expect(gap > 1e-3 * scale, "the naive gather's gradient should differ, but differs by only \(gap)")
+    }
+    print("ok rank \(world.rank): gathered NT-Xent weight gradient equals the single-process one (max diff \(error))")
+}
 
 struct CheckFailed: Error, CustomStringConvertible {
     let description: String
@@ -60,6 +110,14 @@ func runChecks(_ world: Communicator) throws {
     try expect(discovered.values == expected && discovered.counts == counts,
                "allGatherUneven: \(discovered.values) counts \(discovered.counts)")
 
+    // Non-blocking sums: two in flight at once, completed out of order.
+    let first = try world.startSum((0..<4).map { Float(r + $0) })
+    let second = try world.startSum([Float(r + 1)])
+    _ = try first.poll()
+    try expect(try second.wait() == [triangle], "startSum (second): expected \(triangle)")
+    let firstSum = try first.wait()
+    try expect(firstSum == (0..<4).map { Float(p * $0) + rankSum32(p) }, "startSum (first): \(firstSum)")
+
     let root = p - 1
     var message: [Float] = r == root ? [3.5, -2, 7] : [0, 0, 0]
     try world.broadcast(&message, root: root)
@@ -109,6 +167,14 @@ case "":
         FileHandle.standardError.write(Data("ssl-mpi-check rank \(world.rank): \(error)\n".utf8))
         world.abort(code: 1)
     }
+case "--gathered-ntxent":
+    do {
+        try checkGatheredNTXent(world)
+        try world.finalize()
+    } catch {
+        FileHandle.standardError.write(Data("ssl-mpi-check rank \(world.rank): \(error)\n".utf8))
+        world.abort(code: 1)
+    }
 case "--abort", "--exit":
     if world.rank == world.size - 1 {
         FileHandle.standardError.write(Data("rank \(world.rank): failing on purpose (\(mode))\n".utf8))
@@ -119,6 +185,6 @@ case "--abort", "--exit":
     print("rank \(world.rank) left the barrier: the failing rank did not stop the job")
     exit(0)
 default:
-    FileHandle.standardError.write(Data("usage: ssl-mpi-check [--abort | --exit]\n".utf8))
+    FileHandle.standardError.write(Data("usage: ssl-mpi-check [--abort | --exit | --gathered-ntxent]\n".utf8))
     exit(2)
 }

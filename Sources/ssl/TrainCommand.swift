@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import SSLCommandLine
+import SSLDistributed
 import SSLTrain
 
 extension Method: ExpressibleByArgument {}
@@ -17,6 +18,11 @@ struct TrainCommand: ParsableCommand {
             Defaults are the method's paper's; --preset cpu trains a small MLP encoder for two \
             epochs with AdamW so that a run fits a few minutes on a CPU and evaluates on subsets, \
             --preset gpu trains the same recipe longer and evaluates on the full test set.
+
+            Data parallel: `mpirun -np R ssl train …` runs R ranks; --batch-size stays the global \
+            batch, each rank trains on its slice, and the run equals the single-process one \
+            (batch norm synchronised, losses over the global batch, gradients averaged). Rank 0 \
+            writes the files; every rank resumes from them, with any number of ranks.
             """)
 
     enum Preset: String, ExpressibleByArgument { case paper, cpu, gpu, auto }
@@ -36,6 +42,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of initialisation, shuffling and augmentation.") var seed: UInt64?
     @Option(help: "Output folder.") var out: String = "runs/latest"
     @Flag(help: "Continue from OUT/checkpoint.npz.") var resume = false
+    @Flag(help: "Only train and checkpoint: no kNN during training, no final evaluation.") var noEval = false
+    @Flag(help: "Under mpirun, keep each rank's own batch-norm statistics instead of synchronising them.")
+    var localBatchNorm = false
     @OptionGroup var device: DeviceOptions
 
     func validate() throws {
@@ -43,7 +52,22 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let backend = try device.backend()
+        let world = try Communicator.world()
+        do {
+            try train(in: world)
+            try world.finalize()
+        } catch {
+            guard world.size > 1 else { throw error }
+            // One failed rank must end the job, not leave the others waiting in a collective.
+            printError("error: rank \(world.rank) of \(world.size) on \(world.hostName) failed: \(error)")
+            world.abort(code: 1)
+        }
+    }
+
+    private func train(in world: Communicator) throws {
+        let backend = try device.backend(localRank: world.localRank)
+        printError(world.size == 1 ? "device: \(backend.name)"
+                   : "rank \(world.rank)/\(world.size) on \(world.hostName): device \(backend.name)")
         var c = try config.map { try TrainConfig.load($0) } ?? TrainConfig.defaults(for: method!)
         if let method, method != c.method { c = TrainConfig.defaults(for: method) }
         apply(preset == .auto ? (backend.isGPU ? .gpu : .cpu) : preset, to: &c)
@@ -55,6 +79,8 @@ struct TrainCommand: ParsableCommand {
         if let trainSubset { c.trainSubset = trainSubset }
         if let dataset { c.dataset = dataset }
         if let seed { c.seed = seed }
+        if noEval { c.evaluate = false }
+        if localBatchNorm { c.syncBatchNorm = false }
         if let projector {
             let widths = projector.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !widths.isEmpty, widths.count == projector.split(separator: ",").count else {
@@ -65,11 +91,19 @@ struct TrainCommand: ParsableCommand {
         try c.validate()
 
         let data = try DataSources.load(c.dataset, trainSubset: c.trainSubset, evalTrain: c.evalTrain, evalTest: c.evalTest)
-        printError("data: \(data.train.name), \(data.train.count) training images \(data.train.channels)×\(data.train.height)×\(data.train.width)")
-        let trainer = try Trainer(config: c, data: data, backend: backend, outputFolder: out)
+        let lead = world.rank == 0
+        if lead {
+            printError("data: \(data.train.name), \(data.train.count) training images \(data.train.channels)×\(data.train.height)×\(data.train.width)")
+        }
+        let trainer = try Trainer(config: c, data: data, backend: backend, outputFolder: out, group: DataParallel(world))
         if resume { try trainer.resume(from: trainer.files.checkpoint) }
-        printError("\(c.method.paper): \(trainer.stopStep) steps of \(c.batchSize), \(c.encoder) encoder, output \(out)")
+        if lead {
+            printError("\(c.method.paper): \(trainer.stopStep) steps of \(c.batchSize)"
+                       + (world.size > 1 ? " (\(c.batchSize / world.size) per rank × \(world.size))" : "")
+                       + ", \(c.encoder) encoder, output \(out)")
+        }
         try trainer.run()
+        guard lead && c.evaluate else { return }
 
         let random = try EncoderFactory.make(c.encoder, widths: c.encoderWidths, channels: data.train.channels,
                                              size: data.train.height, seed: c.seed, on: backend)

@@ -86,14 +86,6 @@ private var devices: [String] { TestBackends.hasOpenCL ? ["reference", "opencl"]
     }
 }
 
-/// The built `ssl` binary beside the test bundle, for what cannot be tested in process:
-/// the ICD loader reads its configuration once per process.
-private var sslBinary: URL? {
-    let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    let url = folder.appendingPathComponent("ssl")
-    return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
-}
-
 @Suite struct NoPlatformTests {
     /// Runs `ssl` with an ICD vendor folder that lists no driver.
     private func runWithoutPlatforms(_ arguments: [String]) throws -> (status: Int32, output: String) {

@@ -96,90 +96,12 @@ import Testing
 
 // MARK: - Real ranks under mpirun
 
-/// `mpirun` on PATH, or nil.
-private let mpirun: URL? = {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    for folder in path.split(separator: ":") {
-        let url = URL(fileURLWithPath: String(folder)).appendingPathComponent("mpirun")
-        if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-    }
-    return nil
-}()
-
-/// The built `ssl-mpi-check` beside the test bundle, as `ssl` is found for the CLI tests.
-private let checkBinary: URL? = {
-    let url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        .appendingPathComponent("ssl-mpi-check")
-    return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
-}()
-
-private let inCI = ProcessInfo.processInfo.environment["CI"] != nil
-
-/// Runs a process to its end or until `timeout` seconds, then SIGTERM (mpirun passes it on to
-/// its ranks) and, 5 s later, SIGKILL. Standard output and error are read together.
-private func run(_ executable: URL, _ arguments: [String], timeout: TimeInterval)
-    throws -> (status: Int32, output: String, seconds: Double, timedOut: Bool)
-{
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    // A test run started inside another MPI job must not hand its rank variables down.
-    process.environment = ProcessInfo.processInfo.environment.filter {
-        !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_")
-    }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    let reader = DispatchGroup()
-    nonisolated(unsafe) var data = Data()
-    reader.enter()
-    DispatchQueue.global().async {
-        data = pipe.fileHandleForReading.readDataToEndOfFile()
-        reader.leave()
-    }
-    let start = Date()
-    try process.run()
-    var timedOut = false
-    while process.isRunning {
-        if Date().timeIntervalSince(start) > timeout {
-            timedOut = true
-            process.terminate()
-            let killAt = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < killAt { usleep(50_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            break
-        }
-        usleep(20_000)
-    }
-    process.waitUntilExit()
-    let seconds = Date().timeIntervalSince(start)
-    _ = reader.wait(timeout: .now() + 10)
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self), seconds, timedOut)
-}
-
-/// `mpirun … -np 2 ssl-mpi-check ARGS`, or nil after recording why it cannot run
-/// (a failure in CI, a skip elsewhere).
-private func mpirun2(_ arguments: [String], timeout: TimeInterval)
-    throws -> (status: Int32, output: String, seconds: Double, timedOut: Bool)?
-{
-    guard let mpirun else {
-        if inCI { Issue.record("CI needs Open MPI's mpirun for the 2-rank tests (apt-get install openmpi-bin)") }
-        return nil
-    }
-    guard let binary = checkBinary else {
-        Issue.record("ssl-mpi-check is not built beside the tests (run swift build --build-tests)")
-        return nil
-    }
-    return try run(mpirun, ["--allow-run-as-root", "--oversubscribe", "-np", "2", binary.path] + arguments,
-                   timeout: timeout)
-}
-
 @Suite(.serialized) struct MPIRunTests {
     @Test("ssl-mpi-check without mpirun checks the one-process world and needs no MPI",
           .enabled(if: checkBinary != nil || inCI))
     func oneProcessBinary() throws {
         let binary = try #require(checkBinary, "ssl-mpi-check is not built beside the tests")
-        let result = try run(binary, [], timeout: 60)
+        let result = try runProcess(binary, [], timeout: 60)
         #expect(result.status == 0 && result.output.contains("ok rank 0 of 1"), "\(result.output)")
     }
 
@@ -193,6 +115,19 @@ private func mpirun2(_ arguments: [String], timeout: TimeInterval)
         #expect(result.output.contains("ok rank 0 of 2") && result.output.contains("ok rank 1 of 2"), "\(result.output)")
         // The MPI error path: an invalid root comes back as MPI's text, not as an abort.
         #expect(result.output.contains("MPI_Bcast failed: MPI_ERR_ROOT"), "\(result.output)")
+    }
+
+    /// The known wrong-gradient bug of gathered embeddings: ssl-mpi-check computes a weight
+    /// gradient through NT-Xent on gathered rows on 2 ranks and in one process, and also checks
+    /// that a gather without the other ranks' share of the gradient gives a different one.
+    @Test("2 ranks: the NT-Xent gradient through gathered embeddings equals the single-process gradient",
+          .enabled(if: mpirun != nil || inCI))
+    func gatheredNTXentGradient() throws {
+        guard let result = try mpirun2(["--gathered-ntxent"], timeout: 120) else { return }
+        #expect(result.status == 0, "mpirun exited \(result.status):\n\(result.output)")
+        for rank in 0..<2 {
+            #expect(result.output.contains("ok rank \(rank): gathered NT-Xent weight gradient equals"), "\(result.output)")
+        }
     }
 
     /// Rank 1 fails while rank 0 waits in a barrier. mpirun ended the job here in 0.5 s (abort)

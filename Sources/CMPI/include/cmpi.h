@@ -32,6 +32,15 @@ int cmpi_size(int *size);
 int cmpi_allreduce_sum_float(void *buf, int count);
 int cmpi_allreduce_sum_double(void *buf, int count);
 
+/// MPI_Iallreduce in place (sum of floats): starts the reduction and returns at once; `buf` must
+/// stay valid and untouched until cmpi_wait (or a cmpi_test reporting done) completes `request`.
+int cmpi_iallreduce_sum_float(void *buf, int count, void **request);
+/// MPI_Wait on a request of cmpi_iallreduce_sum_float (status ignored).
+int cmpi_wait(void **request);
+/// MPI_Test: sets `done` to 1 when the request has completed (it then needs no wait). Calling it
+/// also lets Open MPI progress outstanding collectives while the caller does other work.
+int cmpi_test(void **request, int *done);
+
 /// `recv` receives `count` floats from every rank, rank order: size·count floats.
 int cmpi_allgather_float(const void *send, int count, void *recv);
 /// The same for ints: size·count ints (used to exchange the counts of an uneven gather).

@@ -30,6 +30,7 @@ public final class MLPEncoder: FeatureLayer {
     public var parameters: [Parameter] { body.parameters }
     public var buffers: [NamedBuffer] { body.buffers }
     public func setTraining(_ training: Bool) { body.setTraining(training) }
+    public var sublayers: [any Layer] { [body] }
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) { try body.forward(x) }
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor { try body.backward(cache, dY) }
 }
@@ -71,6 +72,7 @@ public final class BasicBlock: Layer {
 
     public var parameters: [Parameter] { main.parameters + (shortcut?.parameters ?? []) }
     public var buffers: [NamedBuffer] { main.buffers + (shortcut?.buffers ?? []) }
+    public var sublayers: [any Layer] { [main] + (shortcut.map { [$0] } ?? []) }
     public func setTraining(_ training: Bool) {
         main.setTraining(training)
         shortcut?.setTraining(training)
@@ -152,6 +154,7 @@ public final class ResNetEncoder: FeatureLayer {
     public var parameters: [Parameter] { body.parameters }
     public var buffers: [NamedBuffer] { body.buffers }
     public func setTraining(_ training: Bool) { body.setTraining(training) }
+    public var sublayers: [any Layer] { [body] }
 
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) {
         guard x.rank == 4, x.shape[1] == inputChannels else {

@@ -60,6 +60,7 @@ public final class MLPHead: FeatureLayer {
     public var parameters: [Parameter] { body.parameters }
     public var buffers: [NamedBuffer] { body.buffers }
     public func setTraining(_ training: Bool) { body.setTraining(training) }
+    public var sublayers: [any Layer] { [body] }
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) { try body.forward(x) }
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor { try body.backward(cache, dY) }
 
@@ -137,6 +138,7 @@ public final class DINOHead: FeatureLayer {
     public var parameters: [Parameter] { mlp.parameters + lastLayer.parameters }
     public var buffers: [NamedBuffer] { mlp.buffers }
     public func setTraining(_ training: Bool) { mlp.setTraining(training) }
+    public var sublayers: [any Layer] { [mlp, lastLayer] }
 
     struct Cache: LayerCache { let mlp: LayerCache, bottleneck: Tensor, last: LayerCache }
 

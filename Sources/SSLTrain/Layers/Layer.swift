@@ -30,6 +30,9 @@ public protocol Layer: AnyObject {
     /// Batch statistics (true, the default) or running statistics (false) in batch norm;
     /// containers pass it on to every layer they hold.
     func setTraining(_ training: Bool)
+    /// The layers a container holds (none for a leaf), so that a walk over a network reaches
+    /// every batch norm (``Layer/descendants``).
+    var sublayers: [any Layer] { get }
     /// - Returns: the output and what ``backward(_:_:)`` needs.
     func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache)
     /// - Parameters:
@@ -43,6 +46,10 @@ extension Layer {
     public var parameters: [Parameter] { [] }
     public var buffers: [NamedBuffer] { [] }
     public func setTraining(_ training: Bool) {}
+    public var sublayers: [any Layer] { [] }
+
+    /// This layer and every layer inside it, depth first.
+    public var descendants: [any Layer] { [self] + sublayers.flatMap(\.descendants) }
 
     /// Sets every parameter gradient to zero (before a step's backwards).
     public func zeroGradients(on backend: any Backend) throws {

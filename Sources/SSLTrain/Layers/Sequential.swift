@@ -9,6 +9,7 @@ public final class Sequential: Layer {
 
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
     public var buffers: [NamedBuffer] { layers.flatMap(\.buffers) }
+    public var sublayers: [any Layer] { layers }
     public func setTraining(_ training: Bool) { for layer in layers { layer.setTraining(training) } }
 
     struct Cache: LayerCache { let caches: [LayerCache] }

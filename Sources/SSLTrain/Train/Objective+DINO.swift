@@ -69,6 +69,7 @@ final class DINOObjective: Objective {
     }
 
     var trainable: [any Layer] { [encoder, head] }
+    var teacherLayers: [any Layer] { teacher.layers }
     var state: [NamedBuffer] { teacher.state + [NamedBuffer(name: "center", tensor: center)] }
 
     /// τ_t at `epoch`.
@@ -90,11 +91,17 @@ final class DINOObjective: Objective {
                                  studentTemperature: Self.studentTemperature,
                                  teacherTemperature: Float(try teacherTemperature(epoch: context.epoch)),
                                  centerMomentum: Self.centerMomentum)
+        // The centre moves towards the teacher's batch mean: m·c + (1 − m)·mean is linear in the
+        // mean, so the rank average of each rank's update is the update with the global mean.
+        try context.group.averageInPlace(r.centerNext, purpose: "centre", on: backend)
         try backend.axpby(r.centerNext, alpha: 1, beta: 0, into: center)
         for v in views.indices.reversed() { try backward(student, caches[v], r.dStudent[v]) }
-        // The trainer calls the optimizer right after `step`: clip here (utils.clip_gradients).
-        _ = try backend.clipGradientNormPerParameter(of: parameters, maxNorm: Self.clipGradient)
         return r.loss
+    }
+
+    /// utils.clip_gradients, on the gradients averaged over the ranks.
+    func beforeOptimizer(_ context: StepContext) throws {
+        _ = try backend.clipGradientNormPerParameter(of: parameters, maxNorm: Self.clipGradient)
     }
 
     func frozen(_ context: StepContext) -> Set<String> {

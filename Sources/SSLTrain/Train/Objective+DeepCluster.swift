@@ -142,11 +142,15 @@ final class PseudoLabels {
 
 /// The encoder's features `(N, D)` of every training image, in eval mode on the unaugmented
 /// normalised images (``Features/extract(_:dataset:indices:normalization:batch:on:)``), on the device.
+/// Over several ranks each extracts a contiguous share and every rank receives all of them, so
+/// the clustering that follows sees the same features on every rank.
 func trainingFeatures(_ encoder: any FeatureLayer, _ trainer: Trainer) throws -> Tensor {
-    let train = trainer.data.train
-    let features = try Features.extract(encoder, dataset: train, indices: Array(0..<train.count),
+    let train = trainer.data.train, group = trainer.group
+    let share = BatchSampler.slice(Array(0..<train.count), rank: group.rank, worldSize: group.size)
+    let features = try Features.extract(encoder, dataset: train, indices: share,
                                         normalization: trainer.data.normalization, on: trainer.backend)
-    return try trainer.backend.upload(features.values, shape: [features.rows, features.columns])
+    let all = try group.gatherUneven(features.values, purpose: "features")
+    return try trainer.backend.upload(all, shape: [train.count, features.columns])
 }
 
 /// One view through `layers` (encoder, head), a cross-entropy on the batch's pseudo-labels, and

@@ -82,14 +82,16 @@ final class MemoryBankObjective: Objective {
     }
 
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        let (z, caches) = try forward(trainable, views[0])
+        let (local, caches) = try forward(trainable, views[0])
+        // Every rank evaluates the whole global batch, so Z and the bank updates are the same on every copy.
+        let z = try context.group.gatherRows(local, on: backend)
         let known = try normalizerSet ?? (try backend.download(normalizer)[0] > 0)
-        let r = try backend.memoryBank(z: z, indices: context.indices, bank: bank, temperature: temperature,
+        let r = try backend.memoryBank(z: z, indices: context.globalIndices, bank: bank, temperature: temperature,
                                        negatives: negatives, seed: Self.negativeSeed(seed, globalStep: context.globalStep),
                                        normalizer: known ? normalizer : nil, momentum: MemoryBankReference.defaultMomentum)
         if !known, let computed = r.normalizer { try backend.axpby(computed, alpha: 1, beta: 0, into: normalizer) }
         normalizerSet = true
-        try backward(trainable, caches, r.dZ)
+        try backward(trainable, caches, try context.group.gatherBackward(r.dZ, on: backend))
         bankNext = r.bankNext
         return r.loss
     }

@@ -37,7 +37,10 @@ extension ViewPolicy {
 ///   enqueue, update). The keys of a step and the queue they meet are the same: the first
 ///   official update, before any optimizer step, leaves the copy unchanged.
 /// - No shuffling BN: it exists to stop keys and queries of one GPU's sub-batch sharing batch
-///   statistics; this runs on one device with one batch, and the key encoder uses its own batch statistics.
+///   statistics; here the key encoder's batch norm uses the statistics of the whole global
+///   batch (synchronised over ranks), as one process computes them.
+/// - Over several ranks the loss of each rank's queries is local (a mean over samples, averaged
+///   with the gradients) and every rank enqueues every rank's keys, so all queues stay equal.
 final class MoCoObjective: Objective {
     let method = Method.moco
     let encoder: any FeatureLayer
@@ -78,17 +81,18 @@ final class MoCoObjective: Objective {
     }
 
     var trainable: [any Layer] { [encoder, projector] }
+    var teacherLayers: [any Layer] { teacher.layers }
     var state: [NamedBuffer] { teacher.state + [NamedBuffer(name: "queue", tensor: queue)] }
 
-    /// The oldest queue row before the step: N keys were enqueued by each earlier step.
-    func pointer(before context: StepContext) -> Int { context.globalStep * context.indices.count % queue.shape[0] }
+    /// The oldest queue row before the step: N keys (the global batch) were enqueued by each earlier step.
+    func pointer(before context: StepContext) -> Int { context.globalStep * context.globalIndices.count % queue.shape[0] }
 
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
         let (q, caches) = try forward(trainable, views[0])
         let k = try forward(teacher.layers, views[1]).0
         let r = try backend.moco(q: q, k: k, queue: queue, temperature: temperature)
         try backward(trainable, caches, r.dQ)
-        keys = k
+        keys = try context.group.gatherRows(k, purpose: "keys", on: backend)  // concat_all_gather: every rank's keys
         return r.loss
     }
 

@@ -3,14 +3,16 @@
 import SSLCore
 
 /// The two-view pattern every non-teacher method shares: `views` through `layers`, the loss
-/// gives ∂L/∂z for each view, and each view's backward adds into the same parameters.
-func twoViewStep(_ layers: [any Layer], _ views: [Tensor],
+/// on both views' embeddings of the whole global batch (gathered from every rank) gives ∂L/∂z
+/// for each view, and each view's backward adds into the same parameters.
+func twoViewStep(_ layers: [any Layer], _ views: [Tensor], _ context: StepContext,
                  loss: (Tensor, Tensor) throws -> (loss: Tensor, dZ1: Tensor, dZ2: Tensor)) throws -> Tensor {
+    let (group, backend) = (context.group, context.backend)
     let (z1, c1) = try forward(layers, views[0])
     let (z2, c2) = try forward(layers, views[1])
-    let r = try loss(z1, z2)
-    try backward(layers, c2, r.dZ2)
-    try backward(layers, c1, r.dZ1)
+    let r = try loss(try group.gatherRows(z1, on: backend), try group.gatherRows(z2, on: backend))
+    try backward(layers, c2, try group.gatherBackward(r.dZ2, on: backend))
+    try backward(layers, c1, try group.gatherBackward(r.dZ1, on: backend))
     return r.loss
 }
 
@@ -35,7 +37,7 @@ final class BarlowTwinsObjective: Objective {
     var trainable: [any Layer] { [encoder, projector] }
 
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        try twoViewStep(trainable, views) { z1, z2 in
+        try twoViewStep(trainable, views, context) { z1, z2 in
             let r = try backend.barlowTwins(z1, z2, lambda: lambda, eps: 1e-5)
             return (r.loss, r.dZ1, r.dZ2)
         }
@@ -63,7 +65,7 @@ final class VICRegObjective: Objective {
     var trainable: [any Layer] { [encoder, projector] }
 
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        try twoViewStep(trainable, views) { z1, z2 in
+        try twoViewStep(trainable, views, context) { z1, z2 in
             let r = try backend.vicreg(z1, z2, simCoeff: coefficients.sim, stdCoeff: coefficients.std, covCoeff: coefficients.cov)
             return (r.loss, r.dZ1, r.dZ2)
         }

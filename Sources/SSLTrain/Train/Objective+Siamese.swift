@@ -32,6 +32,7 @@ final class BYOLObjective: Objective {
     }
 
     var trainable: [any Layer] { [encoder, projector, predictor] }
+    var teacherLayers: [any Layer] { teacher.layers }
     var state: [NamedBuffer] { teacher.state }
 
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {

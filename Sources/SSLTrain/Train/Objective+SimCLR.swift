@@ -22,7 +22,7 @@ final class SimCLRObjective: Objective {
     var trainable: [any Layer] { [encoder, projector] }
 
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        try twoViewStep(trainable, views) { z1, z2 in
+        try twoViewStep(trainable, views, context) { z1, z2 in
             let r = try backend.ntXent(z1, z2, temperature: temperature)
             return (r.loss, r.dZ1, r.dZ2)
         }

@@ -79,13 +79,15 @@ final class SwAVObjective: Objective {
             let (y, cache) = try forward(layers, view)
             projections.append(y)
             caches.append(cache)
-            crops.append(try backend.l2Normalize(y, eps: Self.eps))
+            // Sinkhorn's equipartition is over the global batch: every rank's codes.
+            crops.append(try context.group.gatherRows(try backend.l2Normalize(y, eps: Self.eps), on: backend))
         }
         let r = try backend.swav(crops: crops, prototypes: prototypes.weight.value, epsilon: Self.epsilon,
                                  iterations: Self.sinkhornIterations, temperature: temperature, queues: nil)
         try backend.axpby(r.dPrototypes, alpha: 1, beta: 1, into: prototypes.weight.gradient)
         for v in views.indices.reversed() {
-            try backward(layers, caches[v], try backend.l2NormalizeBackward(projections[v], r.dZ[v], eps: Self.eps))
+            let dZ = try context.group.gatherBackward(r.dZ[v], on: backend)
+            try backward(layers, caches[v], try backend.l2NormalizeBackward(projections[v], dZ, eps: Self.eps))
         }
         return r.loss
     }

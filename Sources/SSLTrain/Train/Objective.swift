@@ -9,8 +9,19 @@ public struct StepContext {
     /// 0-based step within the epoch, and over the run.
     public let step: Int, globalStep: Int
     public let stepsPerEpoch: Int, totalSteps: Int
-    /// Global sample indices of the batch, in batch order.
+    /// Global sample indices of this rank's rows of the batch, in batch order.
     public let indices: [Int]
+    /// Global sample indices of the whole global batch (every rank's rows, rank order).
+    public let globalIndices: [Int]
+    /// The data-parallel group; one process without mpirun.
+    public let group: DataParallel
+
+    public init(backend: any Backend, epoch: Int, step: Int, globalStep: Int, stepsPerEpoch: Int, totalSteps: Int,
+                indices: [Int], globalIndices: [Int]? = nil, group: DataParallel = .local()) {
+        (self.backend, self.epoch, self.step, self.globalStep) = (backend, epoch, step, globalStep)
+        (self.stepsPerEpoch, self.totalSteps) = (stepsPerEpoch, totalSteps)
+        (self.indices, self.globalIndices, self.group) = (indices, globalIndices ?? indices, group)
+    }
 
     /// Progress through the run in [0, 1], for the EMA and temperature schedules.
     public var progress: Double { totalSteps > 0 ? Double(globalStep) / Double(totalSteps) : 1 }
@@ -32,6 +43,9 @@ public protocol Objective: AnyObject {
     var state: [NamedBuffer] { get }
     /// The views of each sample, view 0 first.
     var augmentation: AugmentPipeline { get }
+    /// Networks that run in training mode but are not trained by the optimizer (EMA teachers):
+    /// their batch norms are synchronised over ranks too.
+    var teacherLayers: [any Layer] { get }
 
     /// Once before each epoch's first step (DeepCluster's k-means, SeLA's pseudo-labels).
     func beginEpoch(_ epoch: Int, trainer: Trainer) throws
@@ -40,6 +54,9 @@ public protocol Objective: AnyObject {
     /// Parameter names the optimizer must leave alone this step (SwAV's prototypes and DINO's
     /// last layer early in training).
     func frozen(_ context: StepContext) -> Set<String>
+    /// After the gradients are averaged over the ranks and before the optimizer: clipping,
+    /// which must see the global gradient.
+    func beforeOptimizer(_ context: StepContext) throws
     /// After the optimizer: EMA teachers, queues.
     func afterStep(_ context: StepContext) throws
 }
@@ -47,8 +64,10 @@ public protocol Objective: AnyObject {
 extension Objective {
     public func beginEpoch(_ epoch: Int, trainer: Trainer) throws {}
     public func frozen(_ context: StepContext) -> Set<String> { [] }
+    public func beforeOptimizer(_ context: StepContext) throws {}
     public func afterStep(_ context: StepContext) throws {}
     public var state: [NamedBuffer] { [] }
+    public var teacherLayers: [any Layer] { [] }
 
     /// Every parameter the optimizer updates.
     public var parameters: [Parameter] { trainable.flatMap(\.parameters) }

@@ -52,6 +52,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var localCrops: Int = 6
     /// RandomResizedCrop's area range of the (global) views; nil for the recipe's (0.08, 1).
     public var cropScale: [Double]? = nil
+    /// Over several ranks, batch norm uses the statistics of the global batch (SyncBN); false
+    /// keeps each rank's own, as a plain DistributedDataParallel model does.
+    public var syncBatchNorm: Bool = true
+    /// Whether the run evaluates (kNN during training, the final table); false only trains and
+    /// checkpoints (tests, equivalence runs, benchmarks).
+    public var evaluate: Bool = true
 
     public init(method: Method) { self.method = method }
 
@@ -95,7 +101,14 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try take(.lambda, &lambda); try take(.simCoeff, &simCoeff); try take(.stdCoeff, &stdCoeff)
         try take(.covCoeff, &covCoeff); try takeOptional(.emaMomentum, &emaMomentum)
         try take(.queueSize, &queueSize); try takeOptional(.prototypes, &prototypes); try take(.localCrops, &localCrops)
-        try takeOptional(.cropScale, &cropScale)
+        try takeOptional(.cropScale, &cropScale); try take(.syncBatchNorm, &syncBatchNorm); try take(.evaluate, &evaluate)
+    }
+
+    /// The configuration as JSON with sorted keys: equal configurations give equal text.
+    public func canonicalJSON() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
     /// Throws a clear error for values no run can use.

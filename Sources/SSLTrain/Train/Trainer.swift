@@ -44,6 +44,23 @@ public struct History: Codable, Equatable {
     public var knn: [[Double]] = []
     public var imagesPerSecond: Double = 0
     public var wallSeconds: Double = 0
+    /// Seconds this rank waited for collectives (0 with one process), and the bytes it put into
+    /// them per step (the last step's, by purpose: gradients, embeddings, batch norm…).
+    public var communicationSeconds: Double = 0
+    public var communicationBytesPerStep: [String: Int] = [:]
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        losses = try c.decode([Double].self, forKey: .losses)
+        knn = try c.decode([[Double]].self, forKey: .knn)
+        imagesPerSecond = try c.decode(Double.self, forKey: .imagesPerSecond)
+        wallSeconds = try c.decode(Double.self, forKey: .wallSeconds)
+        // Absent from checkpoints written before data-parallel training.
+        communicationSeconds = try c.decodeIfPresent(Double.self, forKey: .communicationSeconds) ?? 0
+        communicationBytesPerStep = try c.decodeIfPresent([String: Int].self, forKey: .communicationBytesPerStep) ?? [:]
+    }
 }
 
 public final class Trainer {
@@ -54,6 +71,8 @@ public final class Trainer {
     public let optimizer: any Optimizer
     public let schedule: LinearWarmupCosine
     public let files: RunFiles
+    /// The data-parallel group: this rank trains on its slice of every global batch.
+    public let group: DataParallel
     /// Steps per epoch; steps of the whole schedule (all epochs); the step the run stops at
     /// (`config.steps`, else the end), so a run stopped early and resumed equals an uninterrupted one.
     public let stepsPerEpoch: Int, totalSteps: Int, stopStep: Int
@@ -62,11 +81,16 @@ public final class Trainer {
     private var position = (epoch: 0, step: 0, globalStep: 0)
 
     public init(config: TrainConfig, data: TrainingData, backend: any Backend, outputFolder: String,
-                progress: ProgressReporter = ProgressReporter()) throws {
+                progress: ProgressReporter = ProgressReporter(), group: DataParallel = .local()) throws {
         try config.validate()
+        guard config.batchSize % group.size == 0 else {
+            throw SSLError.invalidArgument(op: "train", detail: "the global batch \(config.batchSize) does not split evenly "
+                                           + "over \(group.size) ranks; use a multiple of \(group.size)")
+        }
         self.config = config
         self.backend = backend
         self.data = data
+        self.group = group
         self.progress = progress
         files = RunFiles(folder: outputFolder)
         let train = data.train
@@ -94,52 +118,77 @@ public final class Trainer {
         case .lars: optimizer = try LARS(parameters: parameters, options: LARSOptions(weightDecay: decay), on: backend)
         case .adamw: optimizer = try AdamW(parameters: parameters, options: AdamWOptions(weightDecay: decay), on: backend)
         }
+        if group.size > 1 && config.syncBatchNorm {
+            for layer in (objective.trainable + objective.teacherLayers).flatMap(\.descendants) {
+                _ = layer  // SYNCBN: (layer as? BatchNorm)?.synchronization = group
+            }
+        }
     }
+
+    /// Whether this process writes the run's files (rank 0; every rank reads them on resume).
+    public var writesFiles: Bool { group.rank == 0 }
 
     // MARK: - The loop
 
     /// Trains until the last epoch or `config.steps`, checkpointing at each epoch's end.
     public func run() throws {
-        try FileManager.default.createDirectory(atPath: files.folder, withIntermediateDirectories: true)
-        let log = try StepLog(path: files.steps, keepingFirst: position.globalStep)
-        let started = Date(), wallBefore = history.wallSeconds
+        try group.requireSame(try config.canonicalJSON(), what: "configuration")
+        if writesFiles { try FileManager.default.createDirectory(atPath: files.folder, withIntermediateDirectories: true) }
+        let log = writesFiles ? try StepLog(path: files.steps, keepingFirst: position.globalStep) : nil
+        let started = Date(), wallBefore = history.wallSeconds, waitBefore = group.waitSeconds
+        let communicationBefore = history.communicationSeconds
         var images = 0
         while position.globalStep < stopStep {
             let epoch = position.epoch
             if position.step == 0 { try objective.beginEpoch(epoch, trainer: self) }
             // The host side of each step (gathering images, drawing the views' parameters) runs
             // one step ahead on a background thread while the device works on the current one.
-            let loader = try DataLoader(dataset: data.train, globalBatch: config.batchSize, seed: config.seed)
+            let loader = try DataLoader(dataset: data.train, globalBatch: config.batchSize, seed: config.seed,
+                                        rank: group.rank, worldSize: group.size)
             let first = position.step, pipeline = objective.augmentation, image = (data.train.height, data.train.width)
-            let batches = Prefetcher(count: stepsPerEpoch - first) { s -> (HostBatch, AugmentPlan) in
-                let batch = try loader.batch(epoch: epoch, step: first + s)
-                return (batch, try pipeline.plan(epoch: epoch, indices: batch.indices, imageHeight: image.0, imageWidth: image.1))
+            let order = loader.sampler.order(epoch: epoch), train = data.train, (rank, ranks) = (group.rank, group.size)
+            let batches = Prefetcher(count: stepsPerEpoch - first) { s -> (HostBatch, AugmentPlan, [Int]) in
+                let global = try loader.sampler.batchIndices(order: order, step: first + s, globalBatch: self.config.batchSize,
+                                                             rank: 0, worldSize: 1)
+                let mine = BatchSampler.slice(global, rank: rank, worldSize: ranks)
+                let batch = HostBatch(epoch: epoch, step: first + s, indices: mine, images: try train.images(mine),
+                                      shape: [mine.count, train.channels, train.height, train.width], labels: try train.labels(mine))
+                // Views are keyed by (seed, epoch, global index): the same whatever the number of ranks.
+                return (batch, try pipeline.plan(epoch: epoch, indices: mine, imageHeight: image.0, imageWidth: image.1), global)
             }
             var windowStart = Date(), windowImages = 0
-            while position.step < stepsPerEpoch && position.globalStep < stopStep, let (batch, plan) = try batches.next() {
+            while position.step < stepsPerEpoch && position.globalStep < stopStep, let (batch, plan, global) = try batches.next() {
                 let indices = batch.indices
                 let context = StepContext(backend: backend, epoch: epoch, step: position.step, globalStep: position.globalStep,
-                                          stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps, indices: indices)
+                                          stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps, indices: indices,
+                                          globalIndices: global, group: group)
                 let lr = try schedule.learningRate(at: position.globalStep)
                 let loss = try trainStep(batch, plan: plan, context: context, lr: lr)
                 guard loss.isFinite else {
                     throw SSLError.nonFinite(what: "the \(config.method.rawValue) loss at epoch \(epoch) step \(position.step) (lower the learning rate?)")
                 }
                 history.losses.append(loss)
-                try log.append(step: position.globalStep, epoch: epoch, loss: loss, lr: lr)
+                try log?.append(step: position.globalStep, epoch: epoch, loss: loss, lr: lr)
+                history.communicationBytesPerStep = group.takeTraffic()
                 position.step += 1
                 position.globalStep += 1
-                images += indices.count
-                windowImages += indices.count
+                images += global.count
+                windowImages += global.count
                 let rate = Double(windowImages) / max(Date().timeIntervalSince(windowStart), 1e-9)
                 if windowImages >= 20 * config.batchSize { (windowStart, windowImages) = (Date(), 0) }
-                progress.step(epoch: epoch + 1, epochs: config.epochs, step: position.step, stepsPerEpoch: stepsPerEpoch,
-                              globalStep: position.globalStep, totalSteps: stopStep, loss: loss, imagesPerSecond: rate)
+                if writesFiles {
+                    let elapsed = max(Date().timeIntervalSince(started), 1e-9), waited = group.waitSeconds - waitBefore
+                    progress.step(epoch: epoch + 1, epochs: config.epochs, step: position.step, stepsPerEpoch: stepsPerEpoch,
+                                  globalStep: position.globalStep, totalSteps: stopStep, loss: loss, imagesPerSecond: rate,
+                                  extra: group.size == 1 ? "" : String(format: "%d ranks, comm wait %.0f%%", group.size,
+                                                                       100 * waited / elapsed))
+                }
             }
             let finishedEpoch = position.step == stepsPerEpoch
             if finishedEpoch { position = (epoch + 1, 0, position.globalStep) }
             let last = position.globalStep >= stopStep
-            if (finishedEpoch && config.evalEvery > 0 && (epoch + 1) % config.evalEvery == 0) || last {
+            let evaluates = (finishedEpoch && config.evalEvery > 0 && (epoch + 1) % config.evalEvery == 0) || last
+            if evaluates && config.evaluate && writesFiles {  // rank 0 evaluates; the others wait at the next collective
                 let accuracy = try quickKNN()
                 history.knn.append([Double(epoch + (finishedEpoch ? 1 : 0)), accuracy])
                 progress.note(String(format: "epoch %d: kNN top-1 %.2f%% (%d-image bank, %d test images)",
@@ -147,8 +196,25 @@ public final class Trainer {
             }
             history.wallSeconds = wallBefore + Date().timeIntervalSince(started)
             history.imagesPerSecond = Double(images) / max(Date().timeIntervalSince(started), 1e-9)
-            try saveCheckpoint()
+            history.communicationSeconds = communicationBefore + group.waitSeconds - waitBefore
+            if writesFiles { try saveCheckpoint() }
         }
+        if writesFiles { progress.note(communicationSummary) }
+    }
+
+    /// One line on what rank 0 exchanged: throughput, its share of time waiting, bytes per step.
+    public var communicationSummary: String {
+        guard group.size > 1 else { return String(format: "1 rank: %.1f images/s", history.imagesPerSecond) }
+        let bytes = history.communicationBytesPerStep.sorted { $0.key < $1.key }
+            .map { "\($0.key) \(Self.byteCount($0.value))" }.joined(separator: ", ")
+        return String(format: "%d ranks: %.1f images/s, %.1f%% of the time waiting on communication; per step and rank: %@",
+                      group.size, history.imagesPerSecond, 100 * history.communicationSeconds / max(history.wallSeconds, 1e-9),
+                      bytes.isEmpty ? "nothing" : bytes)
+    }
+
+    static func byteCount(_ bytes: Int) -> String {
+        bytes >= 1 << 20 ? String(format: "%.1f MiB", Double(bytes) / Double(1 << 20))
+            : bytes >= 1 << 10 ? String(format: "%.1f KiB", Double(bytes) / 1024) : "\(bytes) B"
     }
 
     /// One optimizer step on the samples `indices`, gathered and planned on this thread.
@@ -166,9 +232,12 @@ public final class Trainer {
         let views = try splitViews(try objective.augmentation.apply(plan, to: images, on: backend), batch: batch.indices.count)
         for p in objective.parameters { try p.zeroGradient(on: backend) }
         let loss = try objective.step(views, context)
-        try optimizer.step(lr: lr, skipping: objective.frozen(context))
+        let frozen = objective.frozen(context)
+        try group.averageGradients(objective.parameters, skipping: frozen, on: backend)
+        try objective.beforeOptimizer(context)
+        try optimizer.step(lr: lr, skipping: frozen)
         try objective.afterStep(context)
-        return Double(try backend.download(loss)[0])
+        return try group.mean(Double(try backend.download(loss)[0]))
     }
 
     /// The pipeline's outputs (one tensor per crop size, view-major) as one tensor per view, in view order.
