@@ -9,9 +9,18 @@
 // Backward (dβ_c = Σ dy, dγ_c = Σ dy·x̂):
 //   training:   dx = γ_c·rstd_c·(dy − dβ_c/M − x̂·dγ_c/M),  evaluation: dx = γ_c·rstd_c·dy.
 //
-// Both kernels: one work-group per channel, local size 2^k, looping over (n, s) with s fastest,
-// so neighbouring work-items read neighbouring addresses for images; for (N, F) they read one
-// column at stride F. Without affine the host passes y and x̂ as one buffer. Sums in float.
+// Synchronised batch norm (SyncBN), the batch split over ranks, in four steps whose combination
+// over ranks the host does (Sources/SSLTrain/Layers/BatchNorm+Synchronization.swift):
+//   batchnorm_moments:        this rank's mean_c and M2_c = Σ (x − mean_c)² over its M_r values;
+//   batchnorm_forward_given:  x̂ and y from the group's mean_c and rstd_c;
+//   batchnorm_backward_sums:  this rank's Σ dy and Σ dy·x̂;
+//   batchnorm_backward_given: dx = γ_c·rstd_c·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) from the group's sums and count M.
+//
+// batchnorm_forward, batchnorm_backward, batchnorm_moments and batchnorm_backward_sums: one
+// work-group per channel, local size 2^k, looping over (n, s) with s fastest, so neighbouring
+// work-items read neighbouring addresses for images; for (N, F) they read one column at stride
+// F. The *_given kernels need no reduction: one work-item per element. Without affine the host
+// passes y and x̂ as one buffer. Sums in float.
 
 #define BN_AFFINE 1
 #define BN_TRAINING 2
@@ -82,4 +91,70 @@ __kernel void batchnorm_backward(__global const float* dy, __global const float*
         dgamma[c] += sum_dy_xhat;
         dbeta[c] += sum_dy;
     }
+}
+
+// ---- Synchronised batch norm ----
+
+// M2 is taken about the float mean written, so the host's Double merge of (M_r, mean_r, M2_r)
+// over ranks is exact for these values: no rounding of the mean enters the variance.
+__kernel void batchnorm_moments(__global const float* x, __global float* mean_out, __global float* m2_out,
+                                const int n, const int channels, const int inner, __local float* scratch) {
+    const int c = get_group_id(0), m = n * inner;
+    float acc = 0.0f;
+    for (int j = get_local_id(0); j < m; j += get_local_size(0))
+        acc += x[((long)(j / inner) * channels + c) * inner + j % inner];
+    const float mean = group_sum(acc, scratch) / m;
+    acc = 0.0f;
+    for (int j = get_local_id(0); j < m; j += get_local_size(0)) {
+        const float d = x[((long)(j / inner) * channels + c) * inner + j % inner] - mean;
+        acc += d * d;
+    }
+    const float m2 = group_sum(acc, scratch);
+    if (get_local_id(0) == 0) {
+        mean_out[c] = mean;
+        m2_out[c] = m2;
+    }
+}
+
+__kernel void batchnorm_forward_given(__global const float* x, __global float* y, __global float* xhat,
+                                      __global const float* mean, __global const float* rstd,
+                                      __global const float* gamma, __global const float* beta, const int count,
+                                      const int channels, const int inner, const int affine) {
+    const int gid = get_global_id(0);
+    if (gid >= count) return;
+    const int c = gid / inner % channels;
+    const float v = (x[gid] - mean[c]) * rstd[c];
+    xhat[gid] = v;
+    if (affine) y[gid] = gamma[c] * v + beta[c];
+}
+
+__kernel void batchnorm_backward_sums(__global const float* dy, __global const float* xhat, __global float* sum_dy,
+                                      __global float* sum_dy_xhat, const int n, const int channels, const int inner,
+                                      __local float* scratch) {
+    const int c = get_group_id(0), m = n * inner;
+    float a = 0.0f, b = 0.0f;
+    for (int j = get_local_id(0); j < m; j += get_local_size(0)) {
+        const long at = ((long)(j / inner) * channels + c) * inner + j % inner;
+        a += dy[at];
+        b += dy[at] * xhat[at];
+    }
+    a = group_sum(a, scratch);
+    b = group_sum(b, scratch);
+    if (get_local_id(0) == 0) {
+        sum_dy[c] = a;
+        sum_dy_xhat[c] = b;
+    }
+}
+
+// group_count: M over the whole group, in float (exact to 2^24, then rounded by ≤ 6e-8 relative).
+__kernel void batchnorm_backward_given(__global const float* dy, __global const float* xhat,
+                                       __global const float* rstd, __global const float* gamma,
+                                       __global const float* sum_dy, __global const float* sum_dy_xhat,
+                                       __global float* dx, const int count, const int channels, const int inner,
+                                       const float group_count, const int affine) {
+    const int gid = get_global_id(0);
+    if (gid >= count) return;
+    const int c = gid / inner % channels;
+    const float scale = (affine ? gamma[c] : 1.0f) * rstd[c];
+    dx[gid] = scale * (dy[gid] - sum_dy[c] / group_count - xhat[gid] * (sum_dy_xhat[c] / group_count));
 }

@@ -97,6 +97,56 @@ public protocol LayerOps {
     func batchNormalizationBackward(_ dY: Tensor, normalized: Tensor, rstd: Tensor, gamma: Tensor?,
                                     training: Bool, dGamma: Tensor?, dBeta: Tensor?) throws -> Tensor
 
+    // MARK: Batch normalisation over a batch split across ranks (SyncBN)
+
+    /// The statistics of this rank's part of a batch, per channel of `(N, C, …)`: the count
+    /// M_r = N·H·W, the mean and the sum of squared deviations about that mean,
+    ///
+    ///     mean_c = (1/M_r) Σ x,   M2_c = Σ (x − mean_c)²
+    ///
+    /// (two passes, no Σx² − M·mean²). The ranks' moments combine into the global ones by
+    /// Chan's parallel formula; ``batchNormalization(_:gamma:beta:mean:rstd:)`` then normalises
+    /// with them. One value per channel (M_r = 1) is allowed: the group may hold more.
+    /// - Parameter x: `(N, C, …)`, rank ≥ 2.
+    func batchNormalizationMoments(_ x: Tensor) throws -> BatchNormalizationMoments
+
+    /// Batch normalisation with given statistics (the global ones of a synchronised batch norm):
+    ///
+    ///     x̂ = (x − mean_c) · rstd_c,   y = γ_c · x̂ + β_c
+    ///
+    /// Running statistics are the caller's: they need the global count and variance.
+    /// - Parameters:
+    ///   - x: `(N, C, …)`, rank ≥ 2.
+    ///   - gamma, beta: `(C)` each, or both nil for `affine=False`.
+    ///   - mean, rstd: `(C)` each; rstd = 1/√(σ² + eps).
+    /// - Returns: y, x̂ and the given `mean` and `rstd`, for
+    ///   ``batchNormalizationBackward(_:normalized:rstd:gamma:sums:count:)``.
+    func batchNormalization(_ x: Tensor, gamma: Tensor?, beta: Tensor?, mean: Tensor, rstd: Tensor) throws
+        -> BatchNormalizationResult
+
+    /// This rank's part of the two sums the batch-norm backward needs, per channel:
+    ///
+    ///     Σ dy   (= dβ_c),   Σ dy · x̂   (= dγ_c)
+    ///
+    /// - Parameters: dY, normalized: `(N, C, …)`, x̂ as the forward returned it.
+    func batchNormalizationBackwardSums(_ dY: Tensor, normalized: Tensor) throws -> BatchNormalizationSums
+
+    /// The batch-norm input gradient from the sums over the whole (synchronised) batch:
+    ///
+    ///     dx = γ_c · rstd_c · (dy − Σdy/M − x̂ · Σ(dy·x̂)/M)
+    ///
+    /// the training backward of ``batchNormalizationBackward(_:normalized:rstd:gamma:training:dGamma:dBeta:)``
+    /// with the means over all M values of the group. It adds nothing into dγ and dβ.
+    /// - Parameters:
+    ///   - dY, normalized: `(N, C, …)`; x̂ of the forward.
+    ///   - rstd: `(C)`, of the forward.
+    ///   - gamma: the forward's γ `(C)`, nil without affine (γ = 1).
+    ///   - sums: Σ dy and Σ dy·x̂ `(C)` over the group.
+    ///   - count: M, the values per channel in the group, at least this rank's N·H·W.
+    /// - Returns: dX, `(N, C, …)`.
+    func batchNormalizationBackward(_ dY: Tensor, normalized: Tensor, rstd: Tensor, gamma: Tensor?,
+                                    sums: BatchNormalizationSums, count: Int) throws -> Tensor
+
     // MARK: Pooling
 
     /// Max pooling, as `torch.nn.functional.max_pool2d(..., return_indices=True)` (no dilation,
@@ -163,6 +213,33 @@ public struct BatchNormalizationResult {
     public let mean: Tensor
     /// 1/√(σ² + eps) of the σ² used, `(C)`.
     public let rstd: Tensor
+}
+
+/// What ``LayerOps/batchNormalizationMoments(_:)`` returns: one rank's statistics per channel.
+public struct BatchNormalizationMoments {
+    /// M_r = N·H·W, the values per channel.
+    public let count: Int
+    /// `(C)`: the mean of each channel's values.
+    public let mean: Tensor
+    /// `(C)`: Σ (x − mean)², about the ``mean`` stored (M_r times the biased variance).
+    public let m2: Tensor
+
+    public init(count: Int, mean: Tensor, m2: Tensor) {
+        (self.count, self.mean, self.m2) = (count, mean, m2)
+    }
+}
+
+/// The per-channel sums of the batch-norm backward: one rank's
+/// (``LayerOps/batchNormalizationBackwardSums(_:normalized:)``) or the group's.
+public struct BatchNormalizationSums {
+    /// Σ dy, `(C)`: dβ.
+    public let dY: Tensor
+    /// Σ dy · x̂, `(C)`: dγ.
+    public let dYNormalized: Tensor
+
+    public init(dY: Tensor, dYNormalized: Tensor) {
+        (self.dY, self.dYNormalized) = (dY, dYNormalized)
+    }
 }
 
 /// What ``LayerOps/maxPool2d(_:window:)`` returns.

@@ -117,6 +117,59 @@ public enum LayerReference {
         return (dX, dGamma, dBeta)
     }
 
+    // MARK: - Batch normalisation over a batch split across ranks
+
+    /// One rank's per-channel mean and M2 = Σ (x − mean)² over its M_r = N · inner values; see
+    /// ``LayerOps/batchNormalizationMoments(_:)``.
+    public static func batchNormMoments(_ x: [Double], n: Int, c: Int, inner: Int) -> (mean: [Double], m2: [Double]) {
+        var mean = [Double](repeating: 0, count: c), m2 = mean
+        for i in 0..<x.count { mean[i / inner % c] += x[i] }
+        mean = mean.map { $0 / Double(n * inner) }
+        for i in 0..<x.count {
+            let d = x[i] - mean[i / inner % c]
+            m2[i / inner % c] += d * d
+        }
+        return (mean, m2)
+    }
+
+    /// x̂ = (x − mean) · rstd and y = γ · x̂ + β with given statistics; see
+    /// ``LayerOps/batchNormalization(_:gamma:beta:mean:rstd:)``.
+    public static func batchNorm(_ x: [Double], n: Int, c: Int, inner: Int, gamma: [Double]?, beta: [Double]?,
+                                 mean: [Double], rstd: [Double]) -> (y: [Double], normalized: [Double]) {
+        var normalized = x, y = x
+        for i in 0..<x.count {
+            let ch = i / inner % c
+            normalized[i] = (x[i] - mean[ch]) * rstd[ch]
+            y[i] = normalized[i] * (gamma?[ch] ?? 1) + (beta?[ch] ?? 0)
+        }
+        return (y, normalized)
+    }
+
+    /// Σ dy and Σ dy · x̂ per channel (dβ and dγ); see ``LayerOps/batchNormalizationBackwardSums(_:normalized:)``.
+    public static func batchNormBackwardSums(_ dY: [Double], normalized: [Double], n: Int, c: Int,
+                                             inner: Int) -> (dY: [Double], dYNormalized: [Double]) {
+        var sumDY = [Double](repeating: 0, count: c), sumDYNormalized = sumDY
+        for i in 0..<dY.count {
+            sumDY[i / inner % c] += dY[i]
+            sumDYNormalized[i / inner % c] += dY[i] * normalized[i]
+        }
+        return (sumDY, sumDYNormalized)
+    }
+
+    /// dx = γ · rstd · (dy − Σdy/M − x̂ · Σ(dy·x̂)/M) from the group's sums and count M; see
+    /// ``LayerOps/batchNormalizationBackward(_:normalized:rstd:gamma:sums:count:)``.
+    public static func batchNormBackward(_ dY: [Double], normalized: [Double], rstd: [Double], gamma: [Double]?,
+                                         sums: (dY: [Double], dYNormalized: [Double]), count: Int,
+                                         n: Int, c: Int, inner: Int) -> [Double] {
+        let m = Double(count)
+        var dX = dY
+        for i in 0..<dY.count {
+            let ch = i / inner % c
+            dX[i] = (gamma?[ch] ?? 1) * rstd[ch] * (dY[i] - sums.dY[ch] / m - normalized[i] * sums.dYNormalized[ch] / m)
+        }
+        return dX
+    }
+
     // MARK: - Global average pooling
 
     /// `(N·C, HW)` → `(N·C)`: the mean of each plane.

@@ -78,6 +78,52 @@ extension Shapes {
         return v
     }
 
+    // MARK: Synchronised batch normalisation
+
+    /// The arguments of ``LayerOps/batchNormalization(_:gamma:beta:mean:rstd:)``; returns (N, C, inner).
+    static func batchNormalization(_ x: [Int], gamma: [Int]?, beta: [Int]?, mean: [Int],
+                                   rstd: [Int]) throws -> (n: Int, c: Int, inner: Int) {
+        let op = "batchNormalization(mean:rstd:)"
+        let v = try channels(x, op: op)
+        guard (gamma == nil) == (beta == nil) else {
+            throw SSLError.invalidArgument(op: op, detail: "gamma and beta must be given together (affine) or both omitted")
+        }
+        if let gamma, let beta {
+            try perChannel(gamma, of: x, op: op, name: "gamma")
+            try perChannel(beta, of: x, op: op, name: "beta")
+        }
+        try perChannel(mean, of: x, op: op, name: "mean")
+        try perChannel(rstd, of: x, op: op, name: "rstd")
+        return v
+    }
+
+    /// The arguments of ``LayerOps/batchNormalizationBackwardSums(_:normalized:)``; returns (N, C, inner).
+    static func batchNormalizationBackwardSums(_ dY: [Int], normalized: [Int]) throws -> (n: Int, c: Int, inner: Int) {
+        let op = "batchNormalizationBackwardSums"
+        let v = try channels(dY, op: op, name: "dY")
+        try same(dY, normalized, op: op, names: ("dY", "normalized"))
+        return v
+    }
+
+    /// The arguments of ``LayerOps/batchNormalizationBackward(_:normalized:rstd:gamma:sums:count:)``;
+    /// returns (N, C, inner).
+    static func batchNormalizationBackward(_ dY: [Int], normalized: [Int], rstd: [Int], gamma: [Int]?,
+                                           sums: ([Int], [Int]), count: Int) throws -> (n: Int, c: Int, inner: Int) {
+        let op = "batchNormalizationBackward(sums:count:)"
+        let v = try channels(dY, op: op, name: "dY")
+        try same(dY, normalized, op: op, names: ("dY", "normalized"))
+        try perChannel(rstd, of: dY, op: op, name: "rstd")
+        if let gamma { try perChannel(gamma, of: dY, op: op, name: "gamma") }
+        try perChannel(sums.0, of: dY, op: op, name: "sum of dY")
+        try perChannel(sums.1, of: dY, op: op, name: "sum of dY·normalized")
+        // The group's values include this rank's: a smaller count is a wrong reduction.
+        guard count >= v.n * v.inner else {
+            throw SSLError.invalidArgument(op: op, detail: "count \(count) is below the \(v.n * v.inner) values per "
+                                           + "channel of this rank's dY \(shapeText(dY))")
+        }
+        return v
+    }
+
     /// The arguments of a convolution backward.
     static func conv2dBackward(_ x: [Int], weight: [Int], dY: [Int], dWeight: [Int], stride: Int,
                                padding: Int) throws -> Conv2dShape {

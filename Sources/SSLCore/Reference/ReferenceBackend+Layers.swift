@@ -98,6 +98,51 @@ extension ReferenceBackend {
         return make(r.dX.map(Float.init), dY.shape)
     }
 
+    // MARK: - Batch normalisation over a batch split across ranks
+
+    public func batchNormalizationMoments(_ x: Tensor) throws -> BatchNormalizationMoments {
+        let op = "batchNormalizationMoments"
+        let v = try Shapes.channels(x.shape, op: op)
+        let r = LayerReference.batchNormMoments(try doubles(x, op), n: v.n, c: v.c, inner: v.inner)
+        return BatchNormalizationMoments(count: v.n * v.inner, mean: make(r.mean.map(Float.init), [v.c]),
+                                         m2: make(r.m2.map(Float.init), [v.c]))
+    }
+
+    public func batchNormalization(_ x: Tensor, gamma: Tensor?, beta: Tensor?, mean: Tensor,
+                                   rstd: Tensor) throws -> BatchNormalizationResult {
+        let op = "batchNormalization(mean:rstd:)"
+        let v = try Shapes.batchNormalization(x.shape, gamma: gamma?.shape, beta: beta?.shape, mean: mean.shape,
+                                              rstd: rstd.shape)
+        let r = LayerReference.batchNorm(
+            try doubles(x, op), n: v.n, c: v.c, inner: v.inner, gamma: try gamma.map { try doubles($0, op) },
+            beta: try beta.map { try doubles($0, op) }, mean: try doubles(mean, op), rstd: try doubles(rstd, op))
+        let normalized = make(r.normalized.map(Float.init), x.shape)
+        return BatchNormalizationResult(y: gamma == nil ? normalized : make(r.y.map(Float.init), x.shape),
+                                        normalized: normalized, mean: mean, rstd: rstd)
+    }
+
+    public func batchNormalizationBackwardSums(_ dY: Tensor, normalized: Tensor) throws -> BatchNormalizationSums {
+        let op = "batchNormalizationBackwardSums"
+        let v = try Shapes.batchNormalizationBackwardSums(dY.shape, normalized: normalized.shape)
+        let r = LayerReference.batchNormBackwardSums(try doubles(dY, op), normalized: try doubles(normalized, op),
+                                                     n: v.n, c: v.c, inner: v.inner)
+        return BatchNormalizationSums(dY: make(r.dY.map(Float.init), [v.c]),
+                                      dYNormalized: make(r.dYNormalized.map(Float.init), [v.c]))
+    }
+
+    public func batchNormalizationBackward(_ dY: Tensor, normalized: Tensor, rstd: Tensor, gamma: Tensor?,
+                                           sums: BatchNormalizationSums, count: Int) throws -> Tensor {
+        let op = "batchNormalizationBackward(sums:count:)"
+        let v = try Shapes.batchNormalizationBackward(dY.shape, normalized: normalized.shape, rstd: rstd.shape,
+                                                      gamma: gamma?.shape, sums: (sums.dY.shape, sums.dYNormalized.shape),
+                                                      count: count)
+        let dX = LayerReference.batchNormBackward(
+            try doubles(dY, op), normalized: try doubles(normalized, op), rstd: try doubles(rstd, op),
+            gamma: try gamma.map { try doubles($0, op) }, sums: (try doubles(sums.dY, op), try doubles(sums.dYNormalized, op)),
+            count: count, n: v.n, c: v.c, inner: v.inner)
+        return make(dX.map(Float.init), dY.shape)
+    }
+
     // MARK: - Pooling
 
     public func maxPool2d(_ x: Tensor, window: PoolWindow) throws -> MaxPoolResult {

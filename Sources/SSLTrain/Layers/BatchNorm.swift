@@ -9,6 +9,9 @@ import SSLCore
 /// the batch mean and the *unbiased* batch variance at every forward, as in PyTorch. Evaluation
 /// (``setTraining(_:)`` false): the running statistics normalise and stay unchanged. The forward's
 /// mode is kept in its cache, so each backward matches its own forward.
+///
+/// With ``synchronization`` set, training uses the statistics of the whole batch of a
+/// data-parallel group (torch.nn.SyncBatchNorm); see BatchNorm+Synchronization.swift.
 public class BatchNorm: Layer {
     public let name: String
     public let features: Int
@@ -19,6 +22,10 @@ public class BatchNorm: Layer {
     public let running: RunningStatistics
     /// Batch statistics (true) or running statistics (false).
     public private(set) var training = true
+    /// The data-parallel group whose whole batch the training statistics and the backward's sums
+    /// cover (SyncBN); nil (the default) for this process's batch alone. Evaluation ignores it.
+    /// Every rank of the group must run the same forwards and backwards in the same order.
+    public var synchronization: (any CrossRankSum)?
     let backend: any Backend
     private let ranks: [Int], layout: String
 
@@ -52,20 +59,31 @@ public class BatchNorm: Layer {
 
     public func setTraining(_ training: Bool) { self.training = training }
 
-    struct Cache: LayerCache { let normalized: Tensor, rstd: Tensor, training: Bool }
+    struct Cache: LayerCache {
+        let normalized: Tensor, rstd: Tensor, training: Bool
+        /// The group of a synchronised forward and its count M per channel; nil for a local one.
+        let synchronized: (group: any CrossRankSum, count: Int)?
+    }
 
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) {
         guard ranks.contains(x.rank), x.shape[1] == features else {
             throw SSLError.shapeMismatch(op: "\(Self.self) \(name)", detail: "x must be \(layout) with \(features) "
                                          + "channels, got \(shapeDescription(x.shape))")
         }
+        if training, let group = synchronization {
+            let (r, count) = try synchronizedForward(x, over: group)
+            return (r.y, Cache(normalized: r.normalized, rstd: r.rstd, training: true, synchronized: (group, count)))
+        }
         let r = try backend.batchNormalization(x, gamma: gamma?.value, beta: beta?.value, running: running,
                                                training: training, momentum: momentum, eps: eps)
-        return (r.y, Cache(normalized: r.normalized, rstd: r.rstd, training: training))
+        return (r.y, Cache(normalized: r.normalized, rstd: r.rstd, training: training, synchronized: nil))
     }
 
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor {
         let c = try layerCache(cache, as: Cache.self, layer: name)
+        if let s = c.synchronized {
+            return try synchronizedBackward(dY, normalized: c.normalized, rstd: c.rstd, over: s.group, count: s.count)
+        }
         return try backend.batchNormalizationBackward(dY, normalized: c.normalized, rstd: c.rstd, gamma: gamma?.value,
                                                       training: c.training, dGamma: gamma?.gradient, dBeta: beta?.gradient)
     }
