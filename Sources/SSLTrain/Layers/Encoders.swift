@@ -4,6 +4,11 @@ import SSLCore
 
 /// Flatten, then `Linear → BatchNorm1d → ReLU` per hidden width: `dims = [784, 512, 256]` maps
 /// `(N, 1, 28, 28)` or `(N, 784)` to `(N, 256)`. Layers are named `fc1`, `bn1`, `fc2`, `bn2`, ….
+///
+/// The linear layers have no bias, as convolutions before batch norm in torchvision's ResNets:
+/// batch norm subtracts it again (its β takes its place), so its true gradient is 0 and what
+/// the backward computes is rounding noise, which Adam's normalised step would turn into
+/// updates of ±lr — and into runs that differ with the number of ranks.
 public final class MLPEncoder: FeatureLayer {
     public let dims: [Int]
     public var outputDimension: Int { dims.last! }
@@ -20,7 +25,7 @@ public final class MLPEncoder: FeatureLayer {
         var layers: [any Layer] = [Flatten()]
         for i in 1..<dims.count {
             layers.append(try Linear(name: qualified(name, "fc\(i)"), inFeatures: dims[i - 1], outFeatures: dims[i],
-                                     seed: seed, on: backend))
+                                     bias: false, seed: seed, on: backend))
             layers.append(try BatchNorm1d(name: qualified(name, "bn\(i)"), features: dims[i], on: backend))
             layers.append(ReLU(on: backend))
         }

@@ -22,7 +22,7 @@ import SSLDistributed
 ///   `FullGatherLayer`/`GatherLayer` computes (its backward all-reduces R identical copies of the
 ///   gathered gradient and keeps the local rows), without the all-reduce of identical values.
 /// - **Batch norm** is synchronised (``CrossRankSum``): statistics over the global batch.
-public final class DataParallel {
+public final class DataParallel: CrossRankSum {
     public let communicator: Communicator
     public var rank: Int { communicator.rank }
     public var size: Int { communicator.size }
@@ -112,10 +112,10 @@ public final class DataParallel {
         return values[0]
     }
 
-    /// Element-wise sums over ranks in Double (synchronised batch-norm statistics).
-    public func sum(_ values: inout [Double], purpose: String = "batch norm") throws {
+    /// Element-wise sums over ranks in Double: synchronised batch-norm statistics (``CrossRankSum``).
+    public func sum(_ values: inout [Double]) throws {
         guard size > 1 else { return }
-        traffic[purpose, default: 0] += 8 * values.count
+        traffic["batch norm", default: 0] += 8 * values.count
         try timed { try communicator.allReduce(&values, .sum) }
     }
 

@@ -120,7 +120,7 @@ public final class Trainer {
         }
         if group.size > 1 && config.syncBatchNorm {
             for layer in (objective.trainable + objective.teacherLayers).flatMap(\.descendants) {
-                _ = layer  // SYNCBN: (layer as? BatchNorm)?.synchronization = group
+                (layer as? BatchNorm)?.synchronization = group
             }
         }
     }
