@@ -67,30 +67,37 @@ private func relativeGap(_ a: [Double], _ b: [Double]) -> Double {
 @Suite(.serialized) struct DataParallelTests {
     static let enabled = (mpirun != nil && sslBinary != nil) || inCI
 
-    /// Two ranks against one process, 3 steps of a global batch of 64 (32 per rank), on the
-    /// reference backend. What differs between the runs is only the order of float sums: the
+    /// Two ranks against one process, 3 steps of a global batch of 64 (32 per rank).
+    ///
+    /// What differs between the runs is the order of float sums. On the reference backend the
     /// gradient is averaged from two float partial sums instead of one Double-accumulated sum,
-    /// and batch-norm moments are combined from two halves — relative gaps of ~1e-7 per step,
-    /// so 1e-5 (the bound) leaves two orders of magnitude.
-    @Test("mpirun -np 2 ssl train equals one process: per-step losses and final embeddings within 1e-5",
-          .enabled(if: enabled), arguments: Method.allCases)
-    func twoRanksEqualOneProcess(method: Method) throws {
+    /// and batch-norm moments are combined from two halves: relative gaps of ~1e-7 per step, so
+    /// 1e-5 (the bound) leaves two orders of magnitude (seen: ≤ 4e-7). On PoCL every
+    /// reduction over the batch (CLBlast's dW = Xᵀ·dY, the batch-norm sums, the loss's own
+    /// reductions) runs in float32 over 32 rows instead of 64, each off by up to ~√N·2⁻²⁴ ≈ 5e-7
+    /// relative, and three optimizer steps compound them; 1e-4 bounds that with margin.
+    @Test("mpirun -np 2 ssl train equals one process: per-step losses and final embeddings",
+          .enabled(if: enabled), arguments: Method.allCases, ["reference", "opencl"])
+    func twoRanksEqualOneProcess(method: Method, device: String) throws {
+        if device == "opencl" && !TestBackends.hasOpenCL { return }
+        let tolerance = device == "reference" ? 1e-5 : 1e-4
         let run = try RunFolder(smallConfig(method, steps: 3))
         defer { try? FileManager.default.removeItem(atPath: run.path) }
         let ssl = try #require(sslBinary)
-        let single = try runProcess(ssl, run.arguments(out: "one", device: "reference"), timeout: 300)
+        let single = try runProcess(ssl, run.arguments(out: "one", device: device), timeout: 300)
         try #require(single.status == 0, "ssl train exited \(single.status):\n\(single.output)")
-        guard let ranks = try mpirun2(run.arguments(out: "two", device: "reference"), binary: ssl, timeout: 300) else { return }
+        guard let ranks = try mpirun2(run.arguments(out: "two", device: device), binary: ssl, timeout: 300) else { return }
         try #require(ranks.status == 0, "mpirun exited \(ranks.status):\n\(ranks.output)")
         #expect(ranks.output.contains("rank 0/2") && ranks.output.contains("rank 1/2"), "\(ranks.output)")
 
         let (one, two) = (try run.losses("one"), try run.losses("two"))
         #expect(one.count == 3 && two.count == 3, "steps: \(one) vs \(two)")
-        #expect(relativeGap(one, two) <= 1e-5, "\(method) losses: one process \(one), two ranks \(two)")
+        #expect(relativeGap(one, two) <= tolerance, "\(method) losses: one process \(one), two ranks \(two)")
         let (a, b) = (try run.embeddings("one").map(Double.init), try run.embeddings("two").map(Double.init))
         let scale = a.map(abs).max() ?? 1
         let gap = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-        #expect(a.count == b.count && gap <= 1e-5 * scale, "\(method) embeddings differ by \(gap) (max |e| \(scale))")
+        #expect(a.count == b.count && gap <= tolerance * scale, "\(method) on \(device): embeddings differ by \(gap) (max |e| \(scale))")
+        print("equivalence \(method) \(device): losses \(relativeGap(one, two)), embeddings \(gap / scale)")
     }
 
     @Test("a run resumed with a different number of ranks continues the same run (2 → 1 → 2 ranks)",
