@@ -13,7 +13,7 @@ import SSLCore
 /// M2_r is taken about the very mean_r sent (``LayerOps/batchNormalizationMoments(_:)``), so this
 /// is exactly Chan's pairwise merge of the ranks' (M_r, mean_r, M2_r), evaluated in Double: the
 /// cancellation in S2 − S1·mean costs about (mean/σ)² · 2⁻⁵³ of σ², not float's 2⁻²⁴.
-struct GroupMoments: Equatable {
+struct GroupMoments {
     /// M, the values per channel over the group.
     let count: Int
     /// `(C)` each: the global mean and biased variance.
@@ -26,16 +26,20 @@ struct GroupMoments: Equatable {
     }
 
     /// The statistics from the group's sum of ``summands(count:mean:m2:)``.
-    /// - Throws: when the sums are not those of 2C + 1 summands with a whole count of at least `localCount`.
+    /// - Throws: when the sums are not 2C + 1 values whose count is a whole number ≥ `localCount`
+    ///   (a broken reduction).
     init(sums: [Double], channels c: Int, localCount: Int, op: String) throws {
-        guard sums.count == 2 * c + 1, let total = Int(exactly: sums[2 * c]), total >= localCount else {
-            throw SSLError.invalidArgument(op: op, detail: "the cross-rank sum returned \(sums.count) values with "
-                                           + "count \(sums.last ?? .nan) for \(2 * c + 1) values of a count ≥ \(localCount)")
+        guard sums.count == 2 * c + 1 else {
+            throw SSLError.invalidArgument(op: op, detail: "the cross-rank sum returned \(sums.count) values for \(2 * c + 1)")
+        }
+        guard let total = Int(exactly: sums[2 * c]), total >= localCount else {
+            throw SSLError.invalidArgument(op: op, detail: "the cross-rank sum of the counts is \(sums[2 * c]), not a whole "
+                                           + "number ≥ this rank's \(localCount)")
         }
         let m = Double(total)
         count = total
         mean = (0..<c).map { sums[$0] / m }
-        // Clamped: with a constant channel the rounding of S2 − S1·mean can leave −0.
+        // Clamped: for a constant channel the rounding of S2 − S1·mean can leave a tiny negative value.
         variance = (0..<c).map { ch in max(0, (sums[c + ch] - sums[ch] * (sums[ch] / m)) / m) }
     }
 }
@@ -62,6 +66,7 @@ extension BatchNorm {
         let r = try backend.batchNormalization(x, gamma: gamma?.value, beta: beta?.value, mean: mean, rstd: rstd)
         let bessel = Double(global.count) / Double(global.count - 1)
         let unbiased = try backend.upload(global.variance.map { Float($0 * bessel) }, shape: [features])
+        // running ← (1 − m)·running + m·value on the device, in float as the local kernel does it.
         try backend.axpby(mean, alpha: momentum, beta: 1 - momentum, into: running.mean)
         try backend.axpby(unbiased, alpha: momentum, beta: 1 - momentum, into: running.variance)
         return (r, global.count)
