@@ -10,14 +10,14 @@ import Testing
 /// `method` at the papers' defaults but small enough for the reference backend in a debug build:
 /// a 64-32 MLP, heads and prototype counts cut down, 2 local crops, 640 training images. The
 /// equivalence does not depend on sizes; every code path the defaults take is still taken.
-private func smallConfig(_ method: Method, steps: Int, epochs: Int = 1) -> TrainConfig {
+private func smallConfig(_ method: Method, steps: Int, epochs: Int = 1, seed: UInt64 = 0) -> TrainConfig {
     var c = TrainConfig.defaults(for: method)
     c.encoder = "mlp"
     c.encoderWidths = [64, 32]
     c.batchSize = 64
     c.steps = steps
     c.epochs = epochs
-    c.seed = 0
+    c.seed = seed
     c.trainSubset = 640
     c.evaluate = false
     c.localCrops = 2
@@ -81,7 +81,12 @@ private func relativeGap(_ a: [Double], _ b: [Double]) -> Double {
     func twoRanksEqualOneProcess(method: Method, device: String) throws {
         if device == "opencl" && !TestBackends.hasOpenCL { return }
         let tolerance = device == "reference" ? 1e-5 : 1e-4
-        let run = try RunFolder(smallConfig(method, steps: 3))
+        // A ReLU gate is a discontinuity that rounding can decide: with seed 0, SimSiam's predictor
+        // meets a pre-activation of 7e-9 at step 1, which PoCL's one-process run rounds to
+        // −3e-7 and the reference and two PoCL ranks to +7e-9 — a gradient entry switched off,
+        // 5 % on the step's gradient, and no fault of the data-parallel path. Seed 1 has no such tie.
+        let seed: UInt64 = method == .simsiam && device == "opencl" ? 1 : 0
+        let run = try RunFolder(smallConfig(method, steps: 3, seed: seed))
         defer { try? FileManager.default.removeItem(atPath: run.path) }
         let ssl = try #require(sslBinary)
         let single = try runProcess(ssl, run.arguments(out: "one", device: device), timeout: 300)
