@@ -19,6 +19,8 @@ struct BenchCommand: ParsableCommand {
 
             Ops: gemm, xcorr (Barlow Twins' cross-correlation), sinkhorn (SwAV, 3 iterations), \
             barlow, vicreg and ntxent (loss and gradients), knn (KNNClassifier, 10 classes). \
+            --redundancy-form and --ntxent-algorithm time the objectives' variants (each one a \
+            row with its own "variant"); by default each runs in the form the library picks. \
             Without --op, the ops given sizes are run, else all. The default sizes are the \
             GPU sizes of the kernel-performance issue: on a CPU device or the reference backend \
             use --quick or smaller sizes.
@@ -55,6 +57,16 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A kNN size: N train and M test samples of D features, K neighbours (default 20); repeatable.",
                                valueName: "NxMxD[xK]"))
     var knn: [String] = []
+
+    @Option(name: .customLong("redundancy-form"),
+            help: ArgumentHelp("barlow and vicreg through the N×N Gram matrices (gram), the D×D matrices (feature), or auto (gram when N < D); repeatable, to time several.",
+                               valueName: "auto|gram|feature"))
+    var redundancyForms: [RedundancyForm] = []
+
+    @Option(name: .customLong("ntxent-algorithm"),
+            help: ArgumentHelp("ntxent fused (no 2N×2N logits in device memory), through CLBlast GEMMs (gemm), or auto; repeatable, to time several.",
+                               valueName: "auto|fused|gemm"))
+    var ntxentAlgorithms: [NTXentAlgorithm] = []
 
     @Option(help: "Sinkhorn's entropic regularisation ε.")
     var epsilon: Float = 0.05
@@ -154,19 +166,31 @@ struct BenchCommand: ParsableCommand {
 
     private func printPlan(_ w: Workload) {
         let fields: [(String, JSON)] = [
-            ("op", .string(w.op.rawValue)), ("shape", .integers(w.shape)), ("flops", .number(w.flops)),
+            ("op", .string(w.op.rawValue)), ("variant", .string(w.variant)), ("shape", .integers(w.shape)),
+            ("flops", .number(w.flops)),
             ("bytes", .number(w.bytes)), ("validated", .bool(w.referenceWork <= Runner.referenceWorkLimit)),
             ("timing", .string(w.wallClock ? "wall" : "events")),
         ]
         print("{" + fields.map { "\(JSON.quote($0.0)):\($0.1.text)" }.joined(separator: ",") + "}")
     }
 
-    /// Every (op, size) to run, in the order of the ops and then of the sizes given.
+    /// Every (op, size, variant) to run, in the order of the ops, then of the sizes given, then of
+    /// the variants asked for (a variant that `auto` resolves to twice runs once).
     func workloads() throws -> [Workload] {
         try selectedOps().flatMap { op -> [Workload] in
             let given = sizeTexts(for: op)
             let sizes = given.isEmpty ? Sizes.defaults(for: op, quick: quick) : try given.map { try Sizes.parse($0, for: op) }
-            return sizes.map { Workload.make(op, shape: $0, epsilon: epsilon, iterations: sinkhornIterations) }
+            return sizes.flatMap { shape -> [Workload] in
+                var variants: [Workload] = []
+                for form in redundancyForms.isEmpty ? [.automatic] : redundancyForms {
+                    for algorithm in ntxentAlgorithms.isEmpty ? [.automatic] : ntxentAlgorithms {
+                        let w = Workload.make(op, shape: shape, epsilon: epsilon, iterations: sinkhornIterations,
+                                              form: form, algorithm: algorithm)
+                        if !variants.contains(where: { $0.variant == w.variant }) { variants.append(w) }
+                    }
+                }
+                return variants
+            }
         }
     }
 
