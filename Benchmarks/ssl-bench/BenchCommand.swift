@@ -114,14 +114,15 @@ struct BenchCommand: ParsableCommand {
             if json { throw ValidationError("--compare prints a table; --json does not apply") }
             return
         }
-        _ = try workloads()
+        _ = try workloads(gpu: true)
     }
 
     func run() throws {
         if !compareFiles.isEmpty { return try runComparison() }
-        let plan = try workloads()
-        if dryRun { return plan.forEach(printPlan) }
+        // A dry run opens no device, so it plans `auto` variants as a GPU resolves them.
+        if dryRun { return try workloads(gpu: true).forEach(printPlan) }
         let backend = try device.backend()
+        let plan = try workloads(gpu: backend.isGPU)
         let runner = makeRunner(backend)
         let report: any Report = json ? JSONLinesReport() : TableReport(workloads: plan, backend: backend)
         report.begin()
@@ -133,10 +134,15 @@ struct BenchCommand: ParsableCommand {
     /// `--compare`: our measurement of every (op, shape) the files hold, beside theirs.
     private func runComparison() throws {
         let results = try PeerResults(reading: compareFiles)
-        let plan = try results.shapes(ops: ops).map { row in
-            Workload.make(row.op, shape: row.shape, epsilon: epsilon, iterations: sinkhornIterations)
+        let rows = try results.shapes(ops: ops)
+        guard !rows.isEmpty else { throw ValidationError("no row of \(compareFiles.joined(separator: ", ")) is an op to run") }
+        // Our rows in the variants the library picks: on this run's device, or, with nothing run
+        // here (--dry-run, --ours), as on a GPU.
+        let backend = dryRun || oursFile != nil ? nil : try device.backend()
+        let plan = rows.map { row in
+            Workload.make(row.op, shape: row.shape, epsilon: epsilon, iterations: sinkhornIterations,
+                          gpu: backend?.isGPU ?? true)
         }
-        guard !plan.isEmpty else { throw ValidationError("no row of \(compareFiles.joined(separator: ", ")) is an op to run") }
         if dryRun { return plan.forEach(printPlan) }
         if let oursFile {
             // Our rows as measured elsewhere: nothing runs here.
@@ -150,7 +156,7 @@ struct BenchCommand: ParsableCommand {
             }
             return
         }
-        let backend = try device.backend()
+        guard let backend else { preconditionFailure("a device is opened unless --dry-run or --ours") }
         let runner = makeRunner(backend)
         let table = ComparisonTable(workloads: plan, peers: results,
                                     ours: (backend as? OpenCLBackend)?.device.name ?? backend.kind.rawValue)
@@ -175,8 +181,9 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// Every (op, size, variant) to run, in the order of the ops, then of the sizes given, then of
-    /// the variants asked for (a variant that `auto` resolves to twice runs once).
-    func workloads() throws -> [Workload] {
+    /// the variants asked for (a variant that `auto` resolves to twice runs once); `auto` as the
+    /// library resolves it on a GPU (`gpu`) or another device.
+    func workloads(gpu: Bool) throws -> [Workload] {
         try selectedOps().flatMap { op -> [Workload] in
             let given = sizeTexts(for: op)
             let sizes = given.isEmpty ? Sizes.defaults(for: op, quick: quick) : try given.map { try Sizes.parse($0, for: op) }
@@ -185,7 +192,7 @@ struct BenchCommand: ParsableCommand {
                 for form in redundancyForms.isEmpty ? [.automatic] : redundancyForms {
                     for algorithm in ntxentAlgorithms.isEmpty ? [.automatic] : ntxentAlgorithms {
                         let w = Workload.make(op, shape: shape, epsilon: epsilon, iterations: sinkhornIterations,
-                                              form: form, algorithm: algorithm)
+                                              form: form, algorithm: algorithm, gpu: gpu)
                         if !variants.contains(where: { $0.variant == w.variant }) { variants.append(w) }
                     }
                 }

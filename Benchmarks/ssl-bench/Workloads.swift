@@ -71,16 +71,17 @@ extension Workload {
     static let knnClasses = 10
 
     /// The workload `op` runs at `shape` (as ``Sizes`` returns it). `form` applies to barlow and
-    /// vicreg, `algorithm` to ntxent; `.automatic` is resolved here as the OpenCL backend resolves it.
+    /// vicreg, `algorithm` to ntxent; `.automatic` is resolved here as the OpenCL backend resolves
+    /// it on a GPU (`gpu`) or another device.
     static func make(_ op: Op, shape s: [Int], epsilon: Float, iterations: Int, form: RedundancyForm = .automatic,
-                     algorithm: NTXentAlgorithm = .automatic) -> Workload {
+                     algorithm: NTXentAlgorithm = .automatic, gpu: Bool = true) -> Workload {
         switch op {
         case .gemm: return .gemm(m: s[0], n: s[1], k: s[2])
         case .xcorr: return .crossCorrelation(n: s[0], d: s[1])
         case .sinkhorn: return .sinkhorn(b: s[0], k: s[1], epsilon: epsilon, iterations: iterations)
         case .barlow: return .barlowTwins(n: s[0], d: s[1], form: form.resolved(n: s[0], d: s[1]))
         case .vicreg: return .vicreg(n: s[0], d: s[1], form: form.resolved(n: s[0], d: s[1]))
-        case .ntxent: return .ntXent(n: s[0], d: s[1], algorithm: algorithm.resolved(d: s[1]))
+        case .ntxent: return .ntXent(n: s[0], d: s[1], algorithm: algorithm.resolved(d: s[1], gpu: gpu))
         case .knn: return .knn(train: s[0], test: s[1], d: s[2], k: s[3])
         }
     }

@@ -92,16 +92,19 @@ import Testing
         }
     }
 
-    @Test("auto is the fused algorithm up to D = 256, and on the reference the definition")
+    @Test("auto is the fused algorithm on a GPU up to D = 256, GEMMs on other devices, the definition on the reference")
     func automaticAlgorithm() throws {
-        #expect(NTXentAlgorithm.automatic.resolved(d: 256) == .fused && NTXentAlgorithm.automatic.resolved(d: 257) == .gemm)
-        #expect(NTXentAlgorithm.gemm.resolved(d: 3) == .gemm && NTXentAlgorithm.fused.resolved(d: 999) == .fused)
+        let auto = NTXentAlgorithm.automatic
+        #expect(auto.resolved(d: 256, gpu: true) == .fused && auto.resolved(d: 257, gpu: true) == .gemm)
+        #expect(auto.resolved(d: 3, gpu: false) == .gemm)
+        #expect(NTXentAlgorithm.gemm.resolved(d: 3, gpu: true) == .gemm && NTXentAlgorithm.fused.resolved(d: 999, gpu: false) == .fused)
         try forEachBackend { backend in
             for d in [3, 257] {
                 let r = try backend.ntXent(try backend.upload([Float](repeating: 1, count: 2 * d), shape: [2, d]),
                                            try backend.upload([Float](repeating: 2, count: 2 * d), shape: [2, d]),
                                            temperature: 0.5)
-                let expected: NTXentAlgorithm = backend.kind == .reference ? .automatic : d <= 256 ? .fused : .gemm
+                let expected: NTXentAlgorithm = backend.kind == .reference ? .automatic
+                    : backend.isGPU && d <= 256 ? .fused : .gemm
                 #expect(r.algorithm == expected, "\(backend.name) D \(d)")
             }
         }

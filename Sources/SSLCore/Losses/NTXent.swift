@@ -53,8 +53,10 @@ extension NTXentOps {
 /// memory: 256 MiB at N = 4096); ``fused`` keeps only 2 floats a row. The fused backward
 /// recomputes S once per 128 columns of D, so above D = 256 its flops grow as D²: there the
 /// GEMMs are the better use of the device, and R×R is no longer large next to the R×D inputs.
+/// On a CPU device (PoCL) the fused kernels ran 3–4× slower than CLBlast's GEMMs (local memory
+/// and barriers are emulated there, and R×R fits in host memory), so ``automatic`` keeps ``gemm``.
 public enum NTXentAlgorithm: String, CaseIterable, Sendable {
-    /// ``fused`` when D ≤ ``fusedMaxFeatures``, else ``gemm``.
+    /// ``fused`` on a GPU when D ≤ ``fusedMaxFeatures``, else ``gemm``.
     case automatic = "auto"
     /// Flash-attention style (Kernels/contrastive.cl, ntxent_fused_*): an online log-sum-exp
     /// over tiles of the logits in local memory, storing only each row's log-sum-exp and
@@ -67,9 +69,9 @@ public enum NTXentAlgorithm: String, CaseIterable, Sendable {
     /// 128-column output tiles.
     public static let fusedMaxFeatures = 256
 
-    /// ``automatic`` resolved for rows of `d` features.
-    public func resolved(d: Int) -> NTXentAlgorithm {
-        self == .automatic ? (d <= Self.fusedMaxFeatures ? .fused : .gemm) : self
+    /// ``automatic`` resolved for rows of `d` features on a GPU (`gpu`) or another device.
+    public func resolved(d: Int, gpu: Bool) -> NTXentAlgorithm {
+        self == .automatic ? (gpu && d <= Self.fusedMaxFeatures ? .fused : .gemm) : self
     }
 }
 
