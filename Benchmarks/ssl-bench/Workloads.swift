@@ -1,12 +1,14 @@
-// What is benchmarked: one `Workload` per (op, size), each knowing its cost model, its inputs
-// and how to call the op on any backend. Timing and validation (Runner.swift) are shared.
+// What is benchmarked: one `Workload` per (op, size, variant), each knowing its cost model, its
+// inputs and how to call the op on any backend. Timing and validation (Runner.swift) are shared.
 //
 // Cost model. GFLOP/s count the floating-point operations of the algorithm as implemented
 // (GEMMs at 2 flops a multiply-add; element-wise passes at the few flops an element stated
 // below), not what a fused or symmetric kernel could save. GB/s count the bytes one call must at
 // least move in device memory: inputs read once, outputs written once, and the intermediates
-// named below written and read once. Benchmarks/peers/bench_common.py repeats both formulas, so
-// a peer's GFLOP/s and ours at one (op, shape) are comparable.
+// named below written and read once. Benchmarks/peers/bench_common.py repeats both formulas for
+// the algorithms the peers run (the D×D forms, NT-Xent's GEMMs), so a peer's GFLOP/s and ours in
+// those variants are comparable; the Gram and fused variants count their own work, and median
+// times compare across variants.
 import ArgumentParser
 import SSLCore
 import SSLTrain
