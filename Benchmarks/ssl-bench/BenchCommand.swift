@@ -19,6 +19,8 @@ struct BenchCommand: ParsableCommand {
 
             Ops: gemm, xcorr (Barlow Twins' cross-correlation), sinkhorn (SwAV, 3 iterations), \
             barlow, vicreg and ntxent (loss and gradients), knn (KNNClassifier, 10 classes). \
+            --redundancy-form and --ntxent-algorithm time the objectives' variants (each one a \
+            row with its own "variant"); by default each runs in the form the library picks. \
             Without --op, the ops given sizes are run, else all. The default sizes are the \
             GPU sizes of the kernel-performance issue: on a CPU device or the reference backend \
             use --quick or smaller sizes.
@@ -55,6 +57,16 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A kNN size: N train and M test samples of D features, K neighbours (default 20); repeatable.",
                                valueName: "NxMxD[xK]"))
     var knn: [String] = []
+
+    @Option(name: .customLong("redundancy-form"),
+            help: ArgumentHelp("barlow and vicreg through the N×N Gram matrices (gram), the D×D matrices (feature), or auto (gram when N < D); repeatable, to time several.",
+                               valueName: "auto|gram|feature"))
+    var redundancyForms: [RedundancyForm] = []
+
+    @Option(name: .customLong("ntxent-algorithm"),
+            help: ArgumentHelp("ntxent fused (no 2N×2N logits in device memory), through CLBlast GEMMs (gemm), or auto; repeatable, to time several.",
+                               valueName: "auto|fused|gemm"))
+    var ntxentAlgorithms: [NTXentAlgorithm] = []
 
     @Option(help: "Sinkhorn's entropic regularisation ε.")
     var epsilon: Float = 0.05
@@ -102,14 +114,15 @@ struct BenchCommand: ParsableCommand {
             if json { throw ValidationError("--compare prints a table; --json does not apply") }
             return
         }
-        _ = try workloads()
+        _ = try workloads(gpu: true)
     }
 
     func run() throws {
         if !compareFiles.isEmpty { return try runComparison() }
-        let plan = try workloads()
-        if dryRun { return plan.forEach(printPlan) }
+        // A dry run opens no device, so it plans `auto` variants as a GPU resolves them.
+        if dryRun { return try workloads(gpu: true).forEach(printPlan) }
         let backend = try device.backend()
+        let plan = try workloads(gpu: backend.isGPU)
         let runner = makeRunner(backend)
         let report: any Report = json ? JSONLinesReport() : TableReport(workloads: plan, backend: backend)
         report.begin()
@@ -121,10 +134,15 @@ struct BenchCommand: ParsableCommand {
     /// `--compare`: our measurement of every (op, shape) the files hold, beside theirs.
     private func runComparison() throws {
         let results = try PeerResults(reading: compareFiles)
-        let plan = try results.shapes(ops: ops).map { row in
-            Workload.make(row.op, shape: row.shape, epsilon: epsilon, iterations: sinkhornIterations)
+        let rows = try results.shapes(ops: ops)
+        guard !rows.isEmpty else { throw ValidationError("no row of \(compareFiles.joined(separator: ", ")) is an op to run") }
+        // Our rows in the variants the library picks: on this run's device, or, with nothing run
+        // here (--dry-run, --ours), as on a GPU.
+        let backend = dryRun || oursFile != nil ? nil : try device.backend()
+        let plan = rows.map { row in
+            Workload.make(row.op, shape: row.shape, epsilon: epsilon, iterations: sinkhornIterations,
+                          gpu: backend?.isGPU ?? true)
         }
-        guard !plan.isEmpty else { throw ValidationError("no row of \(compareFiles.joined(separator: ", ")) is an op to run") }
         if dryRun { return plan.forEach(printPlan) }
         if let oursFile {
             // Our rows as measured elsewhere: nothing runs here.
@@ -138,7 +156,7 @@ struct BenchCommand: ParsableCommand {
             }
             return
         }
-        let backend = try device.backend()
+        guard let backend else { preconditionFailure("a device is opened unless --dry-run or --ours") }
         let runner = makeRunner(backend)
         let table = ComparisonTable(workloads: plan, peers: results,
                                     ours: (backend as? OpenCLBackend)?.device.name ?? backend.kind.rawValue)
@@ -154,19 +172,32 @@ struct BenchCommand: ParsableCommand {
 
     private func printPlan(_ w: Workload) {
         let fields: [(String, JSON)] = [
-            ("op", .string(w.op.rawValue)), ("shape", .integers(w.shape)), ("flops", .number(w.flops)),
+            ("op", .string(w.op.rawValue)), ("variant", .string(w.variant)), ("shape", .integers(w.shape)),
+            ("flops", .number(w.flops)),
             ("bytes", .number(w.bytes)), ("validated", .bool(w.referenceWork <= Runner.referenceWorkLimit)),
             ("timing", .string(w.wallClock ? "wall" : "events")),
         ]
         print("{" + fields.map { "\(JSON.quote($0.0)):\($0.1.text)" }.joined(separator: ",") + "}")
     }
 
-    /// Every (op, size) to run, in the order of the ops and then of the sizes given.
-    func workloads() throws -> [Workload] {
+    /// Every (op, size, variant) to run, in the order of the ops, then of the sizes given, then of
+    /// the variants asked for (a variant that `auto` resolves to twice runs once); `auto` as the
+    /// library resolves it on a GPU (`gpu`) or another device.
+    func workloads(gpu: Bool) throws -> [Workload] {
         try selectedOps().flatMap { op -> [Workload] in
             let given = sizeTexts(for: op)
             let sizes = given.isEmpty ? Sizes.defaults(for: op, quick: quick) : try given.map { try Sizes.parse($0, for: op) }
-            return sizes.map { Workload.make(op, shape: $0, epsilon: epsilon, iterations: sinkhornIterations) }
+            return sizes.flatMap { shape -> [Workload] in
+                var variants: [Workload] = []
+                for form in redundancyForms.isEmpty ? [.automatic] : redundancyForms {
+                    for algorithm in ntxentAlgorithms.isEmpty ? [.automatic] : ntxentAlgorithms {
+                        let w = Workload.make(op, shape: shape, epsilon: epsilon, iterations: sinkhornIterations,
+                                              form: form, algorithm: algorithm, gpu: gpu)
+                        if !variants.contains(where: { $0.variant == w.variant }) { variants.append(w) }
+                    }
+                }
+                return variants
+            }
         }
     }
 

@@ -8,19 +8,22 @@ protocol Report {
     func write(_ measurement: Measurement)
 }
 
-/// op, shape, device, median ms, min ms, GFLOP/s, GB/s, max rel err.
+/// op, variant, shape, device, median ms, min ms, GFLOP/s, GB/s, max rel err.
 struct TableReport: Report {
-    /// Widths known before the first row, since every shape is planned up front.
+    /// Widths known before the first row, since every workload is planned up front.
+    let variantWidth: Int
     let shapeWidth: Int
     let device: String
 
     init(workloads: [Workload], backend: any Backend) {
+        variantWidth = backend.kind == .reference ? "reference".count
+            : max("variant".count, workloads.map(\.variant.count).max() ?? 0)
         shapeWidth = max("shape".count, workloads.map(\.shapeText.count).max() ?? 0)
         device = (backend as? OpenCLBackend)?.device.name ?? backend.kind.rawValue
     }
 
     func begin() {
-        emit(["op", "shape".padding(shapeWidth), "device".padding(device.count),
+        emit(["op", "variant".padding(variantWidth), "shape".padding(shapeWidth), "device".padding(device.count),
               "median ms".leftPadding(10), "min ms".leftPadding(10), "GFLOP/s".leftPadding(9),
               "GB/s".leftPadding(9), "max rel err".leftPadding(11)])
     }
@@ -32,7 +35,7 @@ struct TableReport: Report {
         case .tooLarge: error = "unchecked"
         case .isReference: error = "-"
         }
-        emit([m.workload.op.rawValue, m.workload.shapeText.padding(shapeWidth), device,
+        emit([m.workload.op.rawValue, m.variant.padding(variantWidth), m.workload.shapeText.padding(shapeWidth), device,
               String(format: "%10.3f", m.median * 1e3), String(format: "%10.3f", m.min * 1e3),
               String(format: "%9.2f", m.gflops), String(format: "%9.2f", m.gbps), error.leftPadding(11)])
     }

@@ -1,12 +1,14 @@
-// What is benchmarked: one `Workload` per (op, size), each knowing its cost model, its inputs
-// and how to call the op on any backend. Timing and validation (Runner.swift) are shared.
+// What is benchmarked: one `Workload` per (op, size, variant), each knowing its cost model, its
+// inputs and how to call the op on any backend. Timing and validation (Runner.swift) are shared.
 //
 // Cost model. GFLOP/s count the floating-point operations of the algorithm as implemented
 // (GEMMs at 2 flops a multiply-add; element-wise passes at the few flops an element stated
 // below), not what a fused or symmetric kernel could save. GB/s count the bytes one call must at
 // least move in device memory: inputs read once, outputs written once, and the intermediates
-// named below written and read once. Benchmarks/peers/bench_common.py repeats both formulas, so
-// a peer's GFLOP/s and ours at one (op, shape) are comparable.
+// named below written and read once. Benchmarks/peers/bench_common.py repeats both formulas for
+// the algorithms the peers run (the D×D forms, NT-Xent's GEMMs), so a peer's GFLOP/s and ours in
+// those variants are comparable; the Gram and fused variants count their own work, and median
+// times compare across variants.
 import ArgumentParser
 import SSLCore
 import SSLTrain
@@ -28,15 +30,6 @@ enum Op: String, CaseIterable, ExpressibleByArgument {
         }
     }
 
-    /// What the OpenCL backend runs for this op, for the JSON "variant".
-    var openCLVariant: String {
-        switch self {
-        case .gemm: return "clblast"
-        case .xcorr: return "batchnorm+clblast"
-        case .sinkhorn: return "opencl"
-        case .barlow, .vicreg, .ntxent, .knn: return "opencl+clblast"
-        }
-    }
 }
 
 /// What one call leaves behind to compare with the reference backend's.
@@ -47,11 +40,13 @@ enum Output {
     case host([[Float]])
 }
 
-/// One op at one size.
+/// One op at one size, in one variant.
 struct Workload {
     let op: Op
     /// As given on the command line: [M, N, K], [N, D], [B, K] or [N, M, D, K].
     let shape: [Int]
+    /// What the OpenCL backend runs, for the JSON "variant" ("clblast", "gram+clblast", "fused", …).
+    let variant: String
     /// Floating-point operations of one call, for GFLOP/s.
     let flops: Double
     /// Bytes one call must at least read and write in device memory, for GB/s.
@@ -77,15 +72,18 @@ extension Workload {
     /// Classes of the kNN workload's labels (CIFAR-10's and Fashion-MNIST's count).
     static let knnClasses = 10
 
-    /// The workload `op` runs at `shape` (as ``Sizes`` returns it).
-    static func make(_ op: Op, shape s: [Int], epsilon: Float, iterations: Int) -> Workload {
+    /// The workload `op` runs at `shape` (as ``Sizes`` returns it). `form` applies to barlow and
+    /// vicreg, `algorithm` to ntxent; `.automatic` is resolved here as the OpenCL backend resolves
+    /// it on a GPU (`gpu`) or another device.
+    static func make(_ op: Op, shape s: [Int], epsilon: Float, iterations: Int, form: RedundancyForm = .automatic,
+                     algorithm: NTXentAlgorithm = .automatic, gpu: Bool = true) -> Workload {
         switch op {
         case .gemm: return .gemm(m: s[0], n: s[1], k: s[2])
         case .xcorr: return .crossCorrelation(n: s[0], d: s[1])
         case .sinkhorn: return .sinkhorn(b: s[0], k: s[1], epsilon: epsilon, iterations: iterations)
-        case .barlow: return .barlowTwins(n: s[0], d: s[1])
-        case .vicreg: return .vicreg(n: s[0], d: s[1])
-        case .ntxent: return .ntXent(n: s[0], d: s[1])
+        case .barlow: return .barlowTwins(n: s[0], d: s[1], form: form.resolved(n: s[0], d: s[1]))
+        case .vicreg: return .vicreg(n: s[0], d: s[1], form: form.resolved(n: s[0], d: s[1]))
+        case .ntxent: return .ntXent(n: s[0], d: s[1], algorithm: algorithm.resolved(d: s[1], gpu: gpu))
         case .knn: return .knn(train: s[0], test: s[1], d: s[2], k: s[3])
         }
     }
@@ -94,7 +92,7 @@ extension Workload {
     static func gemm(m: Int, n: Int, k: Int) -> Workload {
         let (dm, dn, dk) = (Double(m), Double(n), Double(k))
         return Workload(
-            op: .gemm, shape: [m, n, k],
+            op: .gemm, shape: [m, n, k], variant: "clblast",
             flops: 2 * dm * dn * dk,                       // one multiply and one add per term
             bytes: 4 * (dm * dk + dk * dn + dm * dn),      // read A and B once, write C once
             referenceWork: dm * dn * dk,
@@ -112,7 +110,7 @@ extension Workload {
     static func crossCorrelation(n: Int, d: Int) -> Workload {
         let (dn, dd) = (Double(n), Double(d))
         return Workload(
-            op: .xcorr, shape: [n, d],
+            op: .xcorr, shape: [n, d], variant: "batchnorm+clblast",
             // The GEMM, 2·N·D², plus batch norm of both inputs at ~5 flops an element
             // (mean, variance, subtract, scale): 2 · 5 · N·D.
             flops: 2 * dn * dd * dd + 10 * dn * dd,
@@ -131,7 +129,7 @@ extension Workload {
     static func sinkhorn(b: Int, k: Int, epsilon: Float, iterations: Int) -> Workload {
         let elements = Double(b) * Double(k), its = Double(iterations)
         return Workload(
-            op: .sinkhorn, shape: [b, k],
+            op: .sinkhorn, shape: [b, k], variant: "opencl",
             // Each iteration makes two passes (columns, then rows) over the scores, at ~4 flops
             // an element (scale by 1/ε, add the dual, subtract the max, exp; exp counted as one).
             // The final codes pass is not counted.
@@ -150,41 +148,62 @@ extension Workload {
 
     // MARK: - Objectives, forward and backward
 
-    /// The Barlow Twins loss of z1, z2 (N, D) and both gradients (BarlowTwins.swift), λ 0.0051.
-    static func barlowTwins(n: Int, d: Int) -> Workload {
+    /// The Barlow Twins loss of z1, z2 (N, D) and both gradients (BarlowTwins.swift), λ 0.0051,
+    /// in `form` (the reference backend too, so that validation compares like with like).
+    static func barlowTwins(n: Int, d: Int, form: RedundancyForm) -> Workload {
         let (dn, dd) = (Double(n), Double(d))
-        return Workload(
-            op: .barlow, shape: [n, d],
-            // GEMMs: C = Y1ᵀY2 forward, dY1 = Y2 dCᵀ and dY2 = Y1 dC backward, 2·N·D² each.
-            // Batch norm forward (~5 flops an element) and backward (~8) of both views: 26·N·D;
+        // Batch norm forward (~5 flops an element) and backward (~8) of both views: 26·N·D.
+        let batchNorm = 26 * dn * dd
+        let (flops, bytes): (Double, Double)
+        if form == .gram {
+            // GEMMs: G1 = Y1Y1ᵀ and G2 = Y2Y2ᵀ forward, G2·Y1 and G1·Y2 backward, 2·N²·D each;
+            // C's diagonal and the diagonal share of dY, ~6 flops an element; ⟨G1, G2⟩, 2 an entry.
+            flops = 8 * dn * dn * dd + batchNorm + 6 * dn * dd + 2 * dn * dn
+            // z1, z2 read, dZ1, dZ2 written; G1 and G2 written and reread once.
+            bytes = 4 * (4 * dn * dd + 4 * dn * dn)
+        } else {
+            // GEMMs: C = Y1ᵀY2 forward, dY1 = Y2 dCᵀ and dY2 = Y1 dC backward, 2·N·D² each;
             // the loss and dC, ~4 flops an entry of C.
-            flops: 6 * dn * dd * dd + 26 * dn * dd + 4 * dd * dd,
-            // z1, z2 read, dZ1, dZ2 written; C written (it is an output) and dC written, each
-            // reread once by the backward GEMMs.
-            bytes: 4 * (4 * dn * dd + 4 * dd * dd),
+            flops = 6 * dn * dd * dd + batchNorm + 4 * dd * dd
+            // z1, z2 read, dZ1, dZ2 written; C and dC written and reread once.
+            bytes = 4 * (4 * dn * dd + 4 * dd * dd)
+        }
+        return Workload(
+            op: .barlow, shape: [n, d], variant: form.rawValue + "+clblast", flops: flops, bytes: bytes,
             referenceWork: 3 * dn * dd * dd,
             inputs: { [randomMatrix([n, d], seed: 6), randomMatrix([n, d], seed: 7)] },
             bind: { backend, host in
                 let t = try host.upload(to: backend)
                 return {
+                    // C is not read: in the Gram form that would add the D×D GEMM it exists to avoid.
                     let r = try backend.barlowTwins(t[0], t[1], lambda: BarlowTwinsReference.defaultLambda,
-                                                    eps: BarlowTwinsReference.defaultEps)
-                    return .tensors([r.loss, r.c, r.dZ1, r.dZ2])
+                                                    eps: BarlowTwinsReference.defaultEps, form: form)
+                    return .tensors([r.loss, r.dZ1, r.dZ2])
                 }
             })
     }
 
-    /// The VICReg loss of z1, z2 (N, D) and both gradients (VICReg.swift), coefficients 25, 25, 1.
-    static func vicreg(n: Int, d: Int) -> Workload {
+    /// The VICReg loss of z1, z2 (N, D) and both gradients (VICReg.swift), coefficients 25, 25, 1,
+    /// in `form` (the reference backend too).
+    static func vicreg(n: Int, d: Int, form: RedundancyForm) -> Workload {
         let (dn, dd) = (Double(n), Double(d))
-        return Workload(
-            op: .vicreg, shape: [n, d],
-            // GEMMs: the covariances K = x̄ᵀx̄ forward and x̄·offdiag(K) backward, for both views:
-            // 4 · 2·N·D². Centring, invariance and variance terms and their gradients, ~20 flops
-            // an element of the two views; the off-diagonal sums, ~2 flops an entry of each K.
-            flops: 8 * dn * dd * dd + 20 * dn * dd + 4 * dd * dd,
+        // Centring, invariance and variance terms and their gradients, ~20 flops an element of the two views.
+        let elementwise = 20 * dn * dd
+        let (flops, bytes): (Double, Double)
+        if form == .gram {
+            // GEMMs: G = x̄x̄ᵀ forward and G·x̄ backward, for both views: 4 · 2·N²·D; ‖G‖², 2 flops an entry of each G.
+            flops = 8 * dn * dn * dd + elementwise + 4 * dn * dn
+            // z1, z2 read, dZ1, dZ2 written; both G written and reread once.
+            bytes = 4 * (4 * dn * dd + 4 * dn * dn)
+        } else {
+            // GEMMs: K = x̄ᵀx̄ forward and x̄·offdiag(K) backward, for both views: 4 · 2·N·D²; the
+            // off-diagonal sums, ~2 flops an entry of each K.
+            flops = 8 * dn * dd * dd + elementwise + 4 * dd * dd
             // z1, z2 read, dZ1, dZ2 written; both K written and reread once.
-            bytes: 4 * (4 * dn * dd + 4 * dd * dd),
+            bytes = 4 * (4 * dn * dd + 4 * dd * dd)
+        }
+        return Workload(
+            op: .vicreg, shape: [n, d], variant: form.rawValue + "+clblast", flops: flops, bytes: bytes,
             referenceWork: 4 * dn * dd * dd,
             inputs: { [randomMatrix([n, d], seed: 8), randomMatrix([n, d], seed: 9)] },
             bind: { backend, host in
@@ -192,29 +211,43 @@ extension Workload {
                 return {
                     let r = try backend.vicreg(t[0], t[1], simCoeff: VICRegReference.defaultSimCoeff,
                                                stdCoeff: VICRegReference.defaultStdCoeff,
-                                               covCoeff: VICRegReference.defaultCovCoeff)
+                                               covCoeff: VICRegReference.defaultCovCoeff, form: form)
                     return .tensors([r.loss, r.parts, r.dZ1, r.dZ2])
                 }
             })
     }
 
-    /// SimCLR's NT-Xent of z1, z2 (N, D) and both gradients (NTXent.swift), T 0.1.
-    static func ntXent(n: Int, d: Int) -> Workload {
+    /// SimCLR's NT-Xent of z1, z2 (N, D) and both gradients (NTXent.swift), T 0.1, by `algorithm`
+    /// (the reference backend computes the definition either way).
+    static func ntXent(n: Int, d: Int, algorithm: NTXentAlgorithm) -> Workload {
         let rows = 2 * Double(n), dd = Double(d)
-        return Workload(
-            op: .ntxent, shape: [n, d],
+        // Normalisation forward and backward, ~8 flops an element.
+        let normalisation = 8 * rows * dd
+        let (flops, bytes): (Double, Double)
+        if algorithm == .fused {
+            // Forward S tiles, 2·(2N)²·D; backward S tiles again once per 128-column block of
+            // dẑ, and W·ẑ, 2·(2N)²·D each; ~8 flops an entry of S for the forward's running
+            // log-sum-exp and the backward's two exps.
+            let columnBlocks = (dd / 128).rounded(.up)
+            flops = (4 + 2 * columnBlocks) * rows * rows * dd + 8 * rows * rows + normalisation
+            // z1, z2 read, dZ1, dZ2 written; nothing 2N×2N, only per-row statistics.
+            bytes = 4 * (2 * rows * dd + 4 * rows)
+        } else {
             // GEMMs on the 2N stacked rows: S = ẑẑᵀ forward, dS·ẑ and dSᵀ·ẑ backward, 2·(2N)²·D
-            // each. Row softmax and dS, ~6 flops an entry of S; normalisation forward and
-            // backward, ~8 flops an element.
-            flops: 6 * rows * rows * dd + 6 * rows * rows + 8 * rows * dd,
+            // each. Row softmax and dS, ~6 flops an entry of S.
+            flops = 6 * rows * rows * dd + 6 * rows * rows + normalisation
             // z1, z2 read, dZ1, dZ2 written; S and dS (2N, 2N) written and reread once each.
-            bytes: 4 * (2 * rows * dd + 4 * rows * rows),
-            referenceWork: 2 * rows * rows * dd,
+            bytes = 4 * (2 * rows * dd + 4 * rows * rows)
+        }
+        return Workload(
+            op: .ntxent, shape: [n, d], variant: algorithm == .fused ? "fused" : "gemm+clblast",
+            flops: flops, bytes: bytes, referenceWork: 2 * rows * rows * dd,
             inputs: { [randomMatrix([n, d], seed: 10), randomMatrix([n, d], seed: 11)] },
             bind: { backend, host in
                 let t = try host.upload(to: backend)
                 return {
-                    let r = try backend.ntXent(t[0], t[1], temperature: NTXentReference.defaultTemperature)
+                    let r = try backend.ntXent(t[0], t[1], temperature: NTXentReference.defaultTemperature,
+                                               algorithm: algorithm)
                     return .tensors([r.loss, r.dZ1, r.dZ2])
                 }
             })
@@ -229,7 +262,7 @@ extension Workload {
     static func knn(train: Int, test: Int, d: Int, k: Int) -> Workload {
         let (dn, dm, dd) = (Double(train), Double(test), Double(d))
         return Workload(
-            op: .knn, shape: [train, test, d, k],
+            op: .knn, shape: [train, test, d, k], variant: "opencl+clblast",
             // The similarity GEMMs, 2·M·N·D; normalisation, top-k and votes are not counted.
             flops: 2 * dm * dn * dd,
             // Both feature sets read once; the M×N similarities written by the GEMMs and read by top-k.

@@ -1,4 +1,5 @@
 // Float32 tensors: a shape and a reference to storage on one backend.
+import Foundation
 
 /// A row-major float32 tensor living on one backend: host memory on the reference backend,
 /// a device buffer on the OpenCL backend.
@@ -63,6 +64,26 @@ public struct Tensor {
 final class HostBuffer {
     var values: [Float]
     init(_ values: [Float]) { self.values = values }
+}
+
+/// A tensor made on first use and kept: an output that most callers never read (Barlow Twins'
+/// C on the Gram path), so that computing it, and holding its memory, waits for the first read.
+final class LazyTensor {
+    private var made: Tensor?
+    /// Released after the first call, with whatever it captured.
+    private var make: (() throws -> Tensor)?
+    private let lock = NSLock()
+
+    init(_ tensor: Tensor) { made = tensor }
+    init(_ make: @escaping () throws -> Tensor) { self.make = make }
+
+    func value() throws -> Tensor {
+        lock.lock(); defer { lock.unlock() }
+        if let made { return made }
+        let tensor = try make!()
+        (made, make) = (tensor, nil)
+        return tensor
+    }
 }
 
 /// Formats a shape the way NumPy prints it: `(2, 3)`, `(5,)`, `()`.

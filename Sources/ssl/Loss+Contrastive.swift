@@ -13,13 +13,16 @@ struct NTXentLossCommand: ParsableCommand {
     @Option(help: "The first view's embeddings Z1, (N, D).") var z1: String
     @Option(help: "The second view's embeddings Z2, (N, D); row i is the positive of Z1's row i.") var z2: String
     @Option(help: "Softmax temperature T (SimCLR's 0.1).") var temperature: Float = NTXentReference.defaultTemperature
+    @Option(help: "On a device: fused (the 2N×2N logits never in device memory), gemm (logits through CLBlast), or auto.")
+    var algorithm: NTXentAlgorithm = .automatic
     @Option(help: "Output folder.") var out: String
     @OptionGroup var device: DeviceOptions
 
     func run() throws {
         let backend = try device.backend()
         let r = try backend.ntXent(try readTensor(z1, name: "z1", rank: 2, on: backend),
-                                   try readTensor(z2, name: "z2", rank: 2, on: backend), temperature: temperature)
+                                   try readTensor(z2, name: "z2", rank: 2, on: backend), temperature: temperature,
+                                   algorithm: algorithm)
         let folder = try OutputFolder(out)
         try folder.write("loss", r.loss, on: backend)
         try folder.write("grad_z1", r.dZ1, on: backend)

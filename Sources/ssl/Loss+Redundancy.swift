@@ -7,7 +7,11 @@ struct BarlowLossCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "barlow",
         abstract: "Barlow Twins: L = Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij², C = BN(Z1)ᵀ BN(Z2) / N.",
-        discussion: "Writes loss.npy (a scalar), c.npy (D, D), grad_z1.npy and grad_z2.npy (N, D) into --out.")
+        discussion: """
+            Writes loss.npy (a scalar), c.npy (D, D), grad_z1.npy and grad_z2.npy (N, D) into --out. \
+            With --form gram (the default on a device when N < D) the loss and gradients go through \
+            the N×N Gram matrices of the batch and C is made only for c.npy.
+            """)
 
     @Option(help: "The first view's embeddings Z1, (N, D) with N ≥ 2.") var z1: String
     @Option(help: "The second view's embeddings Z2, (N, D).") var z2: String
@@ -15,6 +19,8 @@ struct BarlowLossCommand: ParsableCommand {
     var lambda: Float = BarlowTwinsReference.defaultLambda
     @Option(help: "Added to the batch variance before the square root (BatchNorm1d's 1e-5).")
     var eps: Float = BarlowTwinsReference.defaultEps
+    @Option(help: "Through the D×D matrix C (feature), the N×N Gram matrices (gram), or auto: gram when N < D on a device, the definition on the reference.")
+    var form: RedundancyForm = .automatic
     @Option(help: "Output folder; created if missing.") var out: String
     @OptionGroup var device: DeviceOptions
 
@@ -22,9 +28,9 @@ struct BarlowLossCommand: ParsableCommand {
         let backend = try device.backend()
         let r = try backend.barlowTwins(try readTensor(z1, name: "z1", rank: 2, on: backend),
                                         try readTensor(z2, name: "z2", rank: 2, on: backend),
-                                        lambda: lambda, eps: eps)
+                                        lambda: lambda, eps: eps, form: form)
         let folder = try OutputFolder(out)
-        for (name, tensor) in [("loss", r.loss), ("c", r.c), ("grad_z1", r.dZ1), ("grad_z2", r.dZ2)] {
+        for (name, tensor) in [("loss", r.loss), ("c", try r.c), ("grad_z1", r.dZ1), ("grad_z2", r.dZ2)] {
             try folder.write(name, tensor, on: backend)
         }
     }
@@ -47,6 +53,8 @@ struct VICRegLossCommand: ParsableCommand {
     var stdCoeff: Float = VICRegReference.defaultStdCoeff
     @Option(help: "Weight of the covariance (off-diagonal) term (the paper's 1).")
     var covCoeff: Float = VICRegReference.defaultCovCoeff
+    @Option(help: "The covariance term through the D×D matrices K (feature), the N×N Gram matrices (gram), or auto: gram when N < D on a device, the definition on the reference.")
+    var form: RedundancyForm = .automatic
     @Option(help: "Output folder; created if missing.") var out: String
     @OptionGroup var device: DeviceOptions
 
@@ -54,7 +62,7 @@ struct VICRegLossCommand: ParsableCommand {
         let backend = try device.backend()
         let r = try backend.vicreg(try readTensor(z1, name: "z1", rank: 2, on: backend),
                                    try readTensor(z2, name: "z2", rank: 2, on: backend),
-                                   simCoeff: simCoeff, stdCoeff: stdCoeff, covCoeff: covCoeff)
+                                   simCoeff: simCoeff, stdCoeff: stdCoeff, covCoeff: covCoeff, form: form)
         let folder = try OutputFolder(out)
         for (name, tensor) in [("loss", r.loss), ("parts", r.parts), ("grad_z1", r.dZ1), ("grad_z2", r.dZ2)] {
             try folder.write(name, tensor, on: backend)

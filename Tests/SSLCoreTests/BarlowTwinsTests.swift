@@ -1,5 +1,6 @@
-// Barlow Twins: the hand-derived backward against finite differences, OpenCL against the
-// reference, both against the official PyTorch code's fixtures, the errors and `ssl loss barlow`.
+// Barlow Twins: the hand-derived backward of both forms against finite differences and each
+// other, OpenCL's D×D and Gram forms against the reference, both backends against the official
+// PyTorch code's fixtures, the lazy C, the errors and `ssl loss barlow`.
 import Foundation
 import Testing
 @testable import SSLCore
@@ -50,6 +51,30 @@ private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
         checkGradient("barlow dZ2 \(s)", at: z2, analytic: dZ2) { loss(z1, $0) }
     }
 
+    /// The Gram form's own derivation, checked against finite differences of its own forward, and
+    /// both against the definition: in Double they agree to rounding (1e-10 relative), at N < D
+    /// and N ≥ D alike.
+    @Test("the Gram form's backward matches finite differences, and both match the definition",
+          arguments: gradientCases + [(9, 3, 0.0051, 1e-5, 1)])
+    func gramGradient(_ s: (Int, Int, Double, Double, Double)) {
+        let (n, d, lambda, eps, dLoss) = s
+        var rng = SeededRandom(seed: UInt64(n * 100 + d))
+        let z1 = rng.view(n, d).map(Double.init), z2 = rng.view(n, d).map(Double.init)
+        func loss(_ a: [Double], _ b: [Double]) -> Double {
+            dLoss * BarlowTwinsReference.gramForward(z1: a, z2: b, n: n, d: d, lambda: lambda, eps: eps).loss
+        }
+        let (gramLoss, gram) = BarlowTwinsReference.gramForward(z1: z1, z2: z2, n: n, d: d, lambda: lambda, eps: eps)
+        let (dZ1, dZ2) = BarlowTwinsReference.gramBackward(gram, dLoss: dLoss)
+        checkGradient("barlow Gram dZ1 \(s)", at: z1, analytic: dZ1) { loss($0, z2) }
+        checkGradient("barlow Gram dZ2 \(s)", at: z2, analytic: dZ2) { loss(z1, $0) }
+
+        let (definitionLoss, cache) = BarlowTwinsReference.forward(z1: z1, z2: z2, n: n, d: d, lambda: lambda, eps: eps)
+        let definition = BarlowTwinsReference.backward(cache, dLoss: dLoss)
+        #expect(abs(gramLoss - definitionLoss) <= 1e-10 * definitionLoss, "\(gramLoss) vs \(definitionLoss)")
+        let scale = maxAbs(definition.dZ1 + definition.dZ2)
+        #expect(maxAbs(zip(dZ1 + dZ2, definition.dZ1 + definition.dZ2).map { $0 - $1 }) <= 1e-10 * scale)
+    }
+
     /// Inside the loss mean_n(dY) vanishes, so the batch-norm backward gets a dY of its own here,
     /// with non-zero column means: ⟨w, BN(x)⟩ for a random w.
     @Test("batch-norm backward matches finite differences and its kernel for any dY", arguments: [(2, 3), (7, 13)])
@@ -80,35 +105,91 @@ private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
         try forEachBackend { backend in
             let r = try backend.barlowTwins(try backend.upload(z1, shape: [n, d]), try backend.upload(z2, shape: [n, d]),
                                             lambda: 0.25, eps: 1e-5)
-            let c = try backend.download(r.c).map(Double.init)
+            let c = try backend.download(try r.c).map(Double.init)
             var expected = 0.0
             for i in 0..<d { for j in 0..<d { expected += i == j ? (1 - c[i * d + j]) * (1 - c[i * d + j]) : 0.25 * c[i * d + j] * c[i * d + j] } }
-            #expect(r.loss.shape == [] && r.c.shape == [d, d] && r.dZ1.shape == [n, d] && r.dZ2.shape == [n, d])
+            let cShape = try r.c.shape
+            #expect(r.loss.shape == [] && cShape == [d, d] && r.dZ1.shape == [n, d] && r.dZ2.shape == [n, d])
             #expect(abs(Double(try backend.download(r.loss)[0]) - expected) <= 1e-5 * expected, "\(backend.name)")
         }
     }
 
-    static let shapes: [(Int, Int)] = [(2, 3), (7, 13), (33, 65)]
+    /// N < D and N ≥ D, primes and sizes off CLBlast's and the kernels' tiles, D up to 200.
+    static let shapes: [(Int, Int)] = [(2, 3), (7, 13), (33, 65), (2, 200), (65, 13), (130, 200), (130, 3)]
 
-    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL), arguments: shapes)
+    @Test("OpenCL's D×D and Gram forms match the reference's definition", .enabled(if: TestBackends.hasOpenCL),
+          arguments: shapes)
     func parity(_ s: (Int, Int)) throws {
         let cl = TestBackends.openCL!, ref = TestBackends.reference
         let (n, d) = s
         var rng = SeededRandom(seed: UInt64(n * 31 + d))
         let z1 = rng.view(n, d), z2 = rng.view(n, d)
         let lambda: Float = 0.0051, eps: Float = 1e-5
-        let results = try [ref, cl].map { (backend: any Backend) in
+        func run(_ backend: any Backend, _ form: RedundancyForm) throws -> BarlowTwinsResult {
             try backend.barlowTwins(try backend.upload(z1, shape: [n, d]), try backend.upload(z2, shape: [n, d]),
-                                    lambda: lambda, eps: eps)
+                                    lambda: lambda, eps: eps, form: form)
         }
-        // Loss: a sum of D² float32 squares of |C| ≤ 1, relative error a few 1e-7. C: means of N
-        // float32 products of unit-variance values, errors ~√N·6e-8 ≤ 1e-6 here.
-        try assertClose(results[1].loss, on: cl, results[0].loss, on: ref, rtol: 1e-4, atol: 0, "loss \(s)")
-        try assertClose(results[1].c, on: cl, results[0].c, on: ref, rtol: 1e-4, atol: 1e-5, "C \(s)")
-        // Gradients: against the batch-norm backward's input scale (see gradientScale).
+        let expected = try run(ref, .automatic)
+        #expect(expected.form == .feature, "the reference computes the definition")
         let scale = gradientScale(z1, z2, n: n, d: d, lambda: lambda, eps: eps)
-        try assertClose(results[1].dZ1, on: cl, results[0].dZ1, on: ref, rtol: 1e-4, atol: 1e-5 * scale, "dZ1 \(s)")
-        try assertClose(results[1].dZ2, on: cl, results[0].dZ2, on: ref, rtol: 1e-4, atol: 1e-5 * scale, "dZ2 \(s)")
+        for form in [RedundancyForm.feature, .gram] {
+            let r = try run(cl, form)
+            #expect(r.form == form)
+            // Loss: a sum of D² float32 squares of |C| ≤ 1 (D×D), or of D diagonal terms and the
+            // N² products ⟨G1, G2⟩ (Gram) whose off-diagonal share exceeds the diagonal's at these
+            // random views; relative error a few 1e-7 either way. C: means of N float32 products
+            // of unit-variance values, errors ~√N·6e-8 ≤ 1e-6 here.
+            try assertClose(r.loss, on: cl, expected.loss, on: ref, rtol: 1e-4, atol: 0, "loss \(form) \(s)")
+            try assertClose(try r.c, on: cl, try expected.c, on: ref, rtol: 1e-4, atol: 1e-5, "C \(form) \(s)")
+            // Gradients: against the batch-norm backward's input scale (see gradientScale); the
+            // Gram form's dY is the same sum regrouped, (2λ/N²) G2 Y1 + Y2 diag(δ)/N.
+            try assertClose(r.dZ1, on: cl, expected.dZ1, on: ref, rtol: 1e-4, atol: 1e-5 * scale, "dZ1 \(form) \(s)")
+            try assertClose(r.dZ2, on: cl, expected.dZ2, on: ref, rtol: 1e-4, atol: 1e-5 * scale, "dZ2 \(form) \(s)")
+        }
+    }
+
+    @Test("auto is the Gram form on a device exactly when N < D, the definition on the reference")
+    func automaticForm() throws {
+        #expect(RedundancyForm.preferred(n: 7, d: 8) == .gram && RedundancyForm.preferred(n: 8, d: 8) == .feature)
+        #expect(RedundancyForm.gram.resolved(n: 9, d: 2) == .gram && RedundancyForm.automatic.resolved(n: 2, d: 9) == .gram)
+        try forEachBackend { backend in
+            for (n, d) in [(3, 5), (5, 3)] {
+                let r = try backend.barlowTwins(try backend.zeros([n, d]), try backend.zeros([n, d]), lambda: 0.0051, eps: 1e-5)
+                let expected: RedundancyForm = backend.kind == .openCL && n < d ? .gram : .feature
+                #expect(r.form == expected, "\(backend.name) N \(n) D \(d)")
+            }
+        }
+    }
+
+    /// On a device whose buffers must stay below D²·4 bytes, the Gram form runs and the D×D form
+    /// cannot: C is allocated only when read.
+    @Test("the Gram form never allocates a D×D buffer unless C is read", .enabled(if: TestBackends.hasOpenCL))
+    func gramAllocatesNoDByD() throws {
+        let (n, d) = (7, 200)
+        let capped = try #require(try TestBackends.openCL(maxAllocationBytes: d * d * 4 - 4))
+        var rng = SeededRandom(seed: 3)
+        let z1 = try capped.upload(rng.view(n, d), shape: [n, d]), z2 = try capped.upload(rng.view(n, d), shape: [n, d])
+        let r = try capped.barlowTwins(z1, z2, lambda: 0.0051, eps: 1e-5, form: .gram)
+        let expected = try TestBackends.reference.barlowTwins(
+            try TestBackends.reference.upload(try capped.download(z1), shape: [n, d]),
+            try TestBackends.reference.upload(try capped.download(z2), shape: [n, d]), lambda: 0.0051, eps: 1e-5)
+        try assertClose(r.loss, on: capped, expected.loss, on: TestBackends.reference, rtol: 1e-4, atol: 0, "loss")
+        #expect(throwsAllocationTooLarge { _ = try r.c })
+        #expect(throwsAllocationTooLarge { _ = try capped.barlowTwins(z1, z2, lambda: 0.0051, eps: 1e-5, form: .feature) })
+    }
+
+    @Test("the Gram form's C is made on first read, equals the cross-correlation, and is the same tensor after",
+          .enabled(if: TestBackends.hasOpenCL))
+    func lazyC() throws {
+        let cl = TestBackends.openCL!
+        var rng = SeededRandom(seed: 4)
+        let (n, d) = (5, 9)
+        let z1 = try cl.upload(rng.view(n, d), shape: [n, d]), z2 = try cl.upload(rng.view(n, d), shape: [n, d])
+        let r = try cl.barlowTwins(z1, z2, lambda: 0.0051, eps: 1e-5, form: .gram)
+        let first = try r.c, second = try r.c
+        #expect(first.deviceBuffer === second.deviceBuffer)
+        // The same GEMM on the same batch-normalised views: equal to float32 rounding.
+        try assertClose(first, on: cl, try cl.crossCorrelation(z1, z2, eps: 1e-5), on: cl, rtol: 1e-6, atol: 1e-7, "C")
     }
 
     @Test("loss, C and gradients match the official PyTorch code", arguments: RedundancyCase.tags)
@@ -119,7 +200,7 @@ private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
         try forEachBackend { backend in
             let (a, b) = try fixture.views(on: backend)
             let r = try backend.barlowTwins(a, b, lambda: lambda, eps: BarlowTwinsReference.defaultEps)
-            try checkOutputs(["loss": r.loss, "c": r.c, "grad_z1": r.dZ1, "grad_z2": r.dZ2].mapValues {
+            try checkOutputs(["loss": r.loss, "c": try r.c, "grad_z1": r.dZ1, "grad_z2": r.dZ2].mapValues {
                 (try backend.download($0), $0.shape)
             }, fixture, kind: backend.kind, gradientScale: scale, backend.name)
         }
@@ -151,16 +232,18 @@ private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
         let folder = try RedundancyCLI.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         for device in RedundancyCLI.devices {
-            for (tag, extra) in [("n16d24", [String]()), ("n8d5", ["--lambda", "0.5"])] {
+            // n16d24 is N < D (auto is the Gram form on a device), n8d5 N ≥ D; --form forces either.
+            for (tag, extra) in [("n16d24", [String]()), ("n8d5", ["--lambda", "0.5"]),
+                                 ("n8d5", ["--lambda", "0.5", "--form", "gram"]), ("n16d24", ["--form", "feature"])] {
                 let fixture = RedundancyCase(method: "barlowtwins", tag: tag)
-                let out = folder.appendingPathComponent("\(tag)-\(device)")
+                let out = folder.appendingPathComponent("\(tag)-\(device)-\(extra.joined())")
                 try RedundancyCLI.run(["loss", "barlow", "--z1", fixture.path("z1"), "--z2", fixture.path("z2")] + extra
                                       + ["--out", out.path, "--device", device])
                 let outputs = try Dictionary(uniqueKeysWithValues: ["loss", "c", "grad_z1", "grad_z2"].map {
                     ($0, try RedundancyCLI.output(out, $0))
                 })
                 try checkOutputs(outputs, fixture, kind: device == "reference" ? .reference : .openCL,
-                                 gradientScale: try gradientScale(of: fixture), "ssl loss barlow \(tag) on \(device)")
+                                 gradientScale: try gradientScale(of: fixture), "ssl loss barlow \(tag) \(extra) on \(device)")
             }
         }
     }

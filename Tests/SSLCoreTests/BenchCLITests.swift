@@ -62,6 +62,19 @@ struct BenchCLITests {
         #expect(try runBench(["--knn", "10x10", "--dry-run"]).status != 0)
     }
 
+    @Test("--redundancy-form and --ntxent-algorithm plan one row per variant, a variant auto repeats once")
+    func variants() throws {
+        let run = try runBench(["--quick", "--op", "barlow", "--op", "vicreg", "--op", "ntxent", "--dry-run",
+                                "--redundancy-form", "auto", "--redundancy-form", "gram", "--redundancy-form", "feature",
+                                "--ntxent-algorithm", "fused", "--ntxent-algorithm", "gemm"])
+        #expect(run.status == 0, "\(run.error)")
+        let rows = try jsonLines(run.output).map { "\($0["op"] as? String ?? "?") \($0["variant"] as? String ?? "?")" }
+        // --quick barlow and vicreg are 64×128: auto is the Gram form there.
+        #expect(rows == ["barlow gram+clblast", "barlow feature+clblast", "vicreg gram+clblast", "vicreg feature+clblast",
+                         "ntxent fused", "ntxent gemm+clblast"], "\(rows)")
+        #expect(try runBench(["--quick", "--op", "barlow", "--redundancy-form", "fused", "--dry-run"]).status != 0)
+    }
+
     @Test("the default sizes are the issue's GPU sizes")
     func defaultSizes() throws {
         let run = try runBench(["--dry-run"])

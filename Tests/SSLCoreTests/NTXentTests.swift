@@ -1,4 +1,5 @@
-// SimCLR NT-Xent: finite differences, OpenCL parity, the official code's values, errors, CLI.
+// SimCLR NT-Xent: finite differences, OpenCL parity of the fused and GEMM algorithms (and the
+// fused kernels' splits and tiles), the official code's values, errors, CLI.
 import Foundation
 import Testing
 @testable import SSLCore
@@ -32,22 +33,114 @@ import Testing
 
     /// Float32 against the Double reference: the similarities carry ~√D·2⁻²⁴ relative rounding,
     /// amplified by 1/T = 10 in the logits, so the loss agrees to ~1e-6 relative and the
-    /// gradients, sums of 2N such terms, to well within 1e-4 of their largest entry.
-    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL),
-          arguments: [(2, 3), (7, 13), (33, 65)])
+    /// gradients, sums of 2N such terms, to well within 1e-4 of their largest entry. Both
+    /// algorithms round alike: the fused one sums each dot product and each row's exp in another
+    /// order, not with fewer digits. Each term of dz_i, (p − [partner]) ẑ_j / (2N·T·‖z_i‖), is at
+    /// most 1/(2N·T·‖z_i‖): the gradient's scale is at least that much of it, since where the
+    /// gradient vanishes (N = 1: the partner is the only key, p = 1) rounding of those terms is
+    /// what remains.
+    static func expectParity(_ z1: [Float], _ z2: [Float], n: Int, d: Int, on cl: OpenCLBackend = TestBackends.openCL!,
+                             _ what: String, sourceLocation: SourceLocation = #_sourceLocation,
+                             _ run: (_ z1: Tensor, _ z2: Tensor) throws -> NTXentResult) throws {
+        let ref = TestBackends.reference, t = 0.1
+        let expected = try ref.ntXent(try ref.upload(z1, shape: [n, d]), try ref.upload(z2, shape: [n, d]),
+                                      temperature: Float(t))
+        let r = try run(try cl.upload(z1, shape: [n, d]), try cl.upload(z2, shape: [n, d]))
+        try assertClose(r.loss, on: cl, expected.loss, on: ref, rtol: 1e-5, atol: 1e-6, "loss \(what)",
+                        sourceLocation: sourceLocation)
+        let rows = z1 + z2
+        let smallestNorm = (0..<(2 * n)).map { i in
+            (0..<d).reduce(0.0) { $0 + Double(rows[i * d + $1]) * Double(rows[i * d + $1]) }.squareRoot()
+        }.min()!
+        for (name, pick) in [("dZ1", \NTXentResult.dZ1), ("dZ2", \NTXentResult.dZ2)] {
+            let largest = Double(try ref.download(expected[keyPath: pick]).map(abs).max() ?? 0)
+            let scale = max(largest, 1 / (2 * Double(n) * t * smallestNorm))
+            try assertClose(r[keyPath: pick], on: cl, expected[keyPath: pick], on: ref, rtol: 1e-4, atol: 1e-4 * scale,
+                            "\(name) \(what)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// 2N = 2, 4, 14, 66, 130, 260 rows: none a multiple of the fused kernels' 32-row tiles; D
+    /// below, inside and across their 16-feature steps and 128-column blocks.
+    static let shapes: [(Int, Int)] = [(1, 3), (2, 13), (7, 200), (33, 65), (65, 3), (130, 200)]
+
+    @Test("OpenCL's fused and GEMM algorithms match the reference", .enabled(if: TestBackends.hasOpenCL),
+          arguments: shapes)
     func parity(_ s: (Int, Int)) throws {
-        let cl = TestBackends.openCL!, ref = TestBackends.reference
         var rng = SeededRandom(seed: UInt64(s.0 * 1000 + s.1))
         let z1 = rng.uniform(s.0 * s.1, scale: 2), z2 = rng.uniform(s.0 * s.1)
-        let results = try [ref, cl].map { (b: any Backend) in
-            try b.ntXent(try b.upload(z1, shape: [s.0, s.1]), try b.upload(z2, shape: [s.0, s.1]), temperature: 0.1)
+        for algorithm in [NTXentAlgorithm.fused, .gemm] {
+            try Self.expectParity(z1, z2, n: s.0, d: s.1, "\(algorithm) \(s)") { a, b in
+                let r = try TestBackends.openCL!.ntXent(a, b, temperature: 0.1, algorithm: algorithm)
+                #expect(r.algorithm == algorithm)
+                return r
+            }
         }
-        try assertClose(results[1].loss, on: cl, results[0].loss, on: ref, rtol: 1e-5, atol: 1e-6, "loss \(s)")
-        for (name, pick) in [("dZ1", \NTXentResult.dZ1), ("dZ2", \NTXentResult.dZ2)] {
-            let scale = Double(try ref.download(results[0][keyPath: pick]).map(abs).max() ?? 1)
-            try assertClose(results[1][keyPath: pick], on: cl, results[0][keyPath: pick], on: ref,
-                            rtol: 1e-4, atol: 1e-4 * scale, "\(name) \(s)")
+    }
+
+    /// One split walks every key tile in one work-group; the most splits give each work-group a
+    /// single tile, so the forward merges partial log-sum-exps and the backward sums partial dẑ.
+    @Test("the fused kernels give the same values with one split of the keys and with one split a tile",
+          .enabled(if: TestBackends.hasOpenCL), arguments: [(1, 1), (1, 9), (9, 1), (9, 9)])
+    func fusedSplits(_ splits: (Int, Int)) throws {
+        let (n, d) = (130, 13)  // 260 rows: 9 key tiles of 32, the last of 4
+        var rng = SeededRandom(seed: 77)
+        let z1 = rng.uniform(n * d, scale: 2), z2 = rng.uniform(n * d)
+        try Self.expectParity(z1, z2, n: n, d: d, "splits \(splits)") { a, b in
+            try TestBackends.openCL!.ntXent(a, b, n: n, d: d, temperature: 0.1, algorithm: .fused,
+                                            splits: (forward: splits.0, backward: splits.1))
         }
+    }
+
+    @Test("auto is the fused algorithm on a GPU up to D = 256, GEMMs on other devices, the definition on the reference")
+    func automaticAlgorithm() throws {
+        let auto = NTXentAlgorithm.automatic
+        #expect(auto.resolved(d: 256, gpu: true) == .fused && auto.resolved(d: 257, gpu: true) == .gemm)
+        #expect(auto.resolved(d: 3, gpu: false) == .gemm)
+        #expect(NTXentAlgorithm.gemm.resolved(d: 3, gpu: true) == .gemm && NTXentAlgorithm.fused.resolved(d: 999, gpu: false) == .fused)
+        try forEachBackend { backend in
+            for d in [3, 257] {
+                let r = try backend.ntXent(try backend.upload([Float](repeating: 1, count: 2 * d), shape: [2, d]),
+                                           try backend.upload([Float](repeating: 2, count: 2 * d), shape: [2, d]),
+                                           temperature: 0.5)
+                let expected: NTXentAlgorithm = backend.kind == .reference ? .automatic
+                    : backend.isGPU && d <= 256 ? .fused : .gemm
+                #expect(r.algorithm == expected, "\(backend.name) D \(d)")
+            }
+        }
+    }
+
+    /// On a device whose buffers must stay below (2N)²·4 bytes the fused algorithm runs, the GEMM
+    /// one cannot.
+    @Test("the fused algorithm never allocates a 2N×2N buffer", .enabled(if: TestBackends.hasOpenCL))
+    func fusedAllocatesNoSimilarities() throws {
+        let (n, d) = (65, 13), rows = 130
+        let capped = try #require(try TestBackends.openCL(maxAllocationBytes: rows * rows * 4 - 4))
+        var rng = SeededRandom(seed: 6)
+        let z1 = rng.uniform(n * d), z2 = rng.uniform(n * d)
+        try Self.expectParity(z1, z2, n: n, d: d, on: capped, "capped") { a, b in
+            try capped.ntXent(a, b, temperature: 0.1, algorithm: .fused)
+        }
+        #expect(throwsAllocationTooLarge {
+            _ = try capped.ntXent(try capped.upload(z1, shape: [n, d]), try capped.upload(z2, shape: [n, d]),
+                                  temperature: 0.1, algorithm: .gemm)
+        })
+    }
+
+    @Test("NTXentFusedTiles states the tiles Kernels/contrastive.cl defines, and splits as documented")
+    func fusedTiles() {
+        let source = KernelProgram.contrastive.source
+        func define(_ name: String) -> Int? {
+            source.split(separator: "\n").lazy.compactMap { line -> Int? in
+                let words = line.split(separator: " ", omittingEmptySubsequences: true)
+                return words.count >= 3 && words[0] == "#define" && words[1] == name ? Int(words[2]) : nil
+            }.first
+        }
+        let t = NTXentFusedTiles.self
+        #expect(define("NTX_BR") == t.rows && define("NTX_BC") == t.keys && define("NTX_BD") == t.columns)
+        #expect(define("NTX_WX") == t.workGroup.0 && define("NTX_WY") == t.workGroup.1)
+        #expect(t.splits(rows: 8192, d: 128, computeUnits: 132) == (forward: 5, backward: 5))
+        #expect(t.splits(rows: 260, d: 200, computeUnits: 2) == (forward: 2, backward: 1))
     }
 
     @Test("matches SimCLR's add_contrastive_loss (halved) on every backend", arguments: ["2x3", "8x17"])
@@ -78,10 +171,11 @@ import Testing
         }
     }
 
-    @Test("ssl loss ntxent writes the official values on every device")
-    func cli() throws {
+    @Test("ssl loss ntxent writes the official values on every device, with either algorithm",
+          arguments: [[], ["--algorithm", "gemm"]])
+    func cli(_ extra: [String]) throws {
         let path: (String) -> String = { Fixtures.path("losses/ntxent_8x17_\($0)") }
-        try ContrastiveFixtures.runCLI(["ntxent", "--z1", path("z1"), "--z2", path("z2"), "--temperature", "0.5"]) { out, _ in
+        try ContrastiveFixtures.runCLI(["ntxent", "--z1", path("z1"), "--z2", path("z2"), "--temperature", "0.5"] + extra) { out, _ in
             for name in ["loss", "grad_z1", "grad_z2"] {
                 try ContrastiveFixtures.expectFile(out + "/\(name).npy", "ntxent_8x17_\(name)")
             }

@@ -1,6 +1,7 @@
-// VICReg: the hand-derived backward against finite differences (each term and the sum), the
-// hinge's subgradient, OpenCL against the reference, both against the official PyTorch code's
-// fixtures, the errors and `ssl loss vicreg`.
+// VICReg: the hand-derived backward of both forms against finite differences (each term and the
+// sum) and each other, the hinge's subgradient, OpenCL's D×D and Gram forms against the
+// reference, both backends against the official PyTorch code's fixtures, the errors and
+// `ssl loss vicreg`.
 import Foundation
 import Testing
 @testable import SSLCore
@@ -10,6 +11,13 @@ private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
 /// Every σ of both views, to check test data stays off the hinge's kink at σ = 1.
 private func stds(_ z1: [Double], _ z2: [Double], n: Int, d: Int) -> [Double] {
     VICRegReference.view(z1, n: n, d: d).std + VICRegReference.view(z2, n: n, d: d).std
+}
+
+/// (‖K1‖²_F + ‖K2‖²_F) / D: the two sums whose difference is the Gram form's covariance term, the
+/// scale of its float32 rounding (which cancels less the more the off-diagonal part dominates).
+private func covarianceSquares(_ z1: [Double], _ z2: [Double], n: Int, d: Int) -> Double {
+    let k1 = VICRegReference.view(z1, n: n, d: d).covariance, k2 = VICRegReference.view(z2, n: n, d: d).covariance
+    return (k1 + k2).reduce(0) { $0 + $1 * $1 } / Double(d)
 }
 
 @Suite struct VICRegTests {
@@ -37,6 +45,29 @@ private func stds(_ z1: [Double], _ z2: [Double], n: Int, d: Int) -> [Double] {
         checkGradient("vicreg dZ2 \(s)", at: z2, analytic: dZ2) { loss(z1, $0) }
     }
 
+    /// The Gram form's own derivation against finite differences of its own forward, and both
+    /// against the definition: in Double they agree to rounding (1e-10 relative).
+    @Test("the Gram form's backward matches finite differences, and both match the definition",
+          arguments: gradientCases + [(9, 3, 25, 25, 1)])
+    func gramGradient(_ s: (Int, Int, Double, Double, Double)) {
+        let (n, d) = (s.0, s.1)
+        let w = VICRegReference.Coefficients(sim: s.2, std: s.3, cov: s.4)
+        var rng = SeededRandom(seed: UInt64(n * 100 + d))
+        let z1 = rng.view(n, d).map(Double.init), z2 = rng.view(n, d).map(Double.init)
+        func loss(_ a: [Double], _ b: [Double]) -> Double {
+            VICRegReference.gramForward(z1: a, z2: b, n: n, d: d, coefficients: w).loss
+        }
+        let gram = VICRegReference.gramForward(z1: z1, z2: z2, n: n, d: d, coefficients: w)
+        let (dZ1, dZ2) = VICRegReference.gramBackward(gram.cache)
+        checkGradient("vicreg Gram dZ1 \(s)", at: z1, analytic: dZ1) { loss($0, z2) }
+        checkGradient("vicreg Gram dZ2 \(s)", at: z2, analytic: dZ2) { loss(z1, $0) }
+
+        let definition = VICRegReference.forward(z1: z1, z2: z2, n: n, d: d, coefficients: w)
+        let (e1, e2) = VICRegReference.backward(definition.cache)
+        for (a, b) in zip(gram.parts, definition.parts) { #expect(abs(a - b) <= 1e-10 * max(abs(b), 1), "\(gram.parts) vs \(definition.parts)") }
+        #expect(maxAbs(zip(dZ1 + dZ2, e1 + e2).map { $0 - $1 }) <= 1e-10 * maxAbs(e1 + e2))
+    }
+
     @Test("the hinge's subgradient at σ = 1 exactly is 0, as in PyTorch")
     func hingeKink() {
         // Two features, N = 3: σ = 1 (the kink), σ = 0.5 (active); no covariance term.
@@ -62,9 +93,11 @@ private func stds(_ z1: [Double], _ z2: [Double], n: Int, d: Int) -> [Double] {
         }
     }
 
-    static let shapes: [(Int, Int)] = [(2, 3), (7, 13), (33, 65)]
+    /// N < D and N ≥ D, primes and sizes off CLBlast's tiles, D up to 200.
+    static let shapes: [(Int, Int)] = [(2, 3), (7, 13), (33, 65), (2, 200), (65, 13), (130, 200), (130, 3)]
 
-    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL), arguments: shapes)
+    @Test("OpenCL's D×D and Gram forms match the reference's definition", .enabled(if: TestBackends.hasOpenCL),
+          arguments: shapes)
     func parity(_ s: (Int, Int)) throws {
         let cl = TestBackends.openCL!, ref = TestBackends.reference
         let (n, d) = s
@@ -72,20 +105,61 @@ private func stds(_ z1: [Double], _ z2: [Double], n: Int, d: Int) -> [Double] {
         let z1 = rng.view(n, d), z2 = rng.view(n, d)
         // float32 σ is within ~1e-6 of Double's: data nearer the kink could flip the hinge.
         #expect(stds(z1.map(Double.init), z2.map(Double.init), n: n, d: d).allSatisfy { abs($0 - 1) > 1e-3 })
-        let results = try [ref, cl].map { (backend: any Backend) in
+        func run(_ backend: any Backend, _ form: RedundancyForm) throws -> VICRegResult {
             try backend.vicreg(try backend.upload(z1, shape: [n, d]), try backend.upload(z2, shape: [n, d]),
-                               simCoeff: 25, stdCoeff: 25, covCoeff: 1)
+                               simCoeff: 25, stdCoeff: 25, covCoeff: 1, form: form)
         }
-        // Loss and parts: float32 sums of N·D or D² non-negative terms, relative error ~1e-6.
-        try assertClose(results[1].loss, on: cl, results[0].loss, on: ref, rtol: 1e-4, atol: 0, "loss \(s)")
-        try assertClose(results[1].parts, on: cl, results[0].parts, on: ref, rtol: 1e-4, atol: 0, "parts \(s)")
-        // Gradients: sums of three terms of either sign (the covariance one a float32 GEMM over
-        // D), so small entries are measured against the largest: 1e-5 of max|dZ|.
-        for (name, k) in [("dZ1", \VICRegResult.dZ1), ("dZ2", \VICRegResult.dZ2)] {
-            let scale = maxAbs(try ref.download(results[0][keyPath: k]).map(Double.init))
-            try assertClose(results[1][keyPath: k], on: cl, results[0][keyPath: k], on: ref, rtol: 1e-4,
-                            atol: 1e-5 * scale, "\(name) \(s)")
+        let expected = try run(ref, .automatic)
+        #expect(expected.form == .feature, "the reference computes the definition")
+        let squares = covarianceSquares(z1.map(Double.init), z2.map(Double.init), n: n, d: d)
+        for form in [RedundancyForm.feature, .gram] {
+            let r = try run(cl, form)
+            #expect(r.form == form)
+            // Loss and parts: float32 sums of N·D, D² or N² non-negative terms, relative error
+            // ~1e-6. The Gram form's covariance is ‖K1‖² + ‖K2‖² − Σ K_jj² over D: its rounding
+            // is 1e-6 of those sums, which exceed the result by far where N ≫ D (at 130×3 the
+            // diagonal holds all but 1e-4 of them); hence the absolute 1e-5 · covarianceSquares.
+            let atol = form == .gram ? 1e-5 * squares : 0
+            try assertClose(r.loss, on: cl, expected.loss, on: ref, rtol: 1e-4, atol: atol, "loss \(form) \(s)")
+            try assertClose(r.parts, on: cl, expected.parts, on: ref, rtol: 1e-4, atol: atol, "parts \(form) \(s)")
+            // Gradients: sums of three terms of either sign (the covariance one a float32 GEMM over
+            // D or N), so small entries are measured against the largest: 1e-5 of max|dZ|.
+            for (name, k) in [("dZ1", \VICRegResult.dZ1), ("dZ2", \VICRegResult.dZ2)] {
+                let scale = maxAbs(try ref.download(expected[keyPath: k]).map(Double.init))
+                try assertClose(r[keyPath: k], on: cl, expected[keyPath: k], on: ref, rtol: 1e-4,
+                                atol: 1e-5 * scale, "\(name) \(form) \(s)")
+            }
         }
+    }
+
+    @Test("auto is the Gram form on a device exactly when N < D, the definition on the reference")
+    func automaticForm() throws {
+        try forEachBackend { backend in
+            for (n, d) in [(3, 5), (5, 3)] {
+                let r = try backend.vicreg(try backend.zeros([n, d]), try backend.zeros([n, d]), simCoeff: 25, stdCoeff: 25,
+                                           covCoeff: 1)
+                let expected: RedundancyForm = backend.kind == .openCL && n < d ? .gram : .feature
+                #expect(r.form == expected, "\(backend.name) N \(n) D \(d)")
+            }
+        }
+    }
+
+    /// On a device whose buffers must stay below D²·4 bytes the Gram form runs, the D×D form cannot.
+    @Test("the Gram form never allocates a D×D buffer", .enabled(if: TestBackends.hasOpenCL))
+    func gramAllocatesNoDByD() throws {
+        let (n, d) = (7, 200)
+        let capped = try #require(try TestBackends.openCL(maxAllocationBytes: d * d * 4 - 4))
+        var rng = SeededRandom(seed: 5)
+        let v1 = rng.view(n, d), v2 = rng.view(n, d)
+        let z1 = try capped.upload(v1, shape: [n, d]), z2 = try capped.upload(v2, shape: [n, d])
+        let r = try capped.vicreg(z1, z2, simCoeff: 25, stdCoeff: 25, covCoeff: 1, form: .gram)
+        let ref = TestBackends.reference
+        let expected = try ref.vicreg(try ref.upload(v1, shape: [n, d]), try ref.upload(v2, shape: [n, d]),
+                                      simCoeff: 25, stdCoeff: 25, covCoeff: 1)
+        try assertClose(r.parts, on: capped, expected.parts, on: ref, rtol: 1e-4, atol: 0, "parts")
+        #expect(throwsAllocationTooLarge {
+            _ = try capped.vicreg(z1, z2, simCoeff: 25, stdCoeff: 25, covCoeff: 1, form: .feature)
+        })
     }
 
     @Test("loss, parts and gradients match the official PyTorch code", arguments: RedundancyCase.tags)
@@ -128,16 +202,18 @@ private func stds(_ z1: [Double], _ z2: [Double], n: Int, d: Int) -> [Double] {
         defer { try? FileManager.default.removeItem(at: folder) }
         let custom = ["--sim-coeff", "1.5", "--std-coeff", "4", "--cov-coeff", "10"]
         for device in RedundancyCLI.devices {
-            for (tag, extra) in [("n16d24", [String]()), ("n8d5", custom)] {
+            // n16d24 is N < D (auto is the Gram form on a device), n8d5 N ≥ D; --form forces either.
+            for (tag, extra) in [("n16d24", [String]()), ("n8d5", custom), ("n8d5", custom + ["--form", "gram"]),
+                                 ("n16d24", ["--form", "feature"])] {
                 let fixture = RedundancyCase(method: "vicreg", tag: tag)
-                let out = folder.appendingPathComponent("\(tag)-\(device)")
+                let out = folder.appendingPathComponent("\(tag)-\(device)-\(extra.joined())")
                 try RedundancyCLI.run(["loss", "vicreg", "--z1", fixture.path("z1"), "--z2", fixture.path("z2")] + extra
                                       + ["--out", out.path, "--device", device])
                 let outputs = try Dictionary(uniqueKeysWithValues: ["loss", "parts", "grad_z1", "grad_z2"].map {
                     ($0, try RedundancyCLI.output(out, $0))
                 })
                 try checkOutputs(outputs, fixture, kind: device == "reference" ? .reference : .openCL,
-                                 "ssl loss vicreg \(tag) on \(device)")
+                                 "ssl loss vicreg \(tag) \(extra) on \(device)")
             }
         }
     }

@@ -22,6 +22,7 @@
 /// Differences from the official code: it divides by the global `batch_size` and all-reduces `C`
 /// over processes; here there is one process, so the divisor is N. Its in-place
 /// `torch.diagonal(c).add_(-1)` overwrites `c`'s diagonal; ``BarlowTwinsResult/c`` is `C` itself.
+/// When N < D the OpenCL backend skips C (``RedundancyForm/gram``): see ``BarlowTwinsReference/gramForward(z1:z2:n:d:lambda:eps:)``.
 /// N ≥ 2 is required, as `BatchNorm1d` refuses one sample per channel in training.
 ///
 /// ```swift
@@ -30,27 +31,48 @@
 /// print(try backend.download(r.loss))
 /// ```
 public protocol BarlowTwinsOps {
-    /// The Barlow Twins loss, the cross-correlation matrix and the gradients of the loss.
+    /// The Barlow Twins loss, the gradients of the loss and (on request) the cross-correlation matrix.
     ///
     /// - Parameters:
     ///   - z1: the first view's embeddings, `(N, D)`, N ≥ 2.
     ///   - z2: the second view's embeddings, `(N, D)`.
     ///   - lambda: the weight λ ≥ 0 of the off-diagonal (redundancy) term.
     ///   - eps: added to the batch variance before the square root (BatchNorm1d's 1e-5).
+    ///   - form: through C (D×D) or the batch's Gram matrices (N×N); the same values up to
+    ///     rounding (``RedundancyForm``).
     /// - Throws: ``SSLError`` when the shapes differ, N < 2, or λ or eps is negative or not finite.
-    func barlowTwins(_ z1: Tensor, _ z2: Tensor, lambda: Float, eps: Float) throws -> BarlowTwinsResult
+    func barlowTwins(_ z1: Tensor, _ z2: Tensor, lambda: Float, eps: Float,
+                     form: RedundancyForm) throws -> BarlowTwinsResult
 }
 
-/// What ``BarlowTwinsOps/barlowTwins(_:_:lambda:eps:)`` returns.
+extension BarlowTwinsOps {
+    /// ``barlowTwins(_:_:lambda:eps:form:)`` in the ``RedundancyForm/automatic`` form.
+    public func barlowTwins(_ z1: Tensor, _ z2: Tensor, lambda: Float, eps: Float) throws -> BarlowTwinsResult {
+        try barlowTwins(z1, z2, lambda: lambda, eps: eps, form: .automatic)
+    }
+}
+
+/// What ``BarlowTwinsOps/barlowTwins(_:_:lambda:eps:form:)`` returns.
 public struct BarlowTwinsResult {
     /// The loss, a scalar (shape `[]`).
     public let loss: Tensor
-    /// The cross-correlation matrix `C = BN(z1)ᵀ BN(z2) / N`, `(D, D)`.
-    public let c: Tensor
     /// ∂L/∂z1, `(N, D)`.
     public let dZ1: Tensor
     /// ∂L/∂z2, `(N, D)`.
     public let dZ2: Tensor
+    /// The form that computed them: ``RedundancyForm/gram`` or ``RedundancyForm/feature``.
+    public let form: RedundancyForm
+    private let correlation: LazyTensor
+
+    /// The cross-correlation matrix `C = BN(z1)ᵀ BN(z2) / N`, `(D, D)`. The
+    /// ``RedundancyForm/feature`` form computed it on the way; the ``RedundancyForm/gram`` form
+    /// allocates it only when this is first read (one GEMM of the batch-normalised views the
+    /// result keeps for it), and later reads return the same tensor.
+    public var c: Tensor { get throws { try correlation.value() } }
+
+    init(loss: Tensor, dZ1: Tensor, dZ2: Tensor, form: RedundancyForm, c: LazyTensor) {
+        (self.loss, self.dZ1, self.dZ2, self.form, self.correlation) = (loss, dZ1, dZ2, form, c)
+    }
 }
 
 /// The Barlow Twins loss in Double on row-major `[Double]`: the reference backend's arithmetic
@@ -158,6 +180,78 @@ public enum BarlowTwinsReference {
         let (dY1, dY2) = correlationBackward(cache, dC: dC)
         return (batchNormBackward(y: cache.y1, rstd: cache.rstd1, dY: dY1, n: cache.n, d: cache.d),
                 batchNormBackward(y: cache.y2, rstd: cache.rstd2, dY: dY2, n: cache.n, d: cache.d))
+    }
+
+    // MARK: - The Gram form: the same loss and gradients without C
+
+    /// What ``gramBackward(_:dLoss:)`` rereads from ``gramForward(z1:z2:n:d:lambda:eps:)``.
+    public struct GramCache {
+        /// The batch N, the features D and λ of the forward call.
+        public let n: Int, d: Int, lambda: Double
+        /// BN(z1), BN(z2): `(N, D)`.
+        public let y1: [Double], y2: [Double]
+        /// 1/sqrt(var + eps) of z1's and z2's columns: `(D)`.
+        public let rstd1: [Double], rstd2: [Double]
+        /// G1 = Y1 Y1ᵀ, G2 = Y2 Y2ᵀ: `(N, N)`.
+        public let g1: [Double], g2: [Double]
+        /// C's diagonal, c_i = ⟨Y1[:, i], Y2[:, i]⟩ / N: `(D)`.
+        public let diagonal: [Double]
+    }
+
+    /// The loss through the N×N Gram matrices G_k = Y_k Y_kᵀ, never forming C (D×D):
+    ///
+    ///     Σ_{i≠j} C_ij² = ‖Y1ᵀY2‖²_F / N² − Σ_i c_i² = ⟨G1, G2⟩_F / N² − Σ_i c_i²
+    ///     L = Σ_i [(1 − c_i)² − λ c_i²] + λ ⟨G1, G2⟩_F / N²
+    ///
+    /// with c_i = C_ii an O(N·D) column dot product. Equal to ``forward(z1:z2:n:d:lambda:eps:)``'s
+    /// loss in exact arithmetic; O(N²·D) work instead of O(N·D²).
+    public static func gramForward(z1: [Double], z2: [Double], n: Int, d: Int, lambda: Double,
+                                   eps: Double) -> (loss: Double, cache: GramCache) {
+        let (y1, rstd1) = batchNorm(z1, n: n, d: d, eps: eps)
+        let (y2, rstd2) = batchNorm(z2, n: n, d: d, eps: eps)
+        let g1 = gram(y1, n: n, d: d), g2 = gram(y2, n: n, d: d)
+        var diagonal = [Double](repeating: 0, count: d)
+        for r in 0..<n { for i in 0..<d { diagonal[i] += y1[r * d + i] * y2[r * d + i] / Double(n) } }
+        let diagonalTerms = diagonal.reduce(0) { $0 + (1 - $1) * (1 - $1) - lambda * $1 * $1 }
+        let squaredNorm = zip(g1, g2).reduce(0) { $0 + $1.0 * $1.1 } / Double(n * n)  // ‖C‖²_F
+        let cache = GramCache(n: n, d: d, lambda: lambda, y1: y1, y2: y2, rstd1: rstd1, rstd2: rstd2,
+                              g1: g1, g2: g2, diagonal: diagonal)
+        return (diagonalTerms + lambda * squaredNorm, cache)
+    }
+
+    /// The backward of the Gram form. ``lossBackward(c:d:lambda:)``'s dC is 2λ C + diag(δ) with
+    /// δ_i = 2 (c_i − 1) − 2λ c_i, and C = Y1ᵀY2/N, so through ``correlationBackward(_:dC:)``
+    ///
+    ///     dY1 = Y2 dCᵀ / N = (2λ/N²) G2 Y1 + Y2 diag(δ) / N      (Y2 Cᵀ = Y2 Y2ᵀ Y1 / N)
+    ///     dY2 = Y1 dC / N  = (2λ/N²) G1 Y2 + Y1 diag(δ) / N
+    ///
+    /// (the gradient of ‖Y1ᵀY2‖²_F = ⟨G1, G2⟩ with respect to Y1 is 2 G2 Y1), then the same
+    /// batch-norm backward.
+    public static func gramBackward(_ cache: GramCache, dLoss: Double = 1) -> (dZ1: [Double], dZ2: [Double]) {
+        let n = cache.n, d = cache.d
+        let offDiagonalScale = dLoss * 2 * cache.lambda / Double(n * n)
+        let delta = cache.diagonal.map { dLoss * (2 * ($0 - 1) - 2 * cache.lambda * $0) / Double(n) }
+        var dY1 = [Double](repeating: 0, count: n * d), dY2 = dY1
+        for r in 0..<n {
+            for i in 0..<d {
+                var g2y1 = 0.0, g1y2 = 0.0
+                for m in 0..<n {
+                    g2y1 += cache.g2[r * n + m] * cache.y1[m * d + i]
+                    g1y2 += cache.g1[r * n + m] * cache.y2[m * d + i]
+                }
+                dY1[r * d + i] = offDiagonalScale * g2y1 + delta[i] * cache.y2[r * d + i]
+                dY2[r * d + i] = offDiagonalScale * g1y2 + delta[i] * cache.y1[r * d + i]
+            }
+        }
+        return (batchNormBackward(y: cache.y1, rstd: cache.rstd1, dY: dY1, n: n, d: d),
+                batchNormBackward(y: cache.y2, rstd: cache.rstd2, dY: dY2, n: n, d: d))
+    }
+
+    /// X Xᵀ for X `(N, D)` row-major: `(N, N)`.
+    static func gram(_ x: [Double], n: Int, d: Int) -> [Double] {
+        var g = [Double](repeating: 0, count: n * n)
+        for r in 0..<n { for m in 0..<n { g[r * n + m] = rowDot(x, r, x, m, d) } }
+        return g
     }
 
     /// Batch normalisation in training mode: `y = (x − mean) · rstd`, `rstd = 1/sqrt(var + eps)`

@@ -32,11 +32,50 @@ public protocol NTXentOps {
     ///   - z1: `(N, D)`, N ≥ 1, the first view's embeddings (raw, not normalised).
     ///   - z2: `(N, D)`, the second view's; row i is the positive of row i of `z1`.
     ///   - temperature: T > 0.
+    ///   - algorithm: how a device schedules it (``NTXentAlgorithm``); the same values up to rounding.
     /// - Returns: the loss (shape `[]`) and dZ1, dZ2 `(N, D)` w.r.t. the raw inputs.
-    func ntXent(_ z1: Tensor, _ z2: Tensor, temperature: Float) throws -> NTXentResult
+    func ntXent(_ z1: Tensor, _ z2: Tensor, temperature: Float, algorithm: NTXentAlgorithm) throws -> NTXentResult
 }
 
-/// What ``NTXentOps/ntXent(_:_:temperature:)`` returns.
+extension NTXentOps {
+    /// ``ntXent(_:_:temperature:algorithm:)`` with the ``NTXentAlgorithm/automatic`` choice.
+    public func ntXent(_ z1: Tensor, _ z2: Tensor, temperature: Float) throws -> NTXentResult {
+        try ntXent(z1, z2, temperature: temperature, algorithm: .automatic)
+    }
+}
+
+/// How the OpenCL backend computes NT-Xent; both algorithms give the same loss and gradients up
+/// to rounding, and the reference backend computes the definition whatever is asked.
+///
+/// For R = 2N stacked rows of D features both do about 6·R²·D flops when D ≤ 128 (forward
+/// S = ẑẑᵀ, backward dS·ẑ and dSᵀ·ẑ, or the fused backward's recomputed S and W·ẑ).
+/// ``gemm`` writes and rereads the R×R logits and their gradient (4·R² floats of traffic, R² of
+/// memory: 256 MiB at N = 4096); ``fused`` keeps only 2 floats a row. The fused backward
+/// recomputes S once per 128 columns of D, so above D = 256 its flops grow as D²: there the
+/// GEMMs are the better use of the device, and R×R is no longer large next to the R×D inputs.
+/// On a CPU device (PoCL) the fused kernels ran 3–4× slower than CLBlast's GEMMs (local memory
+/// and barriers are emulated there, and R×R fits in host memory), so ``automatic`` keeps ``gemm``.
+public enum NTXentAlgorithm: String, CaseIterable, Sendable {
+    /// ``fused`` on a GPU when D ≤ ``fusedMaxFeatures``, else ``gemm``.
+    case automatic = "auto"
+    /// Flash-attention style (Kernels/contrastive.cl, ntxent_fused_*): an online log-sum-exp
+    /// over tiles of the logits in local memory, storing only each row's log-sum-exp and
+    /// positive logit; the backward recomputes each tile's softmax from them.
+    case fused
+    /// CLBlast GEMMs for S = ẑẑᵀ and the gradient's dS·ẑ and dSᵀ·ẑ around one row kernel.
+    case gemm
+
+    /// The widest D that ``automatic`` computes ``fused``: two passes of the backward's
+    /// 128-column output tiles.
+    public static let fusedMaxFeatures = 256
+
+    /// ``automatic`` resolved for rows of `d` features on a GPU (`gpu`) or another device.
+    public func resolved(d: Int, gpu: Bool) -> NTXentAlgorithm {
+        self == .automatic ? (gpu && d <= Self.fusedMaxFeatures ? .fused : .gemm) : self
+    }
+}
+
+/// What ``NTXentOps/ntXent(_:_:temperature:algorithm:)`` returns.
 public struct NTXentResult {
     /// The mean loss over the 2N rows, a scalar (shape `[]`).
     public let loss: Tensor
@@ -44,6 +83,9 @@ public struct NTXentResult {
     public let dZ1: Tensor
     /// dL/dz2, `(N, D)`.
     public let dZ2: Tensor
+    /// What computed them: ``NTXentAlgorithm/fused`` or ``NTXentAlgorithm/gemm`` on a device,
+    /// ``NTXentAlgorithm/automatic`` on the reference backend (the definition).
+    public let algorithm: NTXentAlgorithm
 }
 
 /// NT-Xent in Double on row-major `[Double]`: the reference backend's implementation and the

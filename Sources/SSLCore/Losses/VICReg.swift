@@ -45,11 +45,22 @@ public protocol VICRegOps {
     ///   - simCoeff: the weight of the invariance term.
     ///   - stdCoeff: the weight of the variance term.
     ///   - covCoeff: the weight of the covariance term.
+    ///   - form: the covariance term through K (D×D) or the batch's Gram matrices (N×N); the same
+    ///     values up to rounding (``RedundancyForm``).
     /// - Throws: ``SSLError`` when the shapes differ, N < 2, or a coefficient is negative or not finite.
-    func vicreg(_ z1: Tensor, _ z2: Tensor, simCoeff: Float, stdCoeff: Float, covCoeff: Float) throws -> VICRegResult
+    func vicreg(_ z1: Tensor, _ z2: Tensor, simCoeff: Float, stdCoeff: Float, covCoeff: Float,
+                form: RedundancyForm) throws -> VICRegResult
 }
 
-/// What ``VICRegOps/vicreg(_:_:simCoeff:stdCoeff:covCoeff:)`` returns.
+extension VICRegOps {
+    /// ``vicreg(_:_:simCoeff:stdCoeff:covCoeff:form:)`` in the ``RedundancyForm/automatic`` form.
+    public func vicreg(_ z1: Tensor, _ z2: Tensor, simCoeff: Float, stdCoeff: Float,
+                       covCoeff: Float) throws -> VICRegResult {
+        try vicreg(z1, z2, simCoeff: simCoeff, stdCoeff: stdCoeff, covCoeff: covCoeff, form: .automatic)
+    }
+}
+
+/// What ``VICRegOps/vicreg(_:_:simCoeff:stdCoeff:covCoeff:form:)`` returns.
 public struct VICRegResult {
     /// The weighted loss, a scalar (shape `[]`).
     public let loss: Tensor
@@ -59,6 +70,8 @@ public struct VICRegResult {
     public let dZ1: Tensor
     /// ∂L/∂z2, `(N, D)`.
     public let dZ2: Tensor
+    /// The form that computed them: ``RedundancyForm/gram`` or ``RedundancyForm/feature``.
+    public let form: RedundancyForm
 }
 
 /// The VICReg loss in Double on row-major `[Double]`: the reference backend's arithmetic and the
@@ -73,7 +86,8 @@ public struct VICRegResult {
 ///
 /// The centring's own backward (subtracting each column's mean of the incoming gradient) drops
 /// out of both the variance and the covariance terms: each is x̄ times a per-column or D×D
-/// factor, and x̄'s columns sum to zero.
+/// factor, and x̄'s columns sum to zero. ``gramForward(z1:z2:n:d:coefficients:)`` and
+/// ``gramBackward(_:dLoss:)`` compute the same through the N×N Gram matrices.
 public enum VICRegReference {
     /// The paper's invariance weight λ.
     public static let defaultSimCoeff: Float = 25
@@ -193,6 +207,88 @@ public enum VICRegReference {
                 var product = 0.0  // (x̄ · offdiag(K))_rj
                 for k in 0..<d where k != j { product += v.centred[r * d + k] * v.covariance[k * d + j] }
                 dZ[r * d + j] = stdFactor[j] * v.centred[r * d + j] + covFactor * product
+            }
+        }
+        return dZ
+    }
+
+    // MARK: - The Gram form: the covariance term without K
+
+    /// One view's statistics for the Gram form: x̄ `(N, D)`, σ and K's diagonal `(D)`, and the
+    /// Gram matrix G = x̄ x̄ᵀ `(N, N)` in place of K.
+    public struct GramView {
+        /// x̄ = z − mean_n(z); σ_j = sqrt(K_jj + ε); K_jj = Σ_n x̄_nj²/(N − 1); G = x̄ x̄ᵀ.
+        public let centred: [Double], std: [Double], variance: [Double], gram: [Double]
+    }
+
+    /// What ``gramBackward(_:dLoss:)`` rereads from ``gramForward(z1:z2:n:d:coefficients:)``.
+    public struct GramCache {
+        /// The batch N, the features D and the weights of the forward call.
+        public let n: Int, d: Int, coefficients: Coefficients
+        /// z1 − z2, `(N, D)`.
+        public let difference: [Double]
+        /// The statistics of z1 and z2.
+        public let view1: GramView, view2: GramView
+    }
+
+    /// ``forward(z1:z2:n:d:coefficients:)`` with the covariance term through G = x̄x̄ᵀ, never forming K:
+    ///
+    ///     Σ_{i≠j} K_ij² = ‖x̄ᵀx̄‖²_F/(N − 1)² − Σ_j K_jj² = ‖G‖²_F/(N − 1)² − Σ_j K_jj²
+    ///
+    /// Equal in exact arithmetic; O(N²·D) work instead of O(N·D²).
+    public static func gramForward(z1: [Double], z2: [Double], n: Int, d: Int,
+                                   coefficients: Coefficients) -> (loss: Double, parts: [Double], cache: GramCache) {
+        let difference = zip(z1, z2).map { $0 - $1 }
+        let invariance = difference.reduce(0) { $0 + $1 * $1 } / Double(n * d)
+        let view1 = gramView(z1, n: n, d: d), view2 = gramView(z2, n: n, d: d)
+        var variance = 0.0, covariance = 0.0
+        for v in [view1, view2] {
+            variance += v.std.reduce(0) { $0 + max(1 - $1, 0) } / Double(d) / 2
+            let squaredNorm = v.gram.reduce(0) { $0 + $1 * $1 } / Double((n - 1) * (n - 1))  // ‖K‖²_F
+            covariance += squaredNorm - v.variance.reduce(0) { $0 + $1 * $1 }
+        }
+        covariance /= Double(d)
+        let parts = [invariance, variance, covariance]
+        let loss = coefficients.sim * invariance + coefficients.std * variance + coefficients.cov * covariance
+        let cache = GramCache(n: n, d: d, coefficients: coefficients, difference: difference, view1: view1, view2: view2)
+        return (loss, parts, cache)
+    }
+
+    /// Centres the columns of z `(N, D)`; their unbiased variances, σ, and G = x̄ x̄ᵀ.
+    public static func gramView(_ z: [Double], n: Int, d: Int) -> GramView {
+        var mean = [Double](repeating: 0, count: d)
+        for r in 0..<n { for j in 0..<d { mean[j] += z[r * d + j] / Double(n) } }
+        var centred = z
+        for r in 0..<n { for j in 0..<d { centred[r * d + j] -= mean[j] } }
+        var variance = [Double](repeating: 0, count: d)
+        for r in 0..<n { for j in 0..<d { variance[j] += centred[r * d + j] * centred[r * d + j] / Double(n - 1) } }
+        return GramView(centred: centred, std: variance.map { ($0 + eps).squareRoot() }, variance: variance,
+                        gram: BarlowTwinsReference.gram(centred, n: n, d: d))
+    }
+
+    /// ``backward(_:dLoss:)`` of the Gram form.
+    public static func gramBackward(_ cache: GramCache, dLoss: Double = 1) -> (dZ1: [Double], dZ2: [Double]) {
+        let n = cache.n, d = cache.d, w = cache.coefficients
+        let dInvariance = cache.difference.map { dLoss * w.sim * 2 * $0 / Double(n * d) }
+        let dView1 = gramViewBackward(cache.view1, n: n, d: d, stdWeight: dLoss * w.std, covWeight: dLoss * w.cov)
+        let dView2 = gramViewBackward(cache.view2, n: n, d: d, stdWeight: dLoss * w.std, covWeight: dLoss * w.cov)
+        return (zip(dInvariance, dView1).map { $0 + $1 }, zip(dInvariance, dView2).map { $1 - $0 })
+    }
+
+    /// ``viewBackward(_:n:d:stdWeight:covWeight:)`` of the Gram form: x̄ · offdiag(K) is
+    /// x̄ K − x̄ diag(K) = G x̄/(N − 1) − x̄ diag(K), so
+    ///
+    ///     ∂c/∂z = 4 (G x̄/(N − 1) − x̄ diag(K)) / (D (N − 1))
+    public static func gramViewBackward(_ v: GramView, n: Int, d: Int, stdWeight: Double, covWeight: Double) -> [Double] {
+        let stdFactor = v.std.map { $0 < 1 ? -stdWeight / (2 * Double(d) * Double(n - 1) * $0) : 0 }
+        let covFactor = covWeight * 4 / (Double(d) * Double(n - 1))
+        var dZ = [Double](repeating: 0, count: n * d)
+        for r in 0..<n {
+            for j in 0..<d {
+                var product = 0.0  // (G x̄)_rj
+                for m in 0..<n { product += v.gram[r * n + m] * v.centred[m * d + j] }
+                let x = v.centred[r * d + j]
+                dZ[r * d + j] = stdFactor[j] * x + covFactor * (product / Double(n - 1) - v.variance[j] * x)
             }
         }
         return dZ

@@ -1,17 +1,25 @@
 // Reference VICReg: Float tensors to Double, VICRegReference's forward and hand-derived
-// backward, and back to Float.
+// backward (the definition, or the Gram form when asked for), and back to Float.
 
 extension ReferenceBackend {
-    public func vicreg(_ z1: Tensor, _ z2: Tensor, simCoeff: Float, stdCoeff: Float,
-                       covCoeff: Float) throws -> VICRegResult {
+    /// ``RedundancyForm/automatic`` is the definition here, through K, whatever N and D: this
+    /// backend is the ground truth. ``RedundancyForm/gram`` runs the Double Gram form.
+    public func vicreg(_ z1: Tensor, _ z2: Tensor, simCoeff: Float, stdCoeff: Float, covCoeff: Float,
+                       form: RedundancyForm) throws -> VICRegResult {
         let (n, d) = try VICRegReference.validate(z1.shape, z2.shape, simCoeff: simCoeff, stdCoeff: stdCoeff,
                                                   covCoeff: covCoeff)
         let coefficients = VICRegReference.Coefficients(sim: Double(simCoeff), std: Double(stdCoeff), cov: Double(covCoeff))
-        let (loss, parts, cache) = VICRegReference.forward(
-            z1: try values(z1, op: "vicreg").map(Double.init), z2: try values(z2, op: "vicreg").map(Double.init),
-            n: n, d: d, coefficients: coefficients)
-        let (dZ1, dZ2) = VICRegReference.backward(cache)
+        let a = try values(z1, op: "vicreg").map(Double.init), b = try values(z2, op: "vicreg").map(Double.init)
+        let loss: Double, parts: [Double], dZ: (dZ1: [Double], dZ2: [Double])
+        if form == .gram {
+            let forward = VICRegReference.gramForward(z1: a, z2: b, n: n, d: d, coefficients: coefficients)
+            (loss, parts, dZ) = (forward.loss, forward.parts, VICRegReference.gramBackward(forward.cache))
+        } else {
+            let forward = VICRegReference.forward(z1: a, z2: b, n: n, d: d, coefficients: coefficients)
+            (loss, parts, dZ) = (forward.loss, forward.parts, VICRegReference.backward(forward.cache))
+        }
         return VICRegResult(loss: make([Float(loss)], []), parts: make(parts.map(Float.init), [3]),
-                            dZ1: make(dZ1.map(Float.init), [n, d]), dZ2: make(dZ2.map(Float.init), [n, d]))
+                            dZ1: make(dZ.dZ1.map(Float.init), [n, d]), dZ2: make(dZ.dZ2.map(Float.init), [n, d]),
+                            form: form == .gram ? .gram : .feature)
     }
 }

@@ -1,0 +1,25 @@
+// Helpers of the tests of the loss paths that avoid their large intermediates (the Gram form of
+// Barlow Twins and VICReg, fused NT-Xent): an OpenCL backend that refuses large buffers.
+@testable import SSLCore
+
+extension TestBackends {
+    /// A fresh OpenCL backend on the test device whose every buffer must stay below
+    /// `maxAllocationBytes`: an op that allocates more throws ``SSLError/allocationTooLarge``.
+    /// One compute unit, so that work split by device size is split the same everywhere.
+    static func openCL(maxAllocationBytes: Int) throws -> OpenCLBackend? {
+        guard let device = openCL?.device else { return nil }
+        let capped = OpenCLDeviceInfo(
+            platformIndex: device.platformIndex, deviceIndex: device.deviceIndex, platformName: device.platformName,
+            name: device.name, vendor: device.vendor, driverVersion: device.driverVersion, version: device.version,
+            kind: device.kind, globalMemoryBytes: device.globalMemoryBytes, maxAllocationBytes: maxAllocationBytes,
+            localMemoryBytes: device.localMemoryBytes, computeUnits: 1, maxWorkGroupSize: device.maxWorkGroupSize,
+            id: device.id)
+        return try OpenCLBackend(device: capped)
+    }
+}
+
+/// Whether `body` threw ``SSLError/allocationTooLarge``.
+func throwsAllocationTooLarge(_ body: () throws -> Void) -> Bool {
+    do { try body() } catch SSLError.allocationTooLarge { return true } catch { return false }
+    return false
+}
