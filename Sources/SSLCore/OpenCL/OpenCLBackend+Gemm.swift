@@ -2,6 +2,15 @@
 // orders with the library's kernels without extra synchronisation.
 import COpenCL
 
+/// Which GEMM ``OpenCLBackend`` runs for every op that multiplies matrices.
+public enum GemmVariant: String, CaseIterable, Sendable {
+    /// CLBlast's SGEMM, float32 throughout, with the device's tuned parameters (GemmTuning).
+    case clblast
+    /// TF32 tensor cores (Kernels/gemm_tf32.cl): inputs rounded to 10 mantissa bits, float32
+    /// accumulation; relative error ~1e-3 of Σ|a||b|. NVIDIA only; opt-in (`SSL_GEMM=tf32`).
+    case tf32
+}
+
 extension OpenCLBackend {
     public func gemm(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool,
                      alpha: Float, beta: Float, into c: Tensor) throws {
