@@ -44,6 +44,7 @@ let package = Package(
                 .embedInCode("layers.cl"),
                 .embedInCode("optim.cl"),
                 .embedInCode("eval.cl"),
+                .embedInCode("knn.cl"),
                 .embedInCode("augment.cl"),
             ]
         ),

@@ -28,13 +28,17 @@ enum Op: String, CaseIterable, ExpressibleByArgument {
         }
     }
 
-    /// What the OpenCL backend runs for this op, for the JSON "variant".
-    var openCLVariant: String {
+    /// What `backend` runs for this op at `shape`, for the JSON "variant": the kernel versions
+    /// of its ``KernelChoices`` (SSL_SINKHORN, SSL_KNN, SSL_GEMM / --tf32), resolved for the size.
+    func openCLVariant(on backend: OpenCLBackend, shape: [Int]) -> String {
+        let gemm = backend.kernels.gemm == .tf32 ? "tf32" : "clblast"
         switch self {
-        case .gemm: return "clblast"
-        case .xcorr: return "batchnorm+clblast"
-        case .sinkhorn: return "opencl"
-        case .barlow, .vicreg, .ntxent, .knn: return "opencl+clblast"
+        case .gemm: return gemm
+        case .xcorr: return "batchnorm+" + gemm
+        case .sinkhorn:
+            return "opencl-" + (backend.kernels.sinkhorn ?? backend.automaticSinkhornVariant(b: shape[0], k: shape[1])).rawValue
+        case .barlow, .vicreg, .ntxent: return "opencl+" + gemm
+        case .knn: return "opencl-" + (backend.kernels.knn ?? backend.automaticKNNVariant(k: shape[3])).rawValue
         }
     }
 }

@@ -81,9 +81,9 @@ public final class OpenCLContext {
 
     // MARK: - Kernels
 
-    /// The kernel `name` of the embedded program `program`, compiled on first use.
-    func kernel(_ name: String, in program: KernelProgram) throws -> cl_kernel {
-        try programs.kernel(name, program: program, context: context)
+    /// The kernel `name` of the embedded program `program` built with `options`, compiled on first use.
+    func kernel(_ name: String, in program: KernelProgram, options: String = "") throws -> cl_kernel {
+        try programs.kernel(name, program: program, options: options, context: context)
     }
 
     /// Compiles `source` as a program of its own; used for user kernels and the build-failure test.
