@@ -12,6 +12,13 @@ public enum GemmVariant: String, CaseIterable, Sendable {
 }
 
 extension OpenCLBackend {
+    /// What runs this backend's GEMMs, for the first lines of a run: the TF32 kernel, or CLBlast
+    /// with the tuning file applied to the device (``OpenCLContext/gemmTuning``) or its own database.
+    public var gemmDescription: String {
+        if kernels.gemm == .tf32 { return "TF32 tensor cores (\(KernelChoices.gemmVariable)=tf32), inline PTX mma.sync" }
+        return "CLBlast, " + (context.gemmTuning.map { "tuned by \($0.summary)" } ?? "its own database's parameters (no tuning file for this device and driver)")
+    }
+
     public func gemm(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool,
                      alpha: Float, beta: Float, into c: Tensor) throws {
         let g = try Shapes.gemm(a.shape, b.shape, c: c.shape, transposeA: transposeA, transposeB: transposeB)
