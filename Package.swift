@@ -47,6 +47,7 @@ let package = Package(
                 .embedInCode("optim.cl"),
                 .embedInCode("eval.cl"),
                 .embedInCode("knn.cl"),
+                .embedInCode("gemm_tf32.cl"),
                 .embedInCode("augment.cl"),
             ]
         ),
@@ -57,6 +58,7 @@ let package = Package(
             path: "Tuning",
             exclude: ["README.md"],
             resources: [
+                .embedInCode("pthread-skylake-avx512-Intel_R__Xeon_R__Processor--3.1_debian.json"),
             ]
         ),
         // zlib, for the gzip-compressed IDX files of MNIST-style data sets.

@@ -15,7 +15,8 @@ import Foundation
 /// entries against a Double dot product. Xgemm (the indirect kernel of large GEMMs) is timed at
 /// `size`³ with the routine forced to it, XgemmDirect at `directSize`³ likewise; then
 /// `XGEMM_MIN_INDIRECT_SIZE` becomes the smallest measured size at which the tuned indirect
-/// kernel beats the tuned direct one.
+/// kernel beats the tuned direct one at it and at every larger measured size. Kernels not searched
+/// keep the parameters of the tuning file applied to the device, if any.
 public struct GemmTuner {
     /// What `ssl tune --kernels` names.
     public enum Kernel: String, CaseIterable, Sendable {
@@ -57,7 +58,10 @@ public struct GemmTuner {
     public func run(command: String, log: (String) -> Void) throws -> GemmTuning {
         let device = backend.device
         let start = Date()
-        var kernels: [String: [String: Int]] = [:], measured: [String: GemmTuning.Measurement] = [:]
+        // Kernels not searched now keep the applied file's parameters, so a search can be redone
+        // one kernel at a time (SSL_GEMM_TUNING=file ssl tune --kernels routine).
+        let applied = backend.context.gemmTuning?.tuning
+        var kernels = applied?.kernels ?? [:], measured = applied?.measured ?? [:]
         let routineBefore = try GemmTunings.parametersInUse("GemmRoutine", on: device)
         let shares: [Kernel: Double] = [.xgemm: 0.6, .direct: 0.3, .routine: 0.1]
         let total = options.kernels.reduce(0) { $0 + shares[$1]! }
@@ -86,7 +90,8 @@ public struct GemmTuner {
         formatter.dateFormat = "yyyy-MM-dd"
         formatter.locale = Locale(identifier: "en_US_POSIX")
         return GemmTuning(device: device.name, driver: device.driverVersion, platform: device.platformName,
-                          date: formatter.string(from: start), command: command, kernels: kernels, measured: measured)
+                          date: formatter.string(from: start), command: applied.map { $0.command + "; " + command } ?? command,
+                          kernels: kernels, measured: measured)
     }
 
     // MARK: - One kernel
@@ -173,7 +178,10 @@ public struct GemmTuner {
                 times[n, default: []].append(t)
             }
         }
-        let size = sizes.first { times[$0]![0] < times[$0]![1] } ?? (sizes.last! + 1)
+        // From the smallest size on which the indirect kernel wins at every measured size above:
+        // one noisy size alone does not move the switch.
+        let size = sizes.indices.first { i in sizes[i...].allSatisfy { times[$0]![0] < times[$0]![1] } }
+            .map { sizes[$0] } ?? (sizes.last! + 1)
         for n in sizes {
             log(String(format: "GEMM %d³: indirect %.3f ms, direct %.3f ms", n, times[n]![0] * 1e3, times[n]![1] * 1e3))
         }

@@ -153,14 +153,17 @@ public enum GemmTunings {
         return result
     }
 
-    /// The file for `device`: the first of the same name and driver, else the first of the same name.
+    /// The file for `device`: `SSL_GEMM_TUNING`'s when it is for this device name (whatever its
+    /// driver: it was asked for), else the embedded one of the same name and driver, else one of
+    /// the same name.
     public static func selection(for device: OpenCLDeviceInfo,
                                  environment: [String: String] = ProcessInfo.processInfo.environment) throws -> GemmTuningSelection? {
-        let all = try files(environment: environment).filter { $0.tuning.device == device.name }
-        if let exact = all.first(where: { $0.tuning.driver == device.driverVersion }) {
-            return GemmTuningSelection(source: exact.source, tuning: exact.tuning, driverMatches: true)
+        let all = try files(environment: environment)
+        let given = environment[environmentVariable].map { path in all.first { $0.source == path } } ?? nil
+        let candidates = (given.map { [$0] } ?? []) + all.filter { $0.tuning.driver == device.driverVersion } + all
+        return candidates.first { $0.tuning.device == device.name }.map {
+            GemmTuningSelection(source: $0.source, tuning: $0.tuning, driverMatches: $0.tuning.driver == device.driverVersion)
         }
-        return all.first.map { GemmTuningSelection(source: $0.source, tuning: $0.tuning, driverMatches: false) }
     }
 
     /// Overrides CLBlast's parameters of every kernel in `tuning` on `device`, for this process.

@@ -14,6 +14,8 @@ enum KernelProgram: String, CaseIterable {
     case redundancy, contrastive, clustering, distillation
     /// The training ops (Sources/SSLCore/Ops/).
     case layers, optim, eval, knn, augment
+    /// The opt-in TF32 tensor-core GEMM (NVIDIA).
+    case gemmTF32 = "gemm_tf32"
 
     var source: String { KernelSources.common + "\n" + KernelSources.named(rawValue) }
 }
