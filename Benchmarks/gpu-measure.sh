@@ -42,7 +42,8 @@ step() {
     say "$name (at most ${limit} s, $(( $(date +%s) - start )) s in)"
     timeout --signal=INT --kill-after=10 "$limit" "$@" 2>>"$log"
     local status=$?
-    [ $status -eq 0 ] || say "$name: exit status $status (124: time limit)"
+    if [ $status -eq 124 ]; then say "$name: stopped at its time limit"
+    elif [ $status -ne 0 ]; then say "$name: exit status $status"; fi
     return $status
 }
 
@@ -67,7 +68,9 @@ else
     echo "no .gpu/bin/ssl and ssl-bench: stage them first (/work/shared/tools/stage-gpu-bundle ssl ssl-bench)" >&2
     exit 1
 fi
-{ nvidia-smi -L; nvidia-smi --query-gpu=driver_version,clocks.max.sm --format=csv; } >>"$log" 2>&1
+if command -v nvidia-smi >/dev/null; then
+    { nvidia-smi -L; nvidia-smi --query-gpu=driver_version,clocks.max.sm --format=csv; } >>"$log" 2>&1
+fi
 step "devices" 30 "$bin/ssl" devices >>"$log"
 grep -q "gpu .*NVIDIA" "$log" || say "warning: ssl devices lists no NVIDIA GPU"
 

@@ -131,8 +131,9 @@ func swavSinkhorn(_ s: [Float], b: Int, k: Int, epsilon: Double, iterations: Int
     @Test("the automatic choice is one group for small B·K and one pass above", .enabled(if: TestBackends.hasOpenCL))
     func automaticVariant() throws {
         let cl = TestBackends.openCL!
-        #expect(cl.automaticSinkhornVariant(b: 128, k: 300) == .oneGroup)
+        #expect(cl.automaticSinkhornVariant(b: 32, k: 100) == .oneGroup)
         #expect(cl.automaticSinkhornVariant(b: 256, k: 3000) == .onePass)
+        #expect(cl.automaticSinkhornVariant(b: 1, k: cl.sinkhornOneGroupMaxElements + 1) == .onePass)
         #expect(OpenCLBackend(context: cl.context, kernels: KernelChoices(sinkhorn: .twoPass)).kernels.sinkhorn == .twoPass)
     }
 

@@ -16,12 +16,13 @@ public enum SinkhornVariant: String, CaseIterable, Sendable {
 }
 
 extension OpenCLBackend {
-    /// Largest B·K for which the automatic choice is ``SinkhornVariant/oneGroup``. One work-group
-    /// reads S 2·iterations + 1 times at one compute unit's bandwidth; below ~2¹⁶ elements that is
-    /// shorter than the launches it saves, on PoCL as measured (Benchmarks/README.md) and on GPUs by
-    /// the estimate 7 launches × ~4 µs against 7 × 256 KiB at ~100 GB/s. `ssl-bench --sinkhorn`
-    /// with `SSL_SINKHORN` set measures both sides.
-    public static let sinkhornOneGroupMaxElements = 1 << 16
+    /// Largest B·K for which the automatic choice is ``SinkhornVariant/oneGroup``: where one
+    /// work-group reading S 2·iterations + 1 times costs less than the launches it saves. On a CPU
+    /// (PoCL, where a work-group runs on one core) measured: one group wins at 32×100 and loses
+    /// from 128×300 on (Benchmarks/README.md), so 2¹³. On a GPU estimated, 7 launches × ~4 µs
+    /// against 7 reads at one compute unit's ~100 GB/s, so 2¹⁶; Benchmarks/gpu-measure.sh times
+    /// every version at B 32–256 to settle it.
+    public var sinkhornOneGroupMaxElements: Int { device.kind == .gpu ? 1 << 16 : 1 << 13 }
 
     public func sinkhorn(_ scores: Tensor, epsilon: Float, iterations: Int) throws -> Tensor {
         let (b, k) = try Shapes.sinkhorn(scores.shape, epsilon: epsilon, iterations: iterations)
@@ -32,7 +33,7 @@ extension OpenCLBackend {
     /// The version chosen when ``KernelChoices/sinkhorn`` is nil: one group for small problems
     /// whose duals fit in local memory, else one pass per iteration.
     public func automaticSinkhornVariant(b: Int, k: Int) -> SinkhornVariant {
-        b * k <= Self.sinkhornOneGroupMaxElements && oneGroupLocalBytes(b: b, k: k, local: 1024) <= device.localMemoryBytes
+        b * k <= sinkhornOneGroupMaxElements && oneGroupLocalBytes(b: b, k: k, local: 1024) <= device.localMemoryBytes
             ? .oneGroup : .onePass
     }
 
