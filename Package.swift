@@ -24,6 +24,8 @@ let package = Package(
         ),
         // C shim: status-code names taken from the headers' macros.
         .target(name: "COpenCL", dependencies: ["CLSystem"]),
+        // C++ shim: CLBlast's RetrieveParameters, which its C API lacks (`ssl devices`, `ssl tune`).
+        .target(name: "CCLBlastParameters", dependencies: ["CLSystem"]),
         // OpenCL C sources, embedded into the binary so that it stays relocatable.
         .target(
             name: "Kernels",
@@ -44,13 +46,25 @@ let package = Package(
                 .embedInCode("layers.cl"),
                 .embedInCode("optim.cl"),
                 .embedInCode("eval.cl"),
+                .embedInCode("knn.cl"),
+                .embedInCode("gemm_tf32.cl"),
                 .embedInCode("augment.cl"),
+            ]
+        ),
+        // Measured CLBlast GEMM parameters per device and driver (written by `ssl tune`),
+        // embedded so that the binary stays relocatable; each file is listed here and in Tuning/TuningFiles.swift.
+        .target(
+            name: "Tuning",
+            path: "Tuning",
+            exclude: ["README.md"],
+            resources: [
+                .embedInCode("pthread-skylake-avx512-Intel_R__Xeon_R__Processor--3.1_debian.json"),
             ]
         ),
         // zlib, for the gzip-compressed IDX files of MNIST-style data sets.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Runtime, tensors, backends, ops and objectives.
-        .target(name: "SSLCore", dependencies: ["COpenCL", "CLSystem", "Kernels"]),
+        .target(name: "SSLCore", dependencies: ["COpenCL", "CLSystem", "CCLBlastParameters", "Kernels", "Tuning"]),
         // Layers, encoders, optimizers, data, augmentations, evaluation and training.
         .target(name: "SSLTrain", dependencies: ["SSLCore", "SSLDistributed", "CZlib"]),
         // Command-line pieces both executables share (--device).

@@ -19,6 +19,8 @@ public enum KernelSources {
         case "layers": return text(PackageResources.layers_cl)
         case "optim": return text(PackageResources.optim_cl)
         case "eval": return text(PackageResources.eval_cl)
+        case "knn": return text(PackageResources.knn_cl)
+        case "gemm_tf32": return text(PackageResources.gemm_tf32_cl)
         case "augment": return text(PackageResources.augment_cl)
         default: preconditionFailure("no embedded kernel file named \(name).cl")
         }

@@ -1,4 +1,4 @@
-// Shared by every program: work-group reductions over local memory.
+// Shared by every program: work-group reductions over local memory, and the top-k order.
 //
 // Assumes the local size is a power of two (the host launches 2^k work-items per group).
 
@@ -43,4 +43,12 @@ inline void lse_push(float x, float* running_max, float* running_sum) {
     } else {
         *running_sum += exp(x - *running_max);
     }
+}
+
+// The order of every top-k selection (eval.cl, knn.cl): real entries before empty ones (index
+// < 0), larger value first, equal values by lower index.
+inline bool topk_better(float va, int ia, float vb, int ib) {
+    if (ia < 0) return false;
+    if (ib < 0) return true;
+    return va > vb || (va == vb && ia < ib);
 }

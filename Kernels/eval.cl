@@ -18,12 +18,6 @@
 //                     or cosine clamp(1 − x̂·ŷ, 0, 2); one sample seen twice (j − i == offset) gets 0.
 // silhouette_samples: one work-item per row: a, b and (b − a)/max(a, b) from per-cluster sums.
 
-inline bool topk_better(float va, int ia, float vb, int ib) {
-    if (ia < 0) return false;
-    if (ib < 0) return true;
-    return va > vb || (va == vb && ia < ib);
-}
-
 __kernel void topk_merge(__global const float* scores, const int cols, const int column_offset,
                          __global const float* run_values, __global const float* run_indices,
                          const int has_running, __global float* out_values, __global float* out_indices,

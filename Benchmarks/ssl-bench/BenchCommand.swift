@@ -80,6 +80,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed runs (default 10; 3 with --quick).")
     var runs: Int?
 
+    @Flag(help: "Every GEMM on TF32 tensor cores (NVIDIA only; as SSL_GEMM=tf32): ~1e-3 relative error.")
+    var tf32 = false
+
     @Flag(help: "Write one JSON object per line instead of the table.")
     var json = false
 
@@ -121,7 +124,7 @@ struct BenchCommand: ParsableCommand {
         if !compareFiles.isEmpty { return try runComparison() }
         // A dry run opens no device, so it plans `auto` variants as a GPU resolves them.
         if dryRun { return try workloads(gpu: true).forEach(printPlan) }
-        let backend = try device.backend()
+        let backend = try makeBackend()
         let plan = try workloads(gpu: backend.isGPU)
         let runner = makeRunner(backend)
         let report: any Report = json ? JSONLinesReport() : TableReport(workloads: plan, backend: backend)
@@ -138,7 +141,7 @@ struct BenchCommand: ParsableCommand {
         guard !rows.isEmpty else { throw ValidationError("no row of \(compareFiles.joined(separator: ", ")) is an op to run") }
         // Our rows in the variants the library picks: on this run's device, or, with nothing run
         // here (--dry-run, --ours), as on a GPU.
-        let backend = dryRun || oursFile != nil ? nil : try device.backend()
+        let backend = dryRun || oursFile != nil ? nil : try makeBackend()
         let plan = rows.map { row in
             Workload.make(row.op, shape: row.shape, epsilon: epsilon, iterations: sinkhornIterations,
                           gpu: backend?.isGPU ?? true)
@@ -164,6 +167,18 @@ struct BenchCommand: ParsableCommand {
         for workload in plan {
             table.write(workload, ours: try runner.measure(workload).median * 1e3)
         }
+    }
+
+    /// The --device backend, switched to the TF32 GEMM by --tf32 (an error off NVIDIA). The kernel
+    /// versions of SSL_SINKHORN, SSL_KNN and SSL_GEMM apply as in every command.
+    private func makeBackend() throws -> any Backend {
+        let backend = try device.backend()
+        guard tf32 else { return backend }
+        guard let openCL = backend as? OpenCLBackend else { throw ValidationError("--tf32 needs an OpenCL device") }
+        openCL.kernels.gemm = .tf32
+        try openCL.kernels.check(on: openCL.device)
+        printError("gemm: \(openCL.gemmDescription)")
+        return openCL
     }
 
     private func makeRunner(_ backend: any Backend) -> Runner {

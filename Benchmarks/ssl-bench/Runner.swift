@@ -59,7 +59,7 @@ struct Runner {
         let stopwatch = Stopwatch(for: backend, wallClock: workload.wallClock)
         let times = try (0..<runs).map { _ in try stopwatch.time { _ = try call() } }
         return Measurement(workload: workload,
-                           variant: backend.kind == .reference ? "reference" : workload.variant,
+                           variant: (backend as? OpenCLBackend).map { workload.openCLVariant(on: $0) } ?? "reference",
                            device: backend.name, warmup: warmup, runs: runs, timing: stopwatch.clock,
                            median: median(times), min: times.min()!, check: check)
     }

@@ -47,6 +47,18 @@ struct Workload {
     let shape: [Int]
     /// What the OpenCL backend runs, for the JSON "variant" ("clblast", "gram+clblast", "fused", …).
     let variant: String
+
+    /// ``variant`` with the kernel versions `backend` resolves for this size (its ``KernelChoices``:
+    /// SSL_SINKHORN, SSL_KNN, SSL_GEMM / --tf32), as the JSON "variant" reports it.
+    func openCLVariant(on backend: OpenCLBackend) -> String {
+        let gemm = backend.kernels.gemm == .tf32 ? "tf32" : "clblast"
+        switch op {
+        case .sinkhorn:
+            return "opencl-" + (backend.kernels.sinkhorn ?? backend.automaticSinkhornVariant(b: shape[0], k: shape[1])).rawValue
+        case .knn: return "opencl-" + (backend.kernels.knn ?? backend.automaticKNNVariant(k: shape[3])).rawValue
+        default: return variant.replacingOccurrences(of: "clblast", with: gemm)
+        }
+    }
     /// Floating-point operations of one call, for GFLOP/s.
     let flops: Double
     /// Bytes one call must at least read and write in device memory, for GB/s.

@@ -21,6 +21,7 @@ public struct DeviceOptions: ParsableArguments {
     public func backend() throws -> any Backend {
         let backend = try Devices.backend(for: device)
         printError("device: \(backend.name)")
+        if let openCL = backend as? OpenCLBackend { printError("gemm: \(openCL.gemmDescription)") }
         return backend
     }
 

@@ -18,6 +18,7 @@ struct DevicesCommand: ParsableCommand {
         }
         let chosen = Devices.preferred(devices)
         var platform = -1
+        var tuningError: Error? = nil
         for d in devices {
             if d.platformIndex != platform {
                 platform = d.platformIndex
@@ -29,8 +30,26 @@ struct DevicesCommand: ParsableCommand {
             print("      memory \(gib(d.globalMemoryBytes)) (largest buffer \(gib(d.maxAllocationBytes))), "
                   + "local \(d.localMemoryBytes / 1024) KiB, \(d.computeUnits) compute units, "
                   + "work-groups up to \(d.maxWorkGroupSize)")
+            do {
+                try printGemmParameters(d)
+            } catch {
+                print("      gemm: \(error)")
+                tuningError = tuningError ?? error
+            }
         }
         print("auto picks: \(chosen.map { "\($0.spec) \($0.name)" } ?? "reference (CPU, Double accumulation)")")
+        if let tuningError { throw tuningError }
+    }
+
+    /// Which tuning file applies and the CLBlast parameters a GEMM on `d` compiles with.
+    private func printGemmParameters(_ d: OpenCLDeviceInfo) throws {
+        let selection = try GemmTunings.selection(for: d)
+        print("      gemm: " + (selection.map { "tuned by \($0.summary)" }
+                                ?? "CLBlast's own database (no tuning file for this device and driver)"))
+        for kernel in GemmTuning.parameterNames.keys.sorted() {
+            let parameters = try selection?.tuning.kernels[kernel] ?? GemmTunings.parametersInUse(kernel, on: d)
+            print("        \(kernel): \(GemmTunings.describe(parameters))")
+        }
     }
 
     private func gib(_ bytes: Int) -> String {

@@ -87,6 +87,66 @@ func swavSinkhorn(_ s: [Float], b: Int, k: Int, epsilon: Double, iterations: Int
         }
     }
 
+    // MARK: - The OpenCL versions (SinkhornVariant)
+
+    /// (B, K): 1 and primes; B above 8 · 8 rows spreads the one-pass version over several groups
+    /// with a partial last one (PoCL: 8 groups of 33 rows for 257); K = 1 and K < a team of 32.
+    static let variantShapes: [(Int, Int)] = [(1, 1), (1, 300), (7, 13), (257, 31), (130, 1), (64, 300)]
+
+    @Test("every OpenCL version matches the Swift float64 formula", .enabled(if: TestBackends.hasOpenCL),
+          arguments: variantShapes)
+    func variantsMatchFormula(_ s: (Int, Int)) throws {
+        let cl = TestBackends.openCL!
+        var rng = SeededRandom(seed: UInt64(s.0 * 17 + s.1))
+        let scores = rng.uniform(s.0 * s.1)
+        for (epsilon, iterations) in [(0.05, 3), (0.01, 1), (0.05, 5)] {
+            let expected = swavSinkhorn(scores, b: s.0, k: s.1, epsilon: epsilon, iterations: iterations)
+            for variant in SinkhornVariant.allCases {
+                let q = try cl.sinkhorn(try cl.upload(scores, shape: [s.0, s.1]), epsilon: Float(epsilon),
+                                        iterations: iterations, variant: variant)
+                let tol = Self.tolerance(epsilon)
+                assertClose(try cl.download(q), expected, shape: q.shape, expectedShape: [s.0, s.1], rtol: tol, atol: tol,
+                            "\(variant) \(s) ε \(epsilon) × \(iterations)")
+            }
+        }
+    }
+
+    @Test("every OpenCL version stays finite at |S|/ε ≈ 1000 and 1200 and agrees with the reference",
+          .enabled(if: TestBackends.hasOpenCL), arguments: [(Float(0.001), Float(1)), (Float(0.05), Float(60))])
+    func variantsStable(_ c: (Float, Float)) throws {
+        let cl = TestBackends.openCL!, (b, k) = (97, 41)
+        var rng = SeededRandom(seed: 9)
+        let scores = rng.uniform(b * k, scale: c.1)
+        let reference = try TestBackends.reference.download(
+            try TestBackends.reference.sinkhorn(try TestBackends.reference.upload(scores, shape: [b, k]), epsilon: c.0, iterations: 10))
+        for variant in SinkhornVariant.allCases {
+            let q = try cl.download(try cl.sinkhorn(try cl.upload(scores, shape: [b, k]), epsilon: c.0, iterations: 10, variant: variant))
+            #expect(q.allSatisfy { $0.isFinite && $0 >= 0 }, "\(variant)")
+            // As stableWhereExpOverflows: exponents of ~1000 carry ~1000·2⁻²⁴ each.
+            assertClose(q, reference.map(Double.init), shape: [b, k], expectedShape: [b, k], rtol: 2e-3, atol: 2e-3,
+                        "\(variant) at ε \(c.0), |S| ≤ \(c.1)")
+        }
+    }
+
+    @Test("the automatic choice is one group for small B·K and one pass above", .enabled(if: TestBackends.hasOpenCL))
+    func automaticVariant() throws {
+        let cl = TestBackends.openCL!
+        #expect(cl.automaticSinkhornVariant(b: 32, k: 100) == .oneGroup)
+        #expect(cl.automaticSinkhornVariant(b: 256, k: 3000) == .onePass)
+        #expect(cl.automaticSinkhornVariant(b: 1, k: cl.sinkhornOneGroupMaxElements + 1) == .onePass)
+        #expect(OpenCLBackend(context: cl.context, kernels: KernelChoices(sinkhorn: .twoPass)).kernels.sinkhorn == .twoPass)
+    }
+
+    @Test("one group is an error naming both sizes when the duals exceed local memory", .enabled(if: TestBackends.hasOpenCL))
+    func oneGroupTooLarge() throws {
+        let cl = TestBackends.openCL!
+        let k = cl.device.localMemoryBytes / 4 + 1
+        let error = #expect(throws: SSLError.self) {
+            _ = try cl.sinkhorn(try cl.zeros([1, k]), epsilon: 0.05, iterations: 1, variant: .oneGroup)
+        }
+        #expect(error?.description.contains("B + K = 1 + \(k)") == true, "\(String(describing: error))")
+    }
+
     @Test("more iterations approach the prototype marginals 1/K")
     func converges() throws {
         let (b, k) = (40, 8)

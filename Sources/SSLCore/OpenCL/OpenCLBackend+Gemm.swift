@@ -1,11 +1,34 @@
 // GEMM through CLBlast (CLBlastSgemm, row-major), enqueued on the backend's own queue so it
-// orders with the library's kernels without extra synchronisation.
+// orders with the library's kernels without extra synchronisation; or, opted into on NVIDIA,
+// the TF32 tensor-core kernel of Kernels/gemm_tf32.cl.
 import COpenCL
 
+/// Which GEMM ``OpenCLBackend`` runs for every op that multiplies matrices.
+public enum GemmVariant: String, CaseIterable, Sendable {
+    /// CLBlast's SGEMM, float32 throughout, with the device's tuned parameters (GemmTuning).
+    case clblast
+    /// TF32 tensor cores (Kernels/gemm_tf32.cl, `mma.sync` m16n8k8): inputs rounded to TF32's
+    /// 10-bit mantissa (unit roundoff 2⁻¹¹), products and sums in float32, so each entry of C is
+    /// within ~2⁻¹⁰·Σ_k |a_ik||b_kj| of the exact product (about 1e-3 relative; the tests allow
+    /// 2⁻⁹). NVIDIA's OpenCL only; opt-in (`SSL_GEMM=tf32`, `ssl-bench --tf32`).
+    case tf32
+}
+
 extension OpenCLBackend {
+    /// What runs this backend's GEMMs, for the first lines of a run: the TF32 kernel, or CLBlast
+    /// with the tuning file applied to the device (``OpenCLContext/gemmTuning``) or its own database.
+    public var gemmDescription: String {
+        if kernels.gemm == .tf32 { return "TF32 tensor cores (\(KernelChoices.gemmVariable)=tf32), inline PTX mma.sync" }
+        return "CLBlast, " + (context.gemmTuning.map { "tuned by \($0.summary)" } ?? "its own database's parameters (no tuning file for this device and driver)")
+    }
+
     public func gemm(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool,
                      alpha: Float, beta: Float, into c: Tensor) throws {
         let g = try Shapes.gemm(a.shape, b.shape, c: c.shape, transposeA: transposeA, transposeB: transposeB)
+        if kernels.gemm == .tf32 {
+            try kernels.check(on: device)
+            return try gemmTF32(a, b, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, into: c)
+        }
         let ab = try deviceBuffer(a, op: "gemm"), bb = try deviceBuffer(b, op: "gemm")
         let cb = try deviceBuffer(c, op: "gemm")
         // Leading dimensions are the stored row lengths.
@@ -23,4 +46,43 @@ extension OpenCLBackend {
         }
         context.record(event)
     }
+
+    /// The TF32 kernel with the given tiles, on any device: inline PTX where the compiler is
+    /// NVIDIA's, else (or with `emulate`) the mma emulated in local memory, which tests use to
+    /// check everything around the instruction.
+    func gemmTF32(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool, alpha: Float, beta: Float,
+                  into c: Tensor, tiles: TF32Tiles = .standard, emulate: Bool = false) throws {
+        let op = "gemm"
+        let g = try Shapes.gemm(a.shape, b.shape, c: c.shape, transposeA: transposeA, transposeB: transposeB)
+        guard g.m > 0 && g.n > 0 else { return }
+        let kernel = try context.kernel("gemm_tf32", in: .gemmTF32, options: tiles.options + (emulate ? " -DGT_EMULATE" : ""))
+        let emulated = emulate || !device.acceptsInlinePTX
+        try context.launch(kernel, name: "gemm_tf32",
+                           global: [(g.n + tiles.columns - 1) / tiles.columns * tiles.workItems, (g.m + tiles.rows - 1) / tiles.rows],
+                           local: [tiles.workItems, 1], arguments: [
+            try int32(g.m, op), try int32(g.n, op), try int32(g.k, op), .float(alpha),
+            try arg(a, op), try int32(a.shape[1], op), .int(transposeA ? 1 : 0),
+            try arg(b, op), try int32(b.shape[1], op), .int(transposeB ? 1 : 0), .float(beta),
+            try arg(c, op), try int32(g.n, op),
+            // Per warp a 16×8 A and an 8×8 B when emulated; unread by the PTX branch.
+            .local(bytes: emulated ? tiles.workItems / 32 * 192 * 4 : 4),
+        ])
+    }
+}
+
+/// The block shape of `gemm_tf32` (its `-D` build options).
+struct TF32Tiles: Equatable {
+    /// Rows and columns of C per work-group, k per local-memory slice.
+    let rows: Int, columns: Int, depth: Int
+    /// Warps along M and N; each owns a (rows / warpsM) × (columns / warpsN) tile of m16n8 tiles.
+    let warpsM: Int, warpsN: Int
+
+    /// 128 × 128 × 16, 2 × 4 warps of 64 × 32: 64 accumulators and 24 fragment registers per
+    /// lane, 20 KiB of local memory.
+    static let standard = TF32Tiles(rows: 128, columns: 128, depth: 16, warpsM: 2, warpsN: 4)
+    /// 32 × 32 × 8, 2 × 2 warps of 16 × 16: for the tests' odd sizes.
+    static let small = TF32Tiles(rows: 32, columns: 32, depth: 8, warpsM: 2, warpsN: 2)
+
+    var workItems: Int { 32 * warpsM * warpsN }
+    var options: String { "-DGT_BM=\(rows) -DGT_BN=\(columns) -DGT_BK=\(depth) -DGT_WM=\(warpsM) -DGT_WN=\(warpsN)" }
 }

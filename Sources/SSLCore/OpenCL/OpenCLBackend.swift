@@ -1,5 +1,6 @@
 // The OpenCL backend: tensors in device buffers, ops as kernels of Kernels/*.cl and CLBlast.
 import COpenCL
+import Foundation
 
 /// Backend on one OpenCL device. Ops enqueue work on the device's in-order queue and return
 /// at once; ``download(_:)`` and ``synchronize()`` wait.
@@ -8,14 +9,21 @@ public final class OpenCLBackend: Backend {
     public let context: OpenCLContext
     public var name: String { "OpenCL: \(context.device)" }
     public var device: OpenCLDeviceInfo { context.device }
+    /// Which version of a kernel family runs where there are several (fused or not, TF32 GEMM).
+    /// Set it before using the backend from several threads.
+    public var kernels: KernelChoices
 
+    /// A backend on `device`, its kernel choices from the environment (``KernelChoices/init(environment:)``).
     public init(device: OpenCLDeviceInfo) throws {
         self.context = try OpenCLContext(device: device)
+        self.kernels = try KernelChoices(environment: ProcessInfo.processInfo.environment)
+        try kernels.check(on: context.device)
     }
 
     /// A backend over an existing context, e.g. one with its own kernel-cache folder.
-    public init(context: OpenCLContext) {
+    public init(context: OpenCLContext, kernels: KernelChoices = KernelChoices()) {
         self.context = context
+        self.kernels = kernels
     }
 
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
@@ -87,15 +95,20 @@ public final class OpenCLBackend: Backend {
         .buffer(try deviceBuffer(tensor, op: op))
     }
 
-    /// A power-of-two work-group size for a kernel that reduces `length` values per group.
-    func groupSize(for kernel: cl_kernel, length: Int) throws -> Int {
+    /// A power-of-two work-group size for a kernel that reduces `length` values per group, at most `cap`.
+    func groupSize(for kernel: cl_kernel, length: Int, cap: Int = 256) throws -> Int {
+        let limit = min(cap, try maxGroupSize(kernel))
+        var size = 1
+        while size * 2 <= limit && size < length { size *= 2 }
+        return size
+    }
+
+    /// The largest work-group `kernel` can be launched with on this device (its registers and local memory allowing).
+    func maxGroupSize(_ kernel: cl_kernel) throws -> Int {
         var kernelMax = 0
         try check(clGetKernelWorkGroupInfo(kernel, device.id, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
                                            MemoryLayout<Int>.size, &kernelMax, nil), "clGetKernelWorkGroupInfo")
-        let cap = min(256, device.maxWorkGroupSize, max(kernelMax, 1))
-        var size = 1
-        while size * 2 <= cap && size < length { size *= 2 }
-        return size
+        return min(device.maxWorkGroupSize, max(kernelMax, 1))
     }
 
     /// Launches `name` with one work-group of 2^k work-items per row and `scratch` floats of local memory.

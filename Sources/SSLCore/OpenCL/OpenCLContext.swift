@@ -14,6 +14,8 @@ public final class OpenCLContext {
     var queue: cl_command_queue?
     let programs: ProgramCache
     let pool: BufferPool
+    /// The tuned CLBlast GEMM parameters applied to this device (Tuning/), or nil for CLBlast's own.
+    public let gemmTuning: GemmTuningSelection?
 
     /// Guards `clSetKernelArg` + `clEnqueueNDRangeKernel` pairs: a `cl_kernel` is shared state.
     private let launchLock = NSLock()
@@ -23,8 +25,10 @@ public final class OpenCLContext {
 
     /// - Parameter kernelCache: where compiled program binaries persist; the default is
     ///   `SSL_KERNEL_CACHE`, else `$XDG_CACHE_HOME/ssl/kernels`, else `~/.cache/ssl/kernels`; nil for none.
+    /// - Throws: also ``SSLError/file(path:reason:)`` for a GEMM tuning file that cannot be used (GemmTunings).
     public init(device: OpenCLDeviceInfo, kernelCache: URL? = ProgramCache.defaultDirectory()) throws {
         self.device = device
+        self.gemmTuning = try GemmTunings.applyOnce(to: device)
         var status: cl_int = 0
         var id: cl_device_id? = device.id
         guard let context = clCreateContext(nil, 1, &id, nil, nil, &status), status == CL_SUCCESS else {
@@ -81,9 +85,9 @@ public final class OpenCLContext {
 
     // MARK: - Kernels
 
-    /// The kernel `name` of the embedded program `program`, compiled on first use.
-    func kernel(_ name: String, in program: KernelProgram) throws -> cl_kernel {
-        try programs.kernel(name, program: program, context: context)
+    /// The kernel `name` of the embedded program `program` built with `options`, compiled on first use.
+    func kernel(_ name: String, in program: KernelProgram, options: String = "") throws -> cl_kernel {
+        try programs.kernel(name, program: program, options: options, context: context)
     }
 
     /// Compiles `source` as a program of its own; used for user kernels and the build-failure test.

@@ -21,7 +21,13 @@ public struct OpenCLDeviceInfo: CustomStringConvertible {
     public let localMemoryBytes: Int
     public let computeUnits: Int
     public let maxWorkGroupSize: Int
+    /// `CL_DEVICE_EXTENSIONS`, split at spaces.
+    public let extensions: [String]
     let id: cl_device_id
+
+    /// Whether the compiler takes inline PTX (`asm`): NVIDIA's OpenCL, which alone reports
+    /// `cl_nv_pragma_unroll`; the TF32 GEMM's kernel tests the same macro.
+    public var acceptsInlinePTX: Bool { extensions.contains("cl_nv_pragma_unroll") }
 
     /// The `opencl:P:D` spelling that selects this device.
     public var spec: String { "opencl:\(platformIndex):\(deviceIndex)" }
@@ -79,7 +85,8 @@ public enum OpenCLDevices {
             driverVersion: try deviceString(device, CL_DRIVER_VERSION),
             version: try deviceString(device, CL_DEVICE_VERSION),
             kind: kind, globalMemoryBytes: Int(global), maxAllocationBytes: Int(maxAlloc),
-            localMemoryBytes: Int(local), computeUnits: Int(units), maxWorkGroupSize: workGroup, id: device)
+            localMemoryBytes: Int(local), computeUnits: Int(units), maxWorkGroupSize: workGroup,
+            extensions: try deviceString(device, CL_DEVICE_EXTENSIONS).split(separator: " ").map(String.init), id: device)
     }
 
     private static func platformString(_ platform: cl_platform_id?, _ param: Int32) throws -> String {

@@ -13,7 +13,9 @@ enum KernelProgram: String, CaseIterable {
     /// The objectives, one file per family (Sources/SSLCore/Losses/).
     case redundancy, contrastive, clustering, distillation
     /// The training ops (Sources/SSLCore/Ops/).
-    case layers, optim, eval, augment
+    case layers, optim, eval, knn, augment
+    /// The opt-in TF32 tensor-core GEMM (NVIDIA).
+    case gemmTF32 = "gemm_tf32"
 
     var source: String { KernelSources.common + "\n" + KernelSources.named(rawValue) }
 }
@@ -44,12 +46,13 @@ public final class ProgramCache {
         return URL(fileURLWithPath: home).appendingPathComponent(".cache/ssl/kernels")
     }
 
-    func kernel(_ name: String, program: KernelProgram, context: cl_context) throws -> cl_kernel {
-        let key = program.rawValue + "/" + name
+    /// - Parameter options: build options, e.g. `-D` tile sizes; each distinct value is its own program.
+    func kernel(_ name: String, program: KernelProgram, options: String = "", context: cl_context) throws -> cl_kernel {
+        let key = program.rawValue + "[" + options + "]/" + name
         lock.lock()
         if let kernel = kernels[key] { lock.unlock(); return kernel }
         lock.unlock()
-        let built = try self.program(name: program.rawValue, source: program.source, options: "", context: context)
+        let built = try self.program(name: program.rawValue, source: program.source, options: options, context: context)
         var status: cl_int = 0
         guard let kernel = clCreateKernel(built, name, &status), status == CL_SUCCESS else {
             throw SSLError.openCL(call: "clCreateKernel(\(name))", status: status)

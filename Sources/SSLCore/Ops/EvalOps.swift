@@ -30,6 +30,21 @@ public protocol EvalOps {
     /// - Returns: the new selection, `(R, k)` values and `(R, k)` float-valued indices.
     func topK(_ scores: Tensor, k: Int, columnOffset: Int, merging running: TopKResult?) throws -> TopKResult
 
+    /// The `k` largest similarities `queries · keysᵀ` of each query row among the running
+    /// selection and these keys: ``topK(_:k:columnOffset:merging:)`` of
+    /// `matmul(queries, keys, transposeB: true)`, in the same order (ties to the lower index).
+    ///
+    /// On OpenCL the similarities are computed in tiles and folded into the selection in one
+    /// kernel, so the (R, C) matrix never exists in device memory (``KNNVariant/fused``); float32
+    /// dot products summed in another order than CLBlast's may round differently, which can reorder
+    /// entries whose similarities differ by rounding alone.
+    /// - Parameters:
+    ///   - queries: `(R, D)`; keys: `(C, D)`; key row `j` is entry `columnOffset + j`.
+    ///   - k, columnOffset, running: as ``topK(_:k:columnOffset:merging:)``.
+    /// - Returns: `(R, k)` values and `(R, k)` float-valued indices.
+    func similarityTopK(_ queries: Tensor, _ keys: Tensor, k: Int, columnOffset: Int,
+                        merging running: TopKResult?) throws -> TopKResult
+
     /// Weighted kNN votes (Wu et al. 2018, eq. 5; DINO's `knn_classifier`) and the arg-max class.
     ///
     /// `votes_rc = Σ_{p : labels[idx_rp] = c} exp((s_rp − s_r0)/T)` over the row's neighbours,
@@ -113,8 +128,8 @@ public struct KNNVotesResult {
 // MARK: - Shape rules, shared by both backends
 
 extension EvalReference {
-    static func validateTopK(_ scores: [Int], k: Int, columnOffset: Int, running: TopKResult?) throws -> (rows: Int, cols: Int) {
-        let op = "topK"
+    static func validateTopK(_ scores: [Int], k: Int, columnOffset: Int, running: TopKResult?,
+                             op: String = "topK") throws -> (rows: Int, cols: Int) {
         let (rows, cols) = try Shapes.matrix(scores, op: op, name: "scores")
         guard k >= 1, k <= maxK else {
             throw SSLError.invalidArgument(op: op, detail: "k must be in 1...\(maxK), got \(k)")
@@ -128,6 +143,18 @@ extension EvalReference {
                                          + "but scores \(shapeText(scores)) with k = \(k) need \(shapeText([rows, k]))")
         }
         return (rows, cols)
+    }
+
+    static func validateSimilarityTopK(_ queries: [Int], _ keys: [Int], k: Int, columnOffset: Int,
+                                       running: TopKResult?) throws -> (rows: Int, cols: Int, depth: Int) {
+        let op = "similarityTopK"
+        let (rows, depth) = try Shapes.matrix(queries, op: op, name: "queries")
+        let (cols, keyDepth) = try Shapes.matrix(keys, op: op, name: "keys")
+        guard depth == keyDepth else {
+            throw SSLError.shapeMismatch(op: op, detail: "queries \(shapeText(queries)) and keys \(shapeText(keys)) have different feature counts")
+        }
+        _ = try validateTopK([rows, cols], k: k, columnOffset: columnOffset, running: running, op: op)
+        return (rows, cols, depth)
     }
 
     static func validateVotes(_ neighbours: TopKResult, labels: [Int], classes: Int, temperature: Float) throws {

@@ -9,6 +9,12 @@ extension ReferenceBackend {
         return try TopKResult(values: make(r.values, [rows, k]), indices: make(r.indices, [rows, k]))
     }
 
+    public func similarityTopK(_ queries: Tensor, _ keys: Tensor, k: Int, columnOffset: Int,
+                               merging running: TopKResult?) throws -> TopKResult {
+        _ = try EvalReference.validateSimilarityTopK(queries.shape, keys.shape, k: k, columnOffset: columnOffset, running: running)
+        return try topK(try matmul(queries, keys, transposeB: true), k: k, columnOffset: columnOffset, merging: running)
+    }
+
     public func knnVotes(_ neighbours: TopKResult, labels: [Int], classes: Int, temperature: Float) throws -> KNNVotesResult {
         try EvalReference.validateVotes(neighbours, labels: labels, classes: classes, temperature: temperature)
         let r = EvalReference.knnVotes(values: try values(neighbours.values, op: "knnVotes"),

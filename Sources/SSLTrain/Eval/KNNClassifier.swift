@@ -11,10 +11,11 @@ import SSLCore
 /// arg-max and keeps them finite for any T (see ``EvalOps/knnVotes(_:labels:classes:temperature:)``).
 ///
 /// On the device: test rows in chunks of ``testChunk``, train rows in chunks of ``trainChunk``; each
-/// (test, train) block is one GEMM of normalised features, folded at once into the running top-k
-/// of its test rows (``EvalOps/topK(_:k:columnOffset:merging:)``), so at most one
-/// `testChunk × trainChunk` block of similarities exists at a time. DINO scores 100 chunks of test
-/// rows against the whole train set; the result is the same.
+/// (test, train) block of normalised features is folded into the running top-k of its test rows
+/// by ``EvalOps/similarityTopK(_:_:k:columnOffset:merging:)``: on OpenCL one fused kernel that never
+/// writes the block's similarities to memory (``KNNVariant/fused``), or a GEMM and a top-k that hold
+/// one `testChunk × trainChunk` block at a time (``KNNVariant/unfused``). DINO scores 100 chunks of
+/// test rows against the whole train set; the result is the same.
 ///
 /// ```swift
 /// let knn = KNNClassifier()                                  // k = 20, T = 0.07 (DINO's defaults)
@@ -78,8 +79,7 @@ public struct KNNClassifier: Sendable {
             let queries = try backend.l2Normalize(try test.upload(range, on: backend), eps: 1e-12)
             var best: TopKResult? = nil
             for (offset, block) in trainBlocks {
-                let similarities = try backend.matmul(queries, block, transposeB: true)  // (R, C)
-                best = try backend.topK(similarities, k: k, columnOffset: offset, merging: best)
+                best = try backend.similarityTopK(queries, block, k: k, columnOffset: offset, merging: best)
             }
             let result = try backend.knnVotes(best!, labels: codes, classes: classes.count, temperature: temperature)
             predictions += try backend.download(result.predictions).map { classes[Int($0)] }

@@ -1,0 +1,54 @@
+// Which version of a kernel family the OpenCL backend runs, where there are several: fused or
+// unfused Sinkhorn and kNN, CLBlast or TF32 tensor-core GEMM. Tests and ssl-bench pick each one;
+// everyone else gets the automatic choice.
+
+/// The kernel versions ``OpenCLBackend`` uses. `nil` means automatic (by size and device).
+///
+/// ```swift
+/// let backend = try OpenCLBackend(device: device)   // SSL_SINKHORN, SSL_KNN, SSL_GEMM read here
+/// backend.kernels.sinkhorn = .twoPass                 // the unfused path, e.g. to compare
+/// ```
+public struct KernelChoices: Equatable, Sendable {
+    /// Sinkhorn-Knopp's version; nil: ``OpenCLBackend/automaticSinkhornVariant(b:k:)``.
+    public var sinkhorn: SinkhornVariant?
+    /// The kNN similarity top-k's version; nil: fused where its lists fit in local memory.
+    public var knn: KNNVariant?
+    /// The GEMM of every op: CLBlast, or TF32 tensor cores on NVIDIA (opt-in).
+    public var gemm: GemmVariant
+
+    /// The environment variables read by ``init(environment:)``.
+    public static let sinkhornVariable = "SSL_SINKHORN", knnVariable = "SSL_KNN", gemmVariable = "SSL_GEMM"
+
+    /// Every choice automatic, GEMM by CLBlast.
+    public init(sinkhorn: SinkhornVariant? = nil, knn: KNNVariant? = nil, gemm: GemmVariant = .clblast) {
+        self.sinkhorn = sinkhorn
+        self.knn = knn
+        self.gemm = gemm
+    }
+
+    /// The choices named by `SSL_SINKHORN` (two-pass, one-pass, one-group), `SSL_KNN` (fused,
+    /// unfused) and `SSL_GEMM` (clblast, tf32); unset, empty or `auto` is the default.
+    /// - Throws: ``SSLError/invalidArgument(op:detail:)`` naming the variable and its valid values.
+    public init(environment: [String: String]) throws {
+        func parse<V: RawRepresentable & CaseIterable>(_ name: String, _: V.Type) throws -> V? where V.RawValue == String {
+            guard let text = environment[name]?.lowercased(), !text.isEmpty, text != "auto" else { return nil }
+            guard let value = V(rawValue: text) else {
+                let valid = (V.allCases.map(\.rawValue) + ["auto"]).joined(separator: ", ")
+                throw SSLError.invalidArgument(op: name, detail: "'\(text)' is not one of \(valid)")
+            }
+            return value
+        }
+        self.init(sinkhorn: try parse(Self.sinkhornVariable, SinkhornVariant.self),
+                  knn: try parse(Self.knnVariable, KNNVariant.self),
+                  gemm: try parse(Self.gemmVariable, GemmVariant.self) ?? .clblast)
+    }
+
+    /// Throws when a choice cannot run on `device`: TF32 GEMM needs NVIDIA's OpenCL (inline PTX).
+    public func check(on device: OpenCLDeviceInfo) throws {
+        if gemm == .tf32 && !device.acceptsInlinePTX {
+            throw SSLError.invalidArgument(
+                op: "gemm", detail: "the TF32 GEMM (\(Self.gemmVariable)=tf32, --tf32) runs inline PTX mma.sync and needs "
+                    + "NVIDIA's OpenCL driver; \(device.name) on \(device.platformName) is not one: use the default (clblast)")
+        }
+    }
+}
