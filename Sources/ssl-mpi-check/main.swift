@@ -6,6 +6,7 @@
 //   ssl-mpi-check --exit    # the last rank exits with status 3 without finalising, same wait
 //   ssl-mpi-check --gathered-ntxent   # NT-Xent over gathered embeddings: the weight gradient
 //                                     # averaged over ranks equals the single-process one
+//   ssl-mpi-check --knn               # kNN over a bank split across ranks equals the whole bank's
 //
 // Without mpirun it checks the one-process world, where every collective is the identity.
 import CMPI
@@ -59,6 +60,29 @@ func checkGatheredNTXent(_ world: Communicator) throws {
         try expect(gap > 1e-3 * scale, "the naive gather's gradient should differ, but differs by only \(gap)")
     }
     print("ok rank \(world.rank): gathered NT-Xent weight gradient equals the single-process one (max diff \(error))")
+}
+
+/// Weighted kNN with the bank split over the ranks (uneven shares, ties from integer features)
+/// against the same classifier on the whole bank in this process: predictions and votes equal.
+func checkShardedKNN(_ world: Communicator) throws {
+    let backend = ReferenceBackend(), group = DataParallel(world)
+    let (n, m, d) = (53, 17, 4)
+    var rng = SplitMix64(seed: 9)
+    // Small integers: many exactly equal similarities, so the merge's tie rule is exercised.
+    let bank = (0..<(n * d)).map { _ in Float(Int(rng.next() % 5) - 2) }
+    let labels = (0..<n).map { _ in Int(rng.next() % 4) }
+    let test = try FeatureMatrix(values: (0..<(m * d)).map { _ in Float(Int(rng.next() % 5) - 2) }, rows: m, columns: d)
+    let share = BatchSampler.slice(Array(0..<n), rank: world.rank, worldSize: world.size)
+    let mine = try FeatureMatrix(values: Array(bank[(share.first! * d)..<((share.last! + 1) * d)]), rows: share.count, columns: d)
+    for k in [1, 7, 20] {
+        let knn = KNNClassifier(k: k, trainChunk: 8)
+        let split = try knn.classify(share: mine, at: share.first!, labels: labels, test: test, group: group, on: backend)
+        let whole = try knn.classify(train: try FeatureMatrix(values: bank, rows: n, columns: d), labels: labels, test: test,
+                                     on: backend)
+        try expect(split.predictions == whole.predictions, "k \(k): predictions \(split.predictions) vs \(whole.predictions)")
+        try expect(split.votes == whole.votes, "k \(k): votes differ")
+    }
+    print("ok rank \(world.rank): kNN over a split bank equals the whole bank's")
 }
 
 struct CheckFailed: Error, CustomStringConvertible {
@@ -175,6 +199,14 @@ case "--gathered-ntxent":
         FileHandle.standardError.write(Data("ssl-mpi-check rank \(world.rank): \(error)\n".utf8))
         world.abort(code: 1)
     }
+case "--knn":
+    do {
+        try checkShardedKNN(world)
+        try world.finalize()
+    } catch {
+        FileHandle.standardError.write(Data("ssl-mpi-check rank \(world.rank): \(error)\n".utf8))
+        world.abort(code: 1)
+    }
 case "--abort", "--exit":
     if world.rank == world.size - 1 {
         FileHandle.standardError.write(Data("rank \(world.rank): failing on purpose (\(mode))\n".utf8))
@@ -185,6 +217,6 @@ case "--abort", "--exit":
     print("rank \(world.rank) left the barrier: the failing rank did not stop the job")
     exit(0)
 default:
-    FileHandle.standardError.write(Data("usage: ssl-mpi-check [--abort | --exit | --gathered-ntxent]\n".utf8))
+    FileHandle.standardError.write(Data("usage: ssl-mpi-check [--abort | --exit | --gathered-ntxent | --knn]\n".utf8))
     exit(2)
 }

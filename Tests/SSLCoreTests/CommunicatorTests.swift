@@ -130,6 +130,14 @@ import Testing
         }
     }
 
+    @Test("2 and 3 ranks: weighted kNN over a bank split across the ranks equals the whole bank's",
+          .enabled(if: mpirun != nil || inCI), arguments: [2, 3])
+    func shardedKNN(ranks: Int) throws {
+        guard let result = try mpirun2(["--knn"], ranks: ranks, timeout: 120) else { return }
+        #expect(result.status == 0, "mpirun exited \(result.status):\n\(result.output)")
+        for rank in 0..<ranks { #expect(result.output.contains("ok rank \(rank): kNN over a split bank"), "\(result.output)") }
+    }
+
     /// Rank 1 fails while rank 0 waits in a barrier. mpirun ended the job here in 0.5 s (abort)
     /// and 1.4 s (exit 3); 30 s leaves room for a loaded machine and still tells a hang apart.
     @Test("a rank that aborts, or exits non-zero, ends the job within seconds instead of hanging",

@@ -129,6 +129,30 @@ private func relativeGap(_ a: [Double], _ b: [Double]) -> Double {
         #expect(a.count == 6 && b.count == 6 && relativeGap(a, b) <= 1e-5, "uninterrupted \(a) vs resumed \(b)")
     }
 
+    /// One step at learning rate 0 leaves both runs' encoders equal, so the kNN accuracies must
+    /// agree exactly: the 2-rank value comes from bank shares and merged neighbour lists.
+    @Test("kNN during training over 2 ranks (sharded bank, merged top-k) equals one process's", .enabled(if: enabled))
+    func distributedKNNDuringTraining() throws {
+        var config = smallConfig(.simclr, steps: 1)
+        config.evaluate = true
+        config.evalTrain = 200
+        config.evalTest = 67
+        let run = try RunFolder(config)
+        defer { try? FileManager.default.removeItem(atPath: run.path) }
+        let ssl = try #require(sslBinary)
+        let single = try runProcess(ssl, run.arguments(out: "one", device: "reference"), timeout: 300)
+        try #require(single.status == 0, "\(single.output)")
+        let ranks = try #require(try mpirun2(run.arguments(out: "two", device: "reference"), binary: ssl, timeout: 300))
+        try #require(ranks.status == 0, "\(ranks.output)")
+        func knn(_ out: String) throws -> [[Double]] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: run.path + "/" + out + "/metrics.json"))
+            let history = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["history"] as? [String: Any]
+            return try #require(history?["knn"] as? [[Double]], "no kNN history in \(out)/metrics.json")
+        }
+        let (one, two) = (try knn("one"), try knn("two"))
+        #expect(!one.isEmpty && one == two, "one process \(one), two ranks \(two)")
+    }
+
     @Test("ranks started with different configurations are refused at start-up, naming the ranks",
           .enabled(if: enabled))
     func differingConfigurationsAreRefused() throws {

@@ -51,15 +51,28 @@ public struct KNNClassifier: Sendable {
     ///   k is not in 1...N (or above ``EvalReference/maxK``), T is not positive, or a chunk size is < 1.
     public func classify(train: FeatureMatrix, labels: [Int], test: FeatureMatrix,
                          on backend: any Backend) throws -> KNNPredictions {
+        try classify(share: train, at: 0, labels: labels, test: test, group: .local(), on: backend)
+    }
+
+    /// Data-parallel kNN: the labelled bank is split over the ranks of `group`, each holding
+    /// `share` = rows `offset ..< offset + share.rows` of it, and every rank classifies the same
+    /// `test` rows. Each rank finds the top k of its share per test row; the ranks' lists are
+    /// gathered (M·k values and indices from each) and merged with the same order — larger
+    /// similarity, then lower bank index — so the predictions equal a single process's on the
+    /// whole bank.
+    /// - Parameter labels: the labels of the whole bank (N, every rank's rows).
+    public func classify(share train: FeatureMatrix, at offset: Int, labels: [Int], test: FeatureMatrix,
+                         group: DataParallel, on backend: any Backend) throws -> KNNPredictions {
         let op = "knn"
         guard train.columns == test.columns else {
             throw SSLError.shapeMismatch(op: op, detail: "train features have \(train.columns) columns but test features \(test.columns)")
         }
-        guard labels.count == train.rows else {
-            throw SSLError.shapeMismatch(op: op, detail: "\(labels.count) train labels for \(train.rows) train samples")
+        guard offset >= 0, offset + train.rows <= labels.count, group.size > 1 || labels.count == train.rows else {
+            throw SSLError.shapeMismatch(op: op, detail: "\(labels.count) train labels for \(train.rows) train samples"
+                                         + (group.size > 1 ? " at offset \(offset)" : ""))
         }
-        guard k >= 1, k <= train.rows else {
-            throw SSLError.invalidArgument(op: op, detail: "k = \(k) must be in 1...\(train.rows), the number of train samples")
+        guard k >= 1, k <= labels.count else {
+            throw SSLError.invalidArgument(op: op, detail: "k = \(k) must be in 1...\(labels.count), the number of train samples")
         }
         guard temperature > 0, temperature.isFinite else {
             throw SSLError.invalidArgument(op: op, detail: "temperature must be a positive finite number, got \(temperature)")
@@ -70,7 +83,7 @@ public struct KNNClassifier: Sendable {
 
         // F.normalize(x, dim=1) as DINO: x / max(‖x‖, 1e-12). Train chunks stay on the device throughout.
         let trainBlocks = try train.chunks(of: trainChunk).map { range in
-            (range.lowerBound, try backend.l2Normalize(try train.upload(range, on: backend), eps: 1e-12))
+            (offset + range.lowerBound, try backend.l2Normalize(try train.upload(range, on: backend), eps: 1e-12))
         }
         var predictions: [Int] = [], votes: [Float] = []
         predictions.reserveCapacity(test.rows)
@@ -78,14 +91,42 @@ public struct KNNClassifier: Sendable {
         for range in test.chunks(of: testChunk) {
             let queries = try backend.l2Normalize(try test.upload(range, on: backend), eps: 1e-12)
             var best: TopKResult? = nil
-            for (offset, block) in trainBlocks {
-                best = try backend.similarityTopK(queries, block, k: k, columnOffset: offset, merging: best)
+            for (start, block) in trainBlocks {
+                best = try backend.similarityTopK(queries, block, k: k, columnOffset: start, merging: best)
             }
-            let result = try backend.knnVotes(best!, labels: codes, classes: classes.count, temperature: temperature)
+            let neighbours = group.size > 1 ? try merged(best, rows: range.count, group: group, on: backend) : best!
+            let result = try backend.knnVotes(neighbours, labels: codes, classes: classes.count, temperature: temperature)
             predictions += try backend.download(result.predictions).map { classes[Int($0)] }
             votes += try backend.download(result.votes)
         }
         return KNNPredictions(predictions: predictions, votes: votes, classes: classes)
+    }
+
+    /// Every rank's top-k lists of the same `rows` test rows merged into the group's top k. A
+    /// rank whose share is empty contributes empty slots (−∞, index −1).
+    private func merged(_ local: TopKResult?, rows: Int, group: DataParallel, on backend: any Backend) throws -> TopKResult {
+        let values = try local.map { try backend.download($0.values) } ?? [Float](repeating: -.infinity, count: rows * k)
+        let indices = try local.map { try backend.download($0.indices) } ?? [Float](repeating: -1, count: rows * k)
+        let allValues = try group.gatherFloats(values, purpose: "kNN"), allIndices = try group.gatherFloats(indices, purpose: "kNN")
+        var bestValues: [Float] = [], bestIndices: [Float] = []
+        bestValues.reserveCapacity(rows * k)
+        bestIndices.reserveCapacity(rows * k)
+        for row in 0..<rows {
+            let candidates = (0..<group.size).flatMap { r in (0..<k).map { (r * rows + row) * k + $0 } }
+            // topK's order: the larger value first (NaN as −∞), then the lower index; empty slots last.
+            let order = candidates.sorted { a, b in
+                let (va, vb) = (allValues[a].isNaN ? -Float.infinity : allValues[a], allValues[b].isNaN ? -Float.infinity : allValues[b])
+                let (ia, ib) = (allIndices[a], allIndices[b])
+                if (ia < 0) != (ib < 0) { return ib < 0 }
+                return va != vb ? va > vb : ia < ib
+            }
+            for c in order.prefix(k) {
+                bestValues.append(allValues[c])
+                bestIndices.append(allIndices[c])
+            }
+        }
+        return try TopKResult(values: try backend.upload(bestValues, shape: [rows, k]),
+                              indices: try backend.upload(bestIndices, shape: [rows, k]))
     }
 }
 

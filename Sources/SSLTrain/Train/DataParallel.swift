@@ -77,6 +77,13 @@ public final class DataParallel: CrossRankSum {
         return scaled
     }
 
+    /// Every rank's `values` (the same count on every rank) concatenated in rank order.
+    public func gatherFloats(_ values: [Float], purpose: String) throws -> [Float] {
+        guard size > 1 else { return values }
+        count(purpose, floats: values.count)
+        return try timed { try communicator.allGather(values) }
+    }
+
     /// Every rank's `values` concatenated in rank order, when ranks hold different counts.
     public func gatherUneven(_ values: [Float], purpose: String) throws -> [Float] {
         guard size > 1 else { return values }

@@ -87,6 +87,10 @@ public final class Trainer {
             throw SSLError.invalidArgument(op: "train", detail: "the global batch \(config.batchSize) does not split evenly "
                                            + "over \(group.size) ranks; use a multiple of \(group.size)")
         }
+        guard data.evalTrain.count >= group.size, data.evalTest.count >= group.size else {
+            throw SSLError.invalidArgument(op: "train", detail: "the evaluation sets (\(data.evalTrain.count) and "
+                                           + "\(data.evalTest.count) images) must give every one of \(group.size) ranks a share")
+        }
         self.config = config
         self.backend = backend
         self.data = data
@@ -188,11 +192,13 @@ public final class Trainer {
             if finishedEpoch { position = (epoch + 1, 0, position.globalStep) }
             let last = position.globalStep >= stopStep
             let evaluates = (finishedEpoch && config.evalEvery > 0 && (epoch + 1) % config.evalEvery == 0) || last
-            if evaluates && config.evaluate && writesFiles {  // rank 0 evaluates; the others wait at the next collective
+            if evaluates && config.evaluate {
                 let accuracy = try quickKNN()
                 history.knn.append([Double(epoch + (finishedEpoch ? 1 : 0)), accuracy])
-                progress.note(String(format: "epoch %d: kNN top-1 %.2f%% (%d-image bank, %d test images)",
-                                     epoch + 1, accuracy * 100, data.evalTrain.count, data.evalTest.count))
+                if writesFiles {
+                    progress.note(String(format: "epoch %d: kNN top-1 %.2f%% (%d-image bank, %d test images)",
+                                         epoch + 1, accuracy * 100, data.evalTrain.count, data.evalTest.count))
+                }
             }
             history.wallSeconds = wallBefore + Date().timeIntervalSince(started)
             history.imagesPerSecond = Double(images) / max(Date().timeIntervalSince(started), 1e-9)
@@ -252,15 +258,23 @@ public final class Trainer {
         return views.map { $0! }
     }
 
-    /// kNN top-1 of the current encoder on the evaluation subsets.
+    /// kNN top-1 of the current encoder on the evaluation subsets. Over several ranks each
+    /// extracts the features of its share of the bank and of the test images; the test features
+    /// are gathered and the per-rank neighbour lists merged (``KNNClassifier/classify(share:at:labels:test:group:on:)``).
     public func quickKNN() throws -> Double {
-        let train = try Features.extract(objective.encoder, dataset: data.evalTrain, indices: Array(0..<data.evalTrain.count),
-                                         normalization: data.normalization, on: backend)
-        let test = try Features.extract(objective.encoder, dataset: data.evalTest, indices: Array(0..<data.evalTest.count),
-                                        normalization: data.normalization, on: backend)
-        let knn = try KNNClassifier(k: min(20, train.rows)).classify(train: train, labels: data.evalTrain.labels ?? [],
-                                                                     test: test, on: backend)
-        return try EvalMetrics.accuracy(predictions: knn.predictions, labels: data.evalTest.labels ?? [])
+        let (bank, queries) = (data.evalTrain, data.evalTest)
+        func share(_ count: Int) -> [Int] { BatchSampler.slice(Array(0..<count), rank: group.rank, worldSize: group.size) }
+        let mine = share(bank.count)
+        let train = try Features.extract(objective.encoder, dataset: bank, indices: mine, normalization: data.normalization,
+                                         on: backend)
+        let testShare = try Features.extract(objective.encoder, dataset: queries, indices: share(queries.count),
+                                             normalization: data.normalization, on: backend)
+        let test = group.size == 1 ? testShare
+            : try FeatureMatrix(values: try group.gatherUneven(testShare.values, purpose: "kNN"), rows: queries.count,
+                                columns: objective.encoder.outputDimension)
+        let knn = try KNNClassifier(k: min(20, bank.count)).classify(share: train, at: mine.first ?? 0, labels: bank.labels ?? [],
+                                                                     test: test, group: group, on: backend)
+        return try EvalMetrics.accuracy(predictions: knn.predictions, labels: queries.labels ?? [])
     }
 
     // MARK: - Checkpoints
