@@ -231,3 +231,21 @@ private func rankProcess(tag: String, rank: Int) -> pid_t? {
     }
     return nil
 }
+
+@Suite struct RankDeviceTests {
+    /// A made-up device of `kind` at index `index`, for the choice alone (no OpenCL call is made).
+    private func device(_ kind: OpenCLDeviceInfo.Kind, _ index: Int) -> OpenCLDeviceInfo {
+        OpenCLDeviceInfo(platformIndex: 0, deviceIndex: index, platformName: "test", name: "device \(index)", vendor: "test",
+                         driverVersion: "1", version: "OpenCL 3.0", kind: kind, globalMemoryBytes: 1 << 30,
+                         maxAllocationBytes: 1 << 28, localMemoryBytes: 1 << 15, computeUnits: 1, maxWorkGroupSize: 256,
+                         extensions: [], id: OpaquePointer(bitPattern: 0x1000 + index)!)  // never dereferenced
+    }
+
+    @Test("auto and gpu give rank r GPU r mod #GPUs of its host; without a GPU, the first device")
+    func localRankPicksTheGPU() {
+        let devices = [device(.cpu, 0), device(.gpu, 1), device(.gpu, 2)]
+        #expect((0..<5).map { Devices.preferred(devices, localRank: $0)?.deviceIndex } == [1, 2, 1, 2, 1])
+        #expect(Devices.preferred([device(.cpu, 0), device(.cpu, 1)], localRank: 1)?.deviceIndex == 0)
+        #expect(Devices.preferred([], localRank: 3) == nil)
+    }
+}
