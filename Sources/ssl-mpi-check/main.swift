@@ -182,31 +182,26 @@ do {
     exit(1)
 }
 
+/// Runs one check on this rank; a failure is reported with the rank and ends the whole job.
+func check(_ body: (Communicator) throws -> Void) {
+    do {
+        try body(world)
+    } catch {
+        FileHandle.standardError.write(Data("ssl-mpi-check rank \(world.rank): \(error)\n".utf8))
+        world.abort(code: 1)
+    }
+}
+
 switch mode {
 case "":
-    do {
-        try runChecks(world)
-        print("ok rank \(world.rank) of \(world.size) (local rank \(world.localRank), host \(world.hostName))")
-    } catch {
-        FileHandle.standardError.write(Data("ssl-mpi-check rank \(world.rank): \(error)\n".utf8))
-        world.abort(code: 1)
+    check {
+        try runChecks($0)  // finalizes itself, then checks that collectives are refused
+        print("ok rank \($0.rank) of \($0.size) (local rank \($0.localRank), host \($0.hostName))")
     }
 case "--gathered-ntxent":
-    do {
-        try checkGatheredNTXent(world)
-        try world.finalize()
-    } catch {
-        FileHandle.standardError.write(Data("ssl-mpi-check rank \(world.rank): \(error)\n".utf8))
-        world.abort(code: 1)
-    }
+    check { try checkGatheredNTXent($0); try $0.finalize() }
 case "--knn":
-    do {
-        try checkShardedKNN(world)
-        try world.finalize()
-    } catch {
-        FileHandle.standardError.write(Data("ssl-mpi-check rank \(world.rank): \(error)\n".utf8))
-        world.abort(code: 1)
-    }
+    check { try checkShardedKNN($0); try $0.finalize() }
 case "--abort", "--exit":
     if world.rank == world.size - 1 {
         FileHandle.standardError.write(Data("rank \(world.rank): failing on purpose (\(mode))\n".utf8))
