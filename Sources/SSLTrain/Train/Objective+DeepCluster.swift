@@ -54,7 +54,7 @@ final class DeepClusterObjective: Objective {
         // Redrawn by `beginEpoch` before any step; these first values are never trained.
         head = try Linear(name: "head", inFeatures: encoder.outputDimension, outFeatures: clusters, seed: seed, on: backend)
         pseudoLabels = try PseudoLabels(count: s.datasetSize, on: backend)
-        augmentation = AugmentPipeline(views: [.cropAndFlip(size: s.imageSize)], normalization: s.normalization, seed: seed)
+        augmentation = AugmentPipeline(views: [s.adapted(.cropAndFlip(size: s.imageSize))], normalization: s.normalization, seed: seed)
     }
 
     var trainable: [any Layer] { [encoder, head] }

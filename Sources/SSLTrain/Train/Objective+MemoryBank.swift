@@ -22,8 +22,9 @@ extension ViewPolicy {
 ///   (uniform in [−stdv, stdv], stdv = 1/√(D/3), seeded by `config.seed`);
 /// - loss: NCE with m = 4096 negatives drawn uniformly from the bank [T = `config.temperature ?? 0.07`],
 ///   the normaliser Z computed from the first step's batch and then kept for the whole run (as
-///   NCEAverage's `params[2]`, −1 until set); the bank rows of the batch become
-///   normalize(0.5·w + 0.5·v) (`--nce-m 0.5`) after the step.
+///   NCEAverage's `params[2]`, −1 until set); with `config.negatives == 0`, the paper's exact
+///   non-parametric softmax over all B rows instead (lemniscate's `LinearAverage`, `--nce-k 0`);
+///   the bank rows of the batch become normalize(0.5·w + 0.5·v) (`--nce-m 0.5`) after the step.
 ///
 /// Deviations from the official code:
 /// - The initial bank rows are normalised (the loss op takes a normalised bank); lemniscate keeps
@@ -43,8 +44,8 @@ final class MemoryBankObjective: Objective {
     /// NCE's Z, shape `[]`; 0 until the first step computes it.
     let normalizer: Tensor
     let augmentation: AugmentPipeline
-    /// m, the NCE negatives per sample.
-    let negatives: Int
+    /// m, the NCE negatives per sample; nil for the full softmax.
+    let negatives: Int?
     private let temperature: Float
     private let seed: UInt64
     private let backend: any Backend
@@ -66,9 +67,10 @@ final class MemoryBankObjective: Objective {
                                     shape: [s.datasetSize, dimension])
         try s.backend.l2NormalizeInPlace(bank)
         normalizer = try s.backend.zeros([])
-        augmentation = AugmentPipeline(views: [.instanceDiscrimination(size: s.imageSize)], normalization: s.normalization,
+        augmentation = AugmentPipeline(views: [s.adapted(.instanceDiscrimination(size: s.imageSize))], normalization: s.normalization,
                                        seed: s.config.seed)
-        negatives = max(1, min(MemoryBankReference.defaultNegatives, s.datasetSize - 1))
+        let m = s.config.negatives ?? MemoryBankReference.defaultNegatives
+        negatives = m == 0 ? nil : max(1, min(m, s.datasetSize - 1))
         temperature = Float(s.temperature(0.07))
     }
 
@@ -88,7 +90,7 @@ final class MemoryBankObjective: Objective {
         let known = try normalizerSet ?? (try backend.download(normalizer)[0] > 0)
         let r = try backend.memoryBank(z: z, indices: context.globalIndices, bank: bank, temperature: temperature,
                                        negatives: negatives, seed: Self.negativeSeed(seed, globalStep: context.globalStep),
-                                       normalizer: known ? normalizer : nil, momentum: MemoryBankReference.defaultMomentum)
+                                       normalizer: known && negatives != nil ? normalizer : nil, momentum: MemoryBankReference.defaultMomentum)
         if !known, let computed = r.normalizer { try backend.axpby(computed, alpha: 1, beta: 0, into: normalizer) }
         normalizerSet = true
         try backward(trainable, caches, try context.group.gatherBackward(r.dZ, on: backend))

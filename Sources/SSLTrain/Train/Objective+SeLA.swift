@@ -46,7 +46,7 @@ final class SeLAObjective: Objective {
         head = try Linear(name: "head", inFeatures: encoder.outputDimension, outFeatures: clusters, seed: s.config.seed,
                           on: backend)
         pseudoLabels = try PseudoLabels(count: s.datasetSize, on: backend)
-        augmentation = AugmentPipeline(views: [.selfLabel(size: s.imageSize)], normalization: s.normalization,
+        augmentation = AugmentPipeline(views: [s.adapted(.selfLabel(size: s.imageSize))], normalization: s.normalization,
                                        seed: s.config.seed)
     }
 

@@ -16,8 +16,8 @@ extension ObjectiveSetup {
             throw SSLError.invalidArgument(op: "train", detail: "localCrops must be non-negative, got \(config.localCrops)")
         }
         let local = config.encoder == "mlp" ? imageSize : max(1, Int((Double(imageSize) * 96 / 224).rounded()))
-        return AugmentPipeline.multiCrop(globalSize: imageSize, localSize: local, localCount: config.localCrops,
-                                         normalization: normalization, seed: config.seed)
+        return adapted(AugmentPipeline.multiCrop(globalSize: imageSize, localSize: local, localCount: config.localCrops,
+                                                 normalization: normalization, seed: config.seed))
     }
 }
 

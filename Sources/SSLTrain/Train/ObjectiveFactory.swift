@@ -21,12 +21,21 @@ public struct ObjectiveSetup {
     }
 
     /// A recipe made for 224-pixel ImageNet crops, adapted to the images at hand: `cropScale`
-    /// when the configuration sets it, and no Gaussian blur below 64 pixels, as SimCLR's CIFAR
-    /// recipe (Chen et al. 2020, B.9): a blur of σ up to 2 px wipes out a 28-pixel image.
-    public func adapted(_ policy: ViewPolicy) -> ViewPolicy {
+    /// when the configuration sets it (global views only: a local crop is small by design), and
+    /// no Gaussian blur below 64 pixels, as SimCLR's CIFAR recipe (Chen et al. 2020, B.9): a blur
+    /// of σ up to 2 px wipes out a 28-pixel image.
+    public func adapted(_ policy: ViewPolicy, local: Bool = false) -> ViewPolicy {
         var p = policy
-        if let s = config.cropScale { p.scale = s[0]...s[1] }
+        if let s = config.cropScale, !local { p.scale = s[0]...s[1] }
         if imageSize < 64 { p.blurProbability = 0 }
+        return p
+    }
+
+    /// ``adapted(_:local:)`` for every view of a multi-crop pipeline: views 0 and 1 are the
+    /// global crops, the rest local ones.
+    func adapted(_ pipeline: AugmentPipeline) -> AugmentPipeline {
+        var p = pipeline
+        p.views = p.views.enumerated().map { adapted($0.element, local: $0.offset >= 2) }
         return p
     }
 }

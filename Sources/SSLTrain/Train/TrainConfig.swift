@@ -47,6 +47,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var emaMomentum: Double? = nil
     /// MoCo's queue length / SwAV's and SeLA's prototypes / DeepCluster's k.
     public var queueSize: Int = 4096
+    /// The memory bank's NCE negatives per sample (nil: lemniscate's 4096); 0 for the exact
+    /// softmax over the whole bank.
+    public var negatives: Int? = nil
     public var prototypes: Int? = nil
     /// Local crops of SwAV and DINO.
     public var localCrops: Int = 6
@@ -100,7 +103,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try takeOptional(.projector, &projector); try takeOptional(.temperature, &temperature)
         try take(.lambda, &lambda); try take(.simCoeff, &simCoeff); try take(.stdCoeff, &stdCoeff)
         try take(.covCoeff, &covCoeff); try takeOptional(.emaMomentum, &emaMomentum)
-        try take(.queueSize, &queueSize); try takeOptional(.prototypes, &prototypes); try take(.localCrops, &localCrops)
+        try take(.queueSize, &queueSize); try takeOptional(.negatives, &negatives); try takeOptional(.prototypes, &prototypes); try take(.localCrops, &localCrops)
         try takeOptional(.cropScale, &cropScale); try take(.syncBatchNorm, &syncBatchNorm); try take(.evaluate, &evaluate)
     }
 
@@ -126,6 +129,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             throw bad("cropScale must be [min, max] with 0 < min ≤ max ≤ 1, got \(s)")
         }
         if let w = encoderWidths, w.isEmpty || w.contains(where: { $0 < 1 }) { throw bad("encoder widths must be positive, got \(w)") }
+        if let m = negatives, m < 0 { throw bad("negatives must be 0 (full softmax) or positive, got \(m)") }
         if let p = projector, p.isEmpty || p.contains(where: { $0 < 1 }) { throw bad("--projector widths must be positive, got \(p)") }
     }
 }
