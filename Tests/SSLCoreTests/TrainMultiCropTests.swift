@@ -66,9 +66,12 @@ import Testing
         #expect(trainer.history.losses.count == 1 && trainer.history.losses.allSatisfy(\.isFinite))
     }
 
-    @Test("SwAV: prototypes are unit rows before every step and frozen during the first min(313, epoch) steps")
+    @Test("SwAV: prototypes are unit rows before every step and frozen during the first min(313, epoch, run / 10) steps")
     func swavPrototypes() throws {
         var c = TrainingFixtures.config(.swav, steps: 8)
+        let short = try trainer(c)  // 2 epochs of 4 steps: a tenth of the run is no step
+        #expect(try #require(short.objective as? SwAVObjective).frozen(context(short, 0)).isEmpty)
+        c.epochs = 10  // 40 steps: the window is the first epoch, 4 steps
         c.optimizer = .sgd
         c.baseLR = 25.6  // lr 1.6: an update of the prototypes is plain to see
         let trainer = try trainer(c)
@@ -92,9 +95,12 @@ import Testing
         #expect(try rowNorms(p).allSatisfy { abs($0 - 1) < 1e-5 })
     }
 
-    @Test("DINO: the teacher follows the student by EMA, the centre moves, the last layer waits for epoch 1, gradients are clipped")
+    @Test("DINO: the teacher follows the student by EMA, the centre moves, the last layer waits for min(epoch 1, run / 10), gradients are clipped")
     func dinoTeacher() throws {
         var c = TrainingFixtures.config(.dino, steps: 8)
+        let short = try trainer(c)  // 2 epochs of 4 steps: a tenth of the run is no step
+        #expect(try #require(short.objective as? DINOObjective).frozen(context(short, 0)).isEmpty)
+        c.epochs = 10         // 40 steps: the last layer waits for the first epoch, 4 steps
         c.emaMomentum = 0.9   // a visible EMA step
         c.baseLR = 0.5        // lr 0.03
         let trainer = try trainer(c)

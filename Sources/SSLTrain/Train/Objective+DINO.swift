@@ -17,7 +17,8 @@ import SSLCore
 ///   `--warmup_teacher_temp_epochs 30 --teacher_temp 0.07`; ``DINOSchedule``), scaled as the
 ///   learning-rate warm-up: at most a tenth of the run, min(30, epochs / 10) epochs, so runs under
 ///   10 epochs start at the final τ_t;
-/// - the last layer is frozen during the first epoch (`--freeze_last_layer 1`); gradients are
+/// - the last layer is frozen during the first epoch (`--freeze_last_layer 1`), at most a tenth
+///   of the run as the warm-ups (an epoch of a 2-epoch run would be half of it); gradients are
 ///   clipped to norm 3.0 per parameter (`--clip_grad 3.0`) after the backward;
 /// - AdamW, base LR 0.0005 per 256, weight decay 0.04 (``OptimizerRecipe``).
 ///
@@ -105,7 +106,8 @@ final class DINOObjective: Objective {
     }
 
     func frozen(_ context: StepContext) -> Set<String> {
-        context.epoch < Self.freezeLastLayerEpochs ? Set(head.lastLayer.parameters.map(\.name)) : []
+        let steps = min(Self.freezeLastLayerEpochs * context.stepsPerEpoch, context.totalSteps / 10)
+        return context.globalStep < steps ? Set(head.lastLayer.parameters.map(\.name)) : []
     }
 
     func afterStep(_ context: StepContext) throws {

@@ -31,7 +31,7 @@ extension ObjectiveSetup {
 ///   codes of the two global crops (`crops_for_assign 0 1`) by Sinkhorn-Knopp [ε 0.05, 3
 ///   iterations], predicted by every other crop with temperature T = `config.temperature ?? 0.1`;
 /// - the prototypes get no update during the first `freeze_prototypes_niters` = 313 iterations,
-///   scaled down to the first epoch for short runs: min(313, steps per epoch);
+///   scaled down for short runs as the warm-ups are: min(313, steps per epoch, a tenth of the run);
 /// - LARS, base LR 0.3 per 256 (4.8 for 4096), weight decay 1e-6 (``OptimizerRecipe``).
 ///
 /// Deviations: each crop goes through the encoder and the projection head on its own, so batch
@@ -69,7 +69,9 @@ final class SwAVObjective: Objective {
     var trainable: [any Layer] { [encoder, projector, prototypes] }
 
     /// The iterations at the start of the run during which the prototypes are frozen.
-    static func freezeSteps(_ context: StepContext) -> Int { min(freezePrototypesIterations, context.stepsPerEpoch) }
+    static func freezeSteps(_ context: StepContext) -> Int {
+        min(freezePrototypesIterations, context.stepsPerEpoch, context.totalSteps / 10)
+    }
 
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
         try backend.l2NormalizeInPlace(prototypes.weight.value, eps: Self.eps)
