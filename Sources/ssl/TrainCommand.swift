@@ -15,9 +15,11 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Writes into --out: checkpoint.npz (every epoch, atomically; --resume continues from it), \
             steps.jsonl (one line per step: step, epoch, loss, lr), metrics.json and report.svg. \
-            Defaults are the method's paper's; --preset cpu trains a small MLP encoder for two \
-            epochs with AdamW so that a run fits a few minutes on a CPU and evaluates on subsets, \
-            --preset gpu trains the same recipe longer and evaluates on the full test set.
+            Defaults are the method's paper's; --preset cpu trains a small MLP encoder with each \
+            method's short-run recipe (ShortRunRecipe.table in SSLTrain: optimizer, learning rate, \
+            heads, EMA, temperatures, crops, epochs) so that a run fits minutes on a CPU, and \
+            evaluates on a 10 000-image bank and the 10 000 test images; --preset gpu trains the \
+            same recipes for \(TrainPreset.gpuEpochs) epochs, wider, with the full training set as the bank.
 
             Data parallel: `mpirun -np R ssl train …` runs R ranks; --batch-size stays the global \
             batch, each rank trains on its slice, and the run equals the single-process one \
@@ -25,7 +27,19 @@ struct TrainCommand: ParsableCommand {
             writes the files; every rank resumes from them, with any number of ranks.
             """)
 
-    enum Preset: String, ExpressibleByArgument { case paper, cpu, gpu, auto }
+    enum Preset: String, ExpressibleByArgument {
+        case paper, cpu, gpu, auto
+
+        /// `auto` is `gpu` on a GPU, else `cpu`.
+        func resolved(gpu: Bool) -> TrainPreset {
+            switch self {
+            case .paper: return .paper
+            case .cpu: return .cpu
+            case .gpu: return .gpu
+            case .auto: return gpu ? .gpu : .cpu
+            }
+        }
+    }
 
     @Option(help: "The method: \(Method.allCases.map(\.rawValue).joined(separator: ", ")).") var method: Method?
     @Option(help: "A JSON file with any of the configuration keys (see TrainConfig); flags override it.") var config: String?
@@ -70,7 +84,7 @@ struct TrainCommand: ParsableCommand {
                    : "rank \(world.rank)/\(world.size) on \(world.hostName): device \(backend.name)")
         var c = try config.map { try TrainConfig.load($0) } ?? TrainConfig.defaults(for: method!)
         if let method, method != c.method { c = TrainConfig.defaults(for: method) }
-        apply(preset == .auto ? (backend.isGPU ? .gpu : .cpu) : preset, to: &c)
+        preset.resolved(gpu: backend.isGPU).apply(to: &c)
         if let encoder { c.encoder = encoder }
         if let epochs { c.epochs = epochs }
         if let batchSize { c.batchSize = batchSize }
@@ -111,43 +125,4 @@ struct TrainCommand: ParsableCommand {
         try summary.write(trainer.files, testFeatures: testFeatures, testLabels: data.evalTest.labels ?? [])
         print(summary.table)
     }
-
-    /// Sizes of heads, epochs and evaluation for the machine, over the paper's defaults.
-    ///
-    /// `cpu` and `gpu` trade the papers' ImageNet schedule for one that learns in a short run on
-    /// small images, and say so: AdamW at 1e-3 (LARS with η = 0.001 at batch 256, as the papers
-    /// configure it, moves weights by ~2·10⁻⁴ of their norm per step and needs hundreds of
-    /// epochs), crops of 40–100 % of the image (a 8 % crop of a 28-pixel image is a few pixels),
-    /// an MLP encoder 784 → 512 → 256 and heads at a fraction of the papers' widths.
-    private func apply(_ preset: Preset, to c: inout TrainConfig) {
-        guard preset == .cpu || preset == .gpu else { return }
-        c.optimizer = .adamw
-        c.baseLR = 1e-3
-        c.weightDecay = 1e-4
-        c.cropScale = [0.4, 1]
-        c.projector = Self.smallHeads[c.method]
-        c.prototypes = Self.smallPrototypes[c.method]
-        switch preset {
-        case .cpu:
-            c.encoderWidths = [512, 256]
-            c.epochs = 2
-            c.evalTrain = 10_000
-            c.evalTest = 2_000
-        default:
-            c.encoderWidths = [1024, 512]
-            c.epochs = 50
-            c.batchSize = 512
-            c.evalTrain = 60_000
-            c.evalTest = 10_000
-        }
-    }
-
-    /// Clusters and prototypes for 60 000 small images (the papers size them for ImageNet).
-    static let smallPrototypes: [Method: Int] = [.swav: 300, .dino: 1024, .deepcluster: 100, .sela: 100]
-
-    /// Heads a CPU trains in minutes: the papers' shapes at a fraction of their widths.
-    static let smallHeads: [Method: [Int]] = [
-        .barlow: [1024, 1024, 1024], .vicreg: [1024, 1024, 1024], .simclr: [128], .byol: [1024, 128],
-        .simsiam: [1024, 256], .moco: [128], .memorybank: [128], .swav: [128], .dino: [1024],
-    ]
 }
