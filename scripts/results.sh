@@ -36,8 +36,8 @@ for m in methods:
           f"| {pct(t['linearProbe'])} ({pct(z['linearProbe'])}) | {r['history']['wallSeconds']:.0f} s |")
 # The configuration each run used, from its metrics.json (the preset's recipe, ShortRunRecipe.table).
 print()
-print("| method | optimizer, base lr, weight decay | training images × epochs | heads (projector; prototypes) | other |")
-print("|---|---|---|---|---|")
+print("| method | optimizer, base lr, weight decay | training images × epochs | crops | heads (projector; prototypes) | other |")
+print("|---|---|---|---|---|---|")
 for m in methods:
     if m not in runs:
         continue
@@ -47,5 +47,5 @@ for m in methods:
         other.append(f"localCrops {c['localCrops']}")
     images = c.get("trainSubset") or 60000
     heads = ", ".join(filter(None, [str(c.get("projector") or ""), str(c.get("prototypes") or "")]))
-    print(f"| {m} | {c['optimizer']} {c['baseLR']:g}, {c['weightDecay']:g} | {images} × {c['epochs']} | {heads} | {', '.join(other)} |")
+    print(f"| {m} | {c['optimizer']} {c['baseLR']:g}, {c['weightDecay']:g} | {images} × {c['epochs']} | {c.get('cropScale')} | {heads} | {', '.join(other)} |")
 PY

@@ -24,7 +24,7 @@ import Testing
         #expect(c.epochs == recipe.epochs && c.projector == recipe.projector && c.prototypes == recipe.prototypes)
         #expect(c.emaMomentum == recipe.emaMomentum && c.temperature == recipe.temperature && c.negatives == recipe.negatives)
         #expect(c.trainSubset == recipe.trainSubset && c.localCrops == (recipe.localCrops ?? TrainConfig(method: method).localCrops))
-        #expect(c.encoderWidths == [512, 256] && c.cropScale == [0.7, 1] && c.evalTrain == 10_000 && c.evalTest == 10_000)
+        #expect(c.encoderWidths == [512, 256] && c.cropScale == recipe.cropScale && c.evalTrain == 10_000 && c.evalTest == 10_000)
         #expect(c.seed == 7 && c.batchSize == 256 && c.evalEvery == max(1, recipe.epochs / 10))
     }
 
