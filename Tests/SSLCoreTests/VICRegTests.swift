@@ -16,8 +16,10 @@ private func stds(_ z1: [Double], _ z2: [Double], n: Int, d: Int) -> [Double] {
 /// (‖K1‖²_F + ‖K2‖²_F) / D: the two sums whose difference is the Gram form's covariance term, the
 /// scale of its float32 rounding (which cancels less the more the off-diagonal part dominates).
 private func covarianceSquares(_ z1: [Double], _ z2: [Double], n: Int, d: Int) -> Double {
-    let k1 = VICRegReference.view(z1, n: n, d: d).covariance, k2 = VICRegReference.view(z2, n: n, d: d).covariance
-    return (k1 + k2).reduce(0) { $0 + $1 * $1 } / Double(d)
+    [z1, z2].map { z in
+        guard case .covariance(let k) = VICRegReference.view(z, n: n, d: d).secondMoment else { return .nan }
+        return k.reduce(0) { $0 + $1 * $1 }
+    }.reduce(0, +) / Double(d)
 }
 
 @Suite struct VICRegTests {
@@ -55,10 +57,10 @@ private func covarianceSquares(_ z1: [Double], _ z2: [Double], n: Int, d: Int) -
         var rng = SeededRandom(seed: UInt64(n * 100 + d))
         let z1 = rng.view(n, d).map(Double.init), z2 = rng.view(n, d).map(Double.init)
         func loss(_ a: [Double], _ b: [Double]) -> Double {
-            VICRegReference.gramForward(z1: a, z2: b, n: n, d: d, coefficients: w).loss
+            VICRegReference.forward(z1: a, z2: b, n: n, d: d, coefficients: w, form: .gram).loss
         }
-        let gram = VICRegReference.gramForward(z1: z1, z2: z2, n: n, d: d, coefficients: w)
-        let (dZ1, dZ2) = VICRegReference.gramBackward(gram.cache)
+        let gram = VICRegReference.forward(z1: z1, z2: z2, n: n, d: d, coefficients: w, form: .gram)
+        let (dZ1, dZ2) = VICRegReference.backward(gram.cache)
         checkGradient("vicreg Gram dZ1 \(s)", at: z1, analytic: dZ1) { loss($0, z2) }
         checkGradient("vicreg Gram dZ2 \(s)", at: z2, analytic: dZ2) { loss(z1, $0) }
 
@@ -71,7 +73,8 @@ private func covarianceSquares(_ z1: [Double], _ z2: [Double], n: Int, d: Int) -
     @Test("the hinge's subgradient at σ = 1 exactly is 0, as in PyTorch")
     func hingeKink() {
         // Two features, N = 3: σ = 1 (the kink), σ = 0.5 (active); no covariance term.
-        let v = VICRegReference.View(centred: [1, 2, -1, -1, 0, -1], std: [1, 0.5], covariance: [0, 0, 0, 0])
+        let v = VICRegReference.View(centred: [1, 2, -1, -1, 0, -1], variance: [1, 0.25], std: [1, 0.5],
+                                     secondMoment: .covariance([0, 0, 0, 0]))
         let dZ = VICRegReference.viewBackward(v, n: 3, d: 2, stdWeight: 1, covWeight: 0)
         #expect(dZ[0] == 0 && dZ[2] == 0 && dZ[4] == 0)
         // ∂v/∂z_n1 = −x̄_n1 / (2D (N − 1) σ) = −x̄_n1 / 4.

@@ -86,8 +86,8 @@ public struct VICRegResult {
 ///
 /// The centring's own backward (subtracting each column's mean of the incoming gradient) drops
 /// out of both the variance and the covariance terms: each is x̄ times a per-column or D×D
-/// factor, and x̄'s columns sum to zero. ``gramForward(z1:z2:n:d:coefficients:)`` and
-/// ``gramBackward(_:dLoss:)`` compute the same through the N×N Gram matrices.
+/// factor, and x̄'s columns sum to zero. With ``RedundancyForm/gram`` the same runs through the
+/// N×N Gram matrices (``SecondMoment/gram(_:)``).
 public enum VICRegReference {
     /// The paper's invariance weight λ.
     public static let defaultSimCoeff: Float = 25
@@ -125,13 +125,43 @@ public enum VICRegReference {
         public init(sim: Double, std: Double, cov: Double) { (self.sim, self.std, self.cov) = (sim, std, cov) }
     }
 
-    /// One view's statistics: centred columns x̄ `(N, D)`, σ `(D)`, K `(D, D)`.
-    public struct View {
-        /// x̄ = z − mean_n(z) `(N, D)`; σ_j = sqrt(K_jj + ε) `(D)`; K = x̄ᵀ x̄ / (N − 1) `(D, D)`.
-        public let centred: [Double], std: [Double], covariance: [Double]
+    /// K = x̄ᵀ x̄ / (N − 1) or the Gram matrix that stands in for it.
+    public enum SecondMoment {
+        /// K `(D, D)`: the definition.
+        case covariance([Double])
+        /// G = x̄ x̄ᵀ `(N, N)`, never forming K:
+        ///
+        ///     Σ_{i≠j} K_ij² = ‖x̄ᵀx̄‖²_F/(N − 1)² − Σ_j K_jj² = ‖G‖²_F/(N − 1)² − Σ_j K_jj²
+        ///
+        /// Equal in exact arithmetic; O(N²·D) work instead of O(N·D²).
+        case gram([Double])
     }
 
-    /// What ``backward(_:dLoss:)`` rereads from ``forward(z1:z2:n:d:coefficients:)``.
+    /// One view's statistics: x̄ `(N, D)`, K's diagonal and σ `(D)`, and K or G.
+    public struct View {
+        /// x̄ = z − mean_n(z); K_jj = Σ_n x̄_nj²/(N − 1); σ_j = sqrt(K_jj + ε).
+        public let centred: [Double], variance: [Double], std: [Double]
+        public let secondMoment: SecondMoment
+
+        public init(centred: [Double], variance: [Double], std: [Double], secondMoment: SecondMoment) {
+            (self.centred, self.variance, self.std, self.secondMoment) = (centred, variance, std, secondMoment)
+        }
+
+        /// Σ_{i≠j} K_ij², D times the covariance term.
+        func offDiagonalSquares(n: Int, d: Int) -> Double {
+            switch secondMoment {
+            case .covariance(let k):
+                var sum = 0.0
+                for i in 0..<d { for j in 0..<d where i != j { sum += k[i * d + j] * k[i * d + j] } }
+                return sum
+            case .gram(let g):
+                let squaredNorm = g.reduce(0) { $0 + $1 * $1 } / Double((n - 1) * (n - 1))  // ‖K‖²_F
+                return squaredNorm - variance.reduce(0) { $0 + $1 * $1 }
+            }
+        }
+    }
+
+    /// What ``backward(_:dLoss:)`` rereads from ``forward(z1:z2:n:d:coefficients:form:)``.
     public struct Cache {
         /// The batch N, the features D and the weights of the forward call.
         public let n: Int, d: Int, coefficients: Coefficients
@@ -141,19 +171,20 @@ public enum VICRegReference {
         public let view1: View, view2: View
     }
 
-    /// - Parameters: z1, z2: `(N, D)` row-major.
+    /// - Parameters:
+    ///   - z1, z2: `(N, D)` row-major.
+    ///   - form: ``RedundancyForm/gram`` computes the covariance term through G
+    ///     (``SecondMoment/gram(_:)``); any other form through K, the definition.
     /// - Returns: the weighted loss, the unweighted `[s, v, c]`, and the cache.
-    public static func forward(z1: [Double], z2: [Double], n: Int, d: Int,
-                               coefficients: Coefficients) -> (loss: Double, parts: [Double], cache: Cache) {
+    public static func forward(z1: [Double], z2: [Double], n: Int, d: Int, coefficients: Coefficients,
+                               form: RedundancyForm = .feature) -> (loss: Double, parts: [Double], cache: Cache) {
         let difference = zip(z1, z2).map { $0 - $1 }
         let invariance = difference.reduce(0) { $0 + $1 * $1 } / Double(n * d)
-        let view1 = view(z1, n: n, d: d), view2 = view(z2, n: n, d: d)
+        let view1 = view(z1, n: n, d: d, form: form), view2 = view(z2, n: n, d: d, form: form)
         var variance = 0.0, covariance = 0.0
         for v in [view1, view2] {
             variance += v.std.reduce(0) { $0 + max(1 - $1, 0) } / Double(d) / 2
-            for i in 0..<d {
-                for j in 0..<d where i != j { covariance += v.covariance[i * d + j] * v.covariance[i * d + j] }
-            }
+            covariance += v.offDiagonalSquares(n: n, d: d)
         }
         covariance /= Double(d)
         let parts = [invariance, variance, covariance]
@@ -162,20 +193,26 @@ public enum VICRegReference {
         return (loss, parts, cache)
     }
 
-    /// Centres the columns of z `(N, D)` and takes their unbiased σ and covariance.
-    public static func view(_ z: [Double], n: Int, d: Int) -> View {
+    /// Centres the columns of z `(N, D)`; their unbiased variances, and K (or G for ``RedundancyForm/gram``).
+    public static func view(_ z: [Double], n: Int, d: Int, form: RedundancyForm = .feature) -> View {
         var mean = [Double](repeating: 0, count: d)
         for r in 0..<n { for j in 0..<d { mean[j] += z[r * d + j] / Double(n) } }
         var centred = z
         for r in 0..<n { for j in 0..<d { centred[r * d + j] -= mean[j] } }
+        var variance = [Double](repeating: 0, count: d)
+        for r in 0..<n { for j in 0..<d { variance[j] += centred[r * d + j] * centred[r * d + j] / Double(n - 1) } }
+        let std = variance.map { ($0 + eps).squareRoot() }
+        if form == .gram {
+            return View(centred: centred, variance: variance, std: std,
+                        secondMoment: .gram(BarlowTwinsReference.gram(centred, n: n, d: d)))
+        }
         var covariance = [Double](repeating: 0, count: d * d)
         for r in 0..<n {
             for i in 0..<d {
                 for j in 0..<d { covariance[i * d + j] += centred[r * d + i] * centred[r * d + j] / Double(n - 1) }
             }
         }
-        let std = (0..<d).map { (covariance[$0 * d + $0] + eps).squareRoot() }
-        return View(centred: centred, std: std, covariance: covariance)
+        return View(centred: centred, variance: variance, std: std, secondMoment: .covariance(covariance))
     }
 
     /// The gradients of `dLoss · L` with respect to z1 and z2, each `(N, D)`.
@@ -183,14 +220,9 @@ public enum VICRegReference {
         let n = cache.n, d = cache.d, w = cache.coefficients
         // Invariance: ±2 (z1 − z2) / (N·D).
         let dInvariance = cache.difference.map { dLoss * w.sim * 2 * $0 / Double(n * d) }
-        var dZ1 = dInvariance, dZ2 = dInvariance.map { -$0 }
-        for (v, index) in [(cache.view1, 0), (cache.view2, 1)] {
-            let dView = viewBackward(v, n: n, d: d, stdWeight: dLoss * w.std, covWeight: dLoss * w.cov)
-            for i in 0..<(n * d) {
-                if index == 0 { dZ1[i] += dView[i] } else { dZ2[i] += dView[i] }
-            }
-        }
-        return (dZ1, dZ2)
+        let dView1 = viewBackward(cache.view1, n: n, d: d, stdWeight: dLoss * w.std, covWeight: dLoss * w.cov)
+        let dView2 = viewBackward(cache.view2, n: n, d: d, stdWeight: dLoss * w.std, covWeight: dLoss * w.cov)
+        return (zip(dInvariance, dView1).map { $0 + $1 }, zip(dInvariance, dView2).map { $1 - $0 })
     }
 
     /// One view's share of the gradient: `stdWeight · ∂v/∂z + covWeight · ∂c/∂z`, `(N, D)`.
@@ -204,93 +236,23 @@ public enum VICRegReference {
         var dZ = [Double](repeating: 0, count: n * d)
         for r in 0..<n {
             for j in 0..<d {
-                var product = 0.0  // (x̄ · offdiag(K))_rj
-                for k in 0..<d where k != j { product += v.centred[r * d + k] * v.covariance[k * d + j] }
-                dZ[r * d + j] = stdFactor[j] * v.centred[r * d + j] + covFactor * product
-            }
-        }
-        return dZ
-    }
-
-    // MARK: - The Gram form: the covariance term without K
-
-    /// One view's statistics for the Gram form: x̄ `(N, D)`, σ and K's diagonal `(D)`, and the
-    /// Gram matrix G = x̄ x̄ᵀ `(N, N)` in place of K.
-    public struct GramView {
-        /// x̄ = z − mean_n(z); σ_j = sqrt(K_jj + ε); K_jj = Σ_n x̄_nj²/(N − 1); G = x̄ x̄ᵀ.
-        public let centred: [Double], std: [Double], variance: [Double], gram: [Double]
-    }
-
-    /// What ``gramBackward(_:dLoss:)`` rereads from ``gramForward(z1:z2:n:d:coefficients:)``.
-    public struct GramCache {
-        /// The batch N, the features D and the weights of the forward call.
-        public let n: Int, d: Int, coefficients: Coefficients
-        /// z1 − z2, `(N, D)`.
-        public let difference: [Double]
-        /// The statistics of z1 and z2.
-        public let view1: GramView, view2: GramView
-    }
-
-    /// ``forward(z1:z2:n:d:coefficients:)`` with the covariance term through G = x̄x̄ᵀ, never forming K:
-    ///
-    ///     Σ_{i≠j} K_ij² = ‖x̄ᵀx̄‖²_F/(N − 1)² − Σ_j K_jj² = ‖G‖²_F/(N − 1)² − Σ_j K_jj²
-    ///
-    /// Equal in exact arithmetic; O(N²·D) work instead of O(N·D²).
-    public static func gramForward(z1: [Double], z2: [Double], n: Int, d: Int,
-                                   coefficients: Coefficients) -> (loss: Double, parts: [Double], cache: GramCache) {
-        let difference = zip(z1, z2).map { $0 - $1 }
-        let invariance = difference.reduce(0) { $0 + $1 * $1 } / Double(n * d)
-        let view1 = gramView(z1, n: n, d: d), view2 = gramView(z2, n: n, d: d)
-        var variance = 0.0, covariance = 0.0
-        for v in [view1, view2] {
-            variance += v.std.reduce(0) { $0 + max(1 - $1, 0) } / Double(d) / 2
-            let squaredNorm = v.gram.reduce(0) { $0 + $1 * $1 } / Double((n - 1) * (n - 1))  // ‖K‖²_F
-            covariance += squaredNorm - v.variance.reduce(0) { $0 + $1 * $1 }
-        }
-        covariance /= Double(d)
-        let parts = [invariance, variance, covariance]
-        let loss = coefficients.sim * invariance + coefficients.std * variance + coefficients.cov * covariance
-        let cache = GramCache(n: n, d: d, coefficients: coefficients, difference: difference, view1: view1, view2: view2)
-        return (loss, parts, cache)
-    }
-
-    /// Centres the columns of z `(N, D)`; their unbiased variances, σ, and G = x̄ x̄ᵀ.
-    public static func gramView(_ z: [Double], n: Int, d: Int) -> GramView {
-        var mean = [Double](repeating: 0, count: d)
-        for r in 0..<n { for j in 0..<d { mean[j] += z[r * d + j] / Double(n) } }
-        var centred = z
-        for r in 0..<n { for j in 0..<d { centred[r * d + j] -= mean[j] } }
-        var variance = [Double](repeating: 0, count: d)
-        for r in 0..<n { for j in 0..<d { variance[j] += centred[r * d + j] * centred[r * d + j] / Double(n - 1) } }
-        return GramView(centred: centred, std: variance.map { ($0 + eps).squareRoot() }, variance: variance,
-                        gram: BarlowTwinsReference.gram(centred, n: n, d: d))
-    }
-
-    /// ``backward(_:dLoss:)`` of the Gram form.
-    public static func gramBackward(_ cache: GramCache, dLoss: Double = 1) -> (dZ1: [Double], dZ2: [Double]) {
-        let n = cache.n, d = cache.d, w = cache.coefficients
-        let dInvariance = cache.difference.map { dLoss * w.sim * 2 * $0 / Double(n * d) }
-        let dView1 = gramViewBackward(cache.view1, n: n, d: d, stdWeight: dLoss * w.std, covWeight: dLoss * w.cov)
-        let dView2 = gramViewBackward(cache.view2, n: n, d: d, stdWeight: dLoss * w.std, covWeight: dLoss * w.cov)
-        return (zip(dInvariance, dView1).map { $0 + $1 }, zip(dInvariance, dView2).map { $1 - $0 })
-    }
-
-    /// ``viewBackward(_:n:d:stdWeight:covWeight:)`` of the Gram form: x̄ · offdiag(K) is
-    /// x̄ K − x̄ diag(K) = G x̄/(N − 1) − x̄ diag(K), so
-    ///
-    ///     ∂c/∂z = 4 (G x̄/(N − 1) − x̄ diag(K)) / (D (N − 1))
-    public static func gramViewBackward(_ v: GramView, n: Int, d: Int, stdWeight: Double, covWeight: Double) -> [Double] {
-        let stdFactor = v.std.map { $0 < 1 ? -stdWeight / (2 * Double(d) * Double(n - 1) * $0) : 0 }
-        let covFactor = covWeight * 4 / (Double(d) * Double(n - 1))
-        var dZ = [Double](repeating: 0, count: n * d)
-        for r in 0..<n {
-            for j in 0..<d {
-                var product = 0.0  // (G x̄)_rj
-                for m in 0..<n { product += v.gram[r * n + m] * v.centred[m * d + j] }
                 let x = v.centred[r * d + j]
-                dZ[r * d + j] = stdFactor[j] * x + covFactor * (product / Double(n - 1) - v.variance[j] * x)
+                dZ[r * d + j] = stdFactor[j] * x + covFactor * offDiagonalProduct(v, r, j, n: n, d: d)
             }
         }
         return dZ
+    }
+
+    /// (x̄ · offdiag(K))_rj; through G it is (x̄ K − x̄ diag(K))_rj = (G x̄)_rj/(N − 1) − x̄_rj K_jj.
+    private static func offDiagonalProduct(_ v: View, _ r: Int, _ j: Int, n: Int, d: Int) -> Double {
+        var product = 0.0
+        switch v.secondMoment {
+        case .covariance(let k):
+            for m in 0..<d where m != j { product += v.centred[r * d + m] * k[m * d + j] }
+            return product
+        case .gram(let g):
+            for m in 0..<n { product += g[r * n + m] * v.centred[m * d + j] }
+            return product / Double(n - 1) - v.variance[j] * v.centred[r * d + j]
+        }
     }
 }

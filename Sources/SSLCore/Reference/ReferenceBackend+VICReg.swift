@@ -10,14 +10,8 @@ extension ReferenceBackend {
                                                   covCoeff: covCoeff)
         let coefficients = VICRegReference.Coefficients(sim: Double(simCoeff), std: Double(stdCoeff), cov: Double(covCoeff))
         let a = try values(z1, op: "vicreg").map(Double.init), b = try values(z2, op: "vicreg").map(Double.init)
-        let loss: Double, parts: [Double], dZ: (dZ1: [Double], dZ2: [Double])
-        if form == .gram {
-            let forward = VICRegReference.gramForward(z1: a, z2: b, n: n, d: d, coefficients: coefficients)
-            (loss, parts, dZ) = (forward.loss, forward.parts, VICRegReference.gramBackward(forward.cache))
-        } else {
-            let forward = VICRegReference.forward(z1: a, z2: b, n: n, d: d, coefficients: coefficients)
-            (loss, parts, dZ) = (forward.loss, forward.parts, VICRegReference.backward(forward.cache))
-        }
+        let (loss, parts, cache) = VICRegReference.forward(z1: a, z2: b, n: n, d: d, coefficients: coefficients, form: form)
+        let dZ = VICRegReference.backward(cache)
         return VICRegResult(loss: make([Float(loss)], []), parts: make(parts.map(Float.init), [3]),
                             dZ1: make(dZ.dZ1.map(Float.init), [n, d]), dZ2: make(dZ.dZ2.map(Float.init), [n, d]),
                             form: form == .gram ? .gram : .feature)
