@@ -95,20 +95,9 @@ private var devices: [String] { TestBackends.hasOpenCL ? ["reference", "opencl"]
         }
         let vendors = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: vendors) }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["OCL_ICD_VENDORS"] = vendors.path
-        environment.removeValue(forKey: "SSL_DEVICE")
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let run = try runProcess(binary, arguments, timeout: 600,
+                                 environment: ["OCL_ICD_VENDORS": vendors.path, "SSL_DEVICE": nil])
+        return (run.status, run.output)
     }
 
     @Test("no OpenCL platform: --device opencl names the packages and --device reference",

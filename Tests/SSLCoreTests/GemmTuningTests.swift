@@ -112,17 +112,8 @@ private func runSSL(_ arguments: [String], environment extra: [String: String] =
         Issue.record("the ssl binary is not built beside the tests (run swift build --build-tests)")
         return (-1, "")
     }
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let run = try runProcess(binary, arguments, timeout: 600, environment: extra)
+    return (run.status, run.output)
 }
 
 @Suite(.enabled(if: TestBackends.hasOpenCL)) struct TuneCLITests {

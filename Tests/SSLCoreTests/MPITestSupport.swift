@@ -28,16 +28,19 @@ let inCI = ProcessInfo.processInfo.environment["CI"] != nil
 
 /// Runs a process to its end or until `timeout` seconds, then SIGTERM (mpirun passes it on to
 /// its ranks) and, 5 s later, SIGKILL. Standard output and error are read together.
-func runProcess(_ executable: URL, _ arguments: [String], timeout: TimeInterval)
+/// `environment` sets variables over the test's own, or removes those mapped to nil.
+func runProcess(_ executable: URL, _ arguments: [String], timeout: TimeInterval, environment changes: [String: String?] = [:])
     throws -> (status: Int32, output: String, seconds: Double, timedOut: Bool)
 {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
     // A test run started inside another MPI job must not hand its rank variables down.
-    process.environment = ProcessInfo.processInfo.environment.filter {
+    var environment = ProcessInfo.processInfo.environment.filter {
         !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_")
     }
+    for (key, value) in changes { environment[key] = value }
+    process.environment = environment
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
