@@ -10,7 +10,7 @@ import SSLCore
 ///
 /// ```swift
 /// var c = TrainConfig.defaults(for: .byol)
-/// TrainPreset.cpu.apply(to: &c)   // AdamW 1e-3, crops 70–100 %, heads 1024 → 128, 3 epochs, …
+/// TrainPreset.cpu.apply(to: &c)   // AdamW 1e-3, crops 70–100 %, heads 1024 → 128, 2 epochs, …
 /// ```
 public enum TrainPreset: String, CaseIterable, Codable, Sendable {
     case paper, cpu, gpu
