@@ -24,6 +24,10 @@ let package = Package(
         ),
         // C shim: status-code names taken from the headers' macros.
         .target(name: "COpenCL", dependencies: ["CLSystem"]),
+        // GEMM on the host's BLAS (OpenBLAS, dlopened) as a native-kernel command of an OpenCL
+        // queue, for CPU devices; no BLAS header or library at build time.
+        .target(name: "CHostBLAS", dependencies: ["CLSystem"],
+                linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         // C++ shim: CLBlast's RetrieveParameters, which its C API lacks (`ssl devices`, `ssl tune`).
         .target(name: "CCLBlastParameters", dependencies: ["CLSystem"]),
         // OpenCL C sources, embedded into the binary so that it stays relocatable.
@@ -64,7 +68,7 @@ let package = Package(
         // zlib, for the gzip-compressed IDX files of MNIST-style data sets.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Runtime, tensors, backends, ops and objectives.
-        .target(name: "SSLCore", dependencies: ["COpenCL", "CLSystem", "CCLBlastParameters", "Kernels", "Tuning"]),
+        .target(name: "SSLCore", dependencies: ["COpenCL", "CLSystem", "CHostBLAS", "CCLBlastParameters", "Kernels", "Tuning"]),
         // Layers, encoders, optimizers, data, augmentations, evaluation and training.
         .target(name: "SSLTrain", dependencies: ["SSLCore", "SSLDistributed", "CZlib"]),
         // Command-line pieces both executables share (--device).

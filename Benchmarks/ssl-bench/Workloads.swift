@@ -49,9 +49,10 @@ struct Workload {
     let variant: String
 
     /// ``variant`` with the kernel versions `backend` resolves for this size (its ``KernelChoices``:
-    /// SSL_SINKHORN, SSL_KNN, SSL_GEMM / --tf32), as the JSON "variant" reports it.
+    /// SSL_SINKHORN, SSL_KNN, SSL_GEMM / --tf32), as the JSON "variant" reports it: the GEMM
+    /// part names what runs (clblast, blas or tf32).
     func openCLVariant(on backend: OpenCLBackend) -> String {
-        let gemm = backend.kernels.gemm == .tf32 ? "tf32" : "clblast"
+        let gemm = backend.gemmVariant.rawValue
         switch op {
         case .sinkhorn:
             return "opencl-" + (backend.kernels.sinkhorn ?? backend.automaticSinkhornVariant(b: shape[0], k: shape[1])).rawValue

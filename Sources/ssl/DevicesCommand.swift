@@ -1,5 +1,6 @@
 // `ssl devices`: the OpenCL platforms and devices, and what `auto` picks.
 import ArgumentParser
+import Foundation
 import SSLCore
 
 struct DevicesCommand: ParsableCommand {
@@ -41,11 +42,19 @@ struct DevicesCommand: ParsableCommand {
         if let tuningError { throw tuningError }
     }
 
-    /// Which tuning file applies and the CLBlast parameters a GEMM on `d` compiles with.
+    /// Which GEMM runs on `d` (SSL_GEMM, else the device's default), the tuning file that applies
+    /// to CLBlast and the parameters its GEMM compiles with.
     private func printGemmParameters(_ d: OpenCLDeviceInfo) throws {
         let selection = try GemmTunings.selection(for: d)
-        print("      gemm: " + (selection.map { "tuned by \($0.summary)" }
-                                ?? "CLBlast's own database (no tuning file for this device and driver)"))
+        let variant = try KernelChoices(environment: ProcessInfo.processInfo.environment).gemm ?? .automatic(for: d)
+        print("      gemm: " + variant.summary(tuning: selection))
+        if variant != .clblast {
+            let blas = GemmVariant.automatic(for: d) == .blas ? "" : " (no host BLAS: \(HostBLAS.unavailableReason ?? ""))"
+            print("      CLBlast (\(KernelChoices.gemmVariable)=clblast)\(blas): " + (selection.map { "tuned by \($0.summary)" }
+                                ?? "its own database (no tuning file for this device and driver)"))
+        } else if d.kind == .cpu && d.runsNativeKernels, let reason = HostBLAS.unavailableReason {
+            print("      (the host BLAS would be faster here: \(reason))")
+        }
         for kernel in GemmTuning.parameterNames.keys.sorted() {
             let parameters = try selection?.tuning.kernels[kernel] ?? GemmTunings.parametersInUse(kernel, on: d)
             print("        \(kernel): \(GemmTunings.describe(parameters))")

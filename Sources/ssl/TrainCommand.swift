@@ -59,6 +59,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Only train and checkpoint: no kNN during training, no final evaluation.") var noEval = false
     @Flag(help: "Under mpirun, keep each rank's own batch-norm statistics instead of synchronising them.")
     var localBatchNorm = false
+    @Flag(help: "Print at the end where the training steps spent the device's time: per kernel, GEMM, transfers, and the device's idle share (OpenCL only).")
+    var profile = false
     @OptionGroup var device: DeviceOptions
 
     func validate() throws {
@@ -116,7 +118,16 @@ struct TrainCommand: ParsableCommand {
                        + (world.size > 1 ? " (\(c.batchSize / world.size) per rank × \(world.size))" : "")
                        + ", \(c.encoder) encoder, output \(out)")
         }
+        let openCL = profile ? backend as? OpenCLBackend : nil
+        if profile && openCL == nil { printError("--profile: \(backend.name) has no profiling events; nothing to profile") }
+        openCL?.context.beginProfile()
+        let started = Date(), stepsBefore = trainer.completedSteps
         try trainer.run()
+        if let openCL {
+            let table = try openCL.context.endProfile().table(wallSeconds: Date().timeIntervalSince(started),
+                                                                 steps: trainer.completedSteps - stepsBefore)
+            if lead { printError("profile of the training loop" + (c.evaluate ? " (with its kNN evaluations and checkpoints):" : ":") + "\n" + table) }
+        }
         guard lead && c.evaluate else { return }
 
         let random = try EncoderFactory.make(c.encoder, widths: c.encoderWidths, channels: data.train.channels,

@@ -70,10 +70,13 @@ import Testing
     @Test("kernel choices from the environment: names, auto, and an error listing the valid values")
     func choicesFromEnvironment() throws {
         let choices = try KernelChoices(environment: ["SSL_SINKHORN": "two-pass", "SSL_KNN": "UNFUSED", "SSL_GEMM": "auto"])
-        #expect(choices == KernelChoices(sinkhorn: .twoPass, knn: .unfused, gemm: .clblast))
+        #expect(choices == KernelChoices(sinkhorn: .twoPass, knn: .unfused, gemm: nil))
+        #expect(try KernelChoices(environment: ["SSL_GEMM": "BLAS"]).gemm == .blas)
         #expect(try KernelChoices(environment: [:]) == KernelChoices())
         let error = #expect(throws: SSLError.self) { _ = try KernelChoices(environment: ["SSL_KNN": "fast"]) }
         #expect(error?.description == "SSL_KNN: 'fast' is not one of fused, unfused, auto")
+        let gemm = #expect(throws: SSLError.self) { _ = try KernelChoices(environment: ["SSL_GEMM": "mkl"]) }
+        #expect(gemm?.description == "SSL_GEMM: 'mkl' is not one of clblast, blas, tf32, auto")
     }
 }
 

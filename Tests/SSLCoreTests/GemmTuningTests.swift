@@ -132,9 +132,10 @@ private func runSSL(_ arguments: [String], environment extra: [String: String] =
         #expect(tuning.device == TestBackends.openCL!.device.name && tuning.measured["Xgemm"]?.candidates == 1)
         #expect(tune.output.contains("Xgemm #1 "), "\(tune.output)")
 
-        let applied = [GemmTunings.environmentVariable: file]
+        // CLBlast forced: on a CPU device the host BLAS would run instead, and the file is CLBlast's.
+        let applied = [GemmTunings.environmentVariable: file, KernelChoices.gemmVariable: "clblast"]
         let devices = try runSSL(["devices"], environment: applied)
-        #expect(devices.status == 0 && devices.output.contains("gemm: tuned by \(file)"), "\(devices.output)")
+        #expect(devices.status == 0 && devices.output.contains("gemm: CLBlast, tuned by \(file)"), "\(devices.output)")
         #expect(devices.output.contains("Xgemm: " + GemmTunings.describe(tuning.kernels["Xgemm"]!)), "\(devices.output)")
 
         let a = folder.appendingPathComponent("a.npy").path, c = folder.appendingPathComponent("c.npy").path

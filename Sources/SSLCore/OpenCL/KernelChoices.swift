@@ -13,21 +13,22 @@ public struct KernelChoices: Equatable, Sendable {
     public var sinkhorn: SinkhornVariant?
     /// The kNN similarity top-k's version; nil: fused where its lists fit in local memory.
     public var knn: KNNVariant?
-    /// The GEMM of every op: CLBlast, or TF32 tensor cores on NVIDIA (opt-in).
-    public var gemm: GemmVariant
+    /// The GEMM of every op; nil: ``OpenCLBackend/gemmVariant`` (the host BLAS on CPU devices
+    /// that run native kernels, else CLBlast; TF32 tensor cores are opt-in).
+    public var gemm: GemmVariant?
 
     /// The environment variables read by ``init(environment:)``.
     public static let sinkhornVariable = "SSL_SINKHORN", knnVariable = "SSL_KNN", gemmVariable = "SSL_GEMM"
 
-    /// Every choice automatic, GEMM by CLBlast.
-    public init(sinkhorn: SinkhornVariant? = nil, knn: KNNVariant? = nil, gemm: GemmVariant = .clblast) {
+    /// Every choice automatic unless given.
+    public init(sinkhorn: SinkhornVariant? = nil, knn: KNNVariant? = nil, gemm: GemmVariant? = nil) {
         self.sinkhorn = sinkhorn
         self.knn = knn
         self.gemm = gemm
     }
 
     /// The choices named by `SSL_SINKHORN` (two-pass, one-pass, one-group), `SSL_KNN` (fused,
-    /// unfused) and `SSL_GEMM` (clblast, tf32); unset, empty or `auto` is the default.
+    /// unfused) and `SSL_GEMM` (clblast, blas, tf32); unset, empty or `auto` is the default.
     /// - Throws: ``SSLError/invalidArgument(op:detail:)`` naming the variable and its valid values.
     public init(environment: [String: String]) throws {
         func parse<V: RawRepresentable & CaseIterable>(_ name: String, _: V.Type) throws -> V? where V.RawValue == String {
@@ -40,11 +41,20 @@ public struct KernelChoices: Equatable, Sendable {
         }
         self.init(sinkhorn: try parse(Self.sinkhornVariable, SinkhornVariant.self),
                   knn: try parse(Self.knnVariable, KNNVariant.self),
-                  gemm: try parse(Self.gemmVariable, GemmVariant.self) ?? .clblast)
+                  gemm: try parse(Self.gemmVariable, GemmVariant.self))
     }
 
-    /// Throws when a choice cannot run on `device`: TF32 GEMM needs NVIDIA's OpenCL (inline PTX).
+    /// Throws when a choice cannot run on `device`: TF32 GEMM needs NVIDIA's OpenCL (inline PTX),
+    /// the host-BLAS GEMM a CPU device that runs native kernels and a loadable BLAS.
     public func check(on device: OpenCLDeviceInfo) throws {
+        if gemm == .blas {
+            guard device.kind == .cpu && device.runsNativeKernels else {  // OpenCLContext.buffersInHostMemory
+                throw SSLError.invalidArgument(
+                    op: "gemm", detail: "the host-BLAS GEMM (\(Self.gemmVariable)=blas) runs on the host's memory and needs a CPU "
+                        + "device that runs native kernels; \(device.name) on \(device.platformName) is not one: use clblast")
+            }
+            if case .failure(let error) = HostBLAS.library { throw error }
+        }
         if gemm == .tf32 && !device.acceptsInlinePTX {
             throw SSLError.invalidArgument(
                 op: "gemm", detail: "the TF32 GEMM (\(Self.gemmVariable)=tf32, --tf32) runs inline PTX mma.sync and needs "

@@ -47,6 +47,6 @@ extension OpenCLBackend {
         var event: cl_event? = nil
         try check(clEnqueueCopyBuffer(context.queue, from.mem, to.mem, rows.lowerBound * width * 4, row * width * 4,
                                       rows.count * width * 4, 0, nil, &event), "clEnqueueCopyBuffer(\(op))")
-        context.record(event)
+        context.record(event, name: "copy")
     }
 }

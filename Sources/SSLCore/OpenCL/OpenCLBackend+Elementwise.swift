@@ -18,7 +18,7 @@ extension OpenCLBackend {
         var event: cl_event? = nil
         try check(clEnqueueCopyBuffer(context.queue, source.mem, try deviceBuffer(y, op: "copy").mem, 0, 0,
                                       x.count * 4, 0, nil, &event), "clEnqueueCopyBuffer")
-        context.record(event)
+        context.record(event, name: "copy")
         return y
     }
 

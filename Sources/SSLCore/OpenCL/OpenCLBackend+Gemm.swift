@@ -1,33 +1,62 @@
 // GEMM through CLBlast (CLBlastSgemm, row-major), enqueued on the backend's own queue so it
-// orders with the library's kernels without extra synchronisation; or, opted into on NVIDIA,
-// the TF32 tensor-core kernel of Kernels/gemm_tf32.cl.
+// orders with the library's kernels without extra synchronisation; on CPU devices the host's
+// BLAS as a native kernel of the same queue (CHostBLAS); or, opted into on NVIDIA, the TF32
+// tensor-core kernel of Kernels/gemm_tf32.cl.
+import CHostBLAS
 import COpenCL
 
 /// Which GEMM ``OpenCLBackend`` runs for every op that multiplies matrices.
 public enum GemmVariant: String, CaseIterable, Sendable {
     /// CLBlast's SGEMM, float32 throughout, with the device's tuned parameters (GemmTuning).
     case clblast
+    /// The host's BLAS (OpenBLAS's `cblas_sgemm`, ``HostBLAS``) run as an OpenCL native kernel on
+    /// the buffers' host memory: CPU devices that run native kernels (PoCL) only, where it is
+    /// 7–12× faster than CLBlast's OpenCL kernels. The default on such devices.
+    case blas
     /// TF32 tensor cores (Kernels/gemm_tf32.cl, `mma.sync` m16n8k8): inputs rounded to TF32's
     /// 10-bit mantissa (unit roundoff 2⁻¹¹), products and sums in float32, so each entry of C is
     /// within ~2⁻¹⁰·Σ_k |a_ik||b_kj| of the exact product (about 1e-3 relative; the tests allow
     /// 2⁻⁹). NVIDIA's OpenCL only; opt-in (`SSL_GEMM=tf32`, `ssl-bench --tf32`).
     case tf32
+
+    /// What runs when ``KernelChoices/gemm`` is not set: the host BLAS on a CPU device that runs
+    /// native kernels and has one, else CLBlast (TF32 is opt-in).
+    public static func automatic(for device: OpenCLDeviceInfo) -> GemmVariant {
+        device.kind == .cpu && device.runsNativeKernels && HostBLAS.isAvailable ? .blas : .clblast
+    }
+
+    /// One line on what runs GEMMs of this variant, for `ssl devices` and the first lines of a run.
+    public func summary(tuning: GemmTuningSelection?) -> String {
+        switch self {
+        case .tf32: return "TF32 tensor cores (\(KernelChoices.gemmVariable)=tf32), inline PTX mma.sync"
+        case .blas: return "host BLAS as an OpenCL native kernel (\((try? HostBLAS.library.get()) ?? "not loaded"))"
+        case .clblast:
+            return "CLBlast, " + (tuning.map { "tuned by \($0.summary)" }
+                ?? "its own database's parameters (no tuning file for this device and driver)")
+        }
+    }
 }
 
 extension OpenCLBackend {
     /// What runs this backend's GEMMs, for the first lines of a run: the TF32 kernel, or CLBlast
     /// with the tuning file applied to the device (``OpenCLContext/gemmTuning``) or its own database.
-    public var gemmDescription: String {
-        if kernels.gemm == .tf32 { return "TF32 tensor cores (\(KernelChoices.gemmVariable)=tf32), inline PTX mma.sync" }
-        return "CLBlast, " + (context.gemmTuning.map { "tuned by \($0.summary)" } ?? "its own database's parameters (no tuning file for this device and driver)")
-    }
+    public var gemmDescription: String { gemmVariant.summary(tuning: context.gemmTuning) }
+
+    /// The GEMM that runs: ``KernelChoices/gemm`` when set, else ``GemmVariant/automatic(for:)``.
+    public var gemmVariant: GemmVariant { kernels.gemm ?? .automatic(for: device) }
 
     public func gemm(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool,
                      alpha: Float, beta: Float, into c: Tensor) throws {
         let g = try Shapes.gemm(a.shape, b.shape, c: c.shape, transposeA: transposeA, transposeB: transposeB)
-        if kernels.gemm == .tf32 {
+        switch gemmVariant {
+        case .tf32:
             try kernels.check(on: device)
             return try gemmTF32(a, b, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, into: c)
+        case .blas:
+            try kernels.check(on: device)
+            return try gemmHostBLAS(a, b, g, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, into: c)
+        case .clblast:
+            break
         }
         let ab = try deviceBuffer(a, op: "gemm"), bb = try deviceBuffer(b, op: "gemm")
         let cb = try deviceBuffer(c, op: "gemm")
@@ -44,7 +73,23 @@ extension OpenCLBackend {
         guard status == CLBlastSuccess else {
             throw SSLError.clblast(call: "CLBlastSgemm(m \(g.m), n \(g.n), k \(g.k))", status: status.rawValue)
         }
-        context.record(event)
+        context.record(event, name: "gemm (CLBlast)")
+    }
+
+    /// `cblas_sgemm` as a native kernel on the queue: no host wait, ordered like any kernel.
+    private func gemmHostBLAS(_ a: Tensor, _ b: Tensor, _ g: Shapes.Gemm, transposeA: Bool, transposeB: Bool,
+                              alpha: Float, beta: Float, into c: Tensor) throws {
+        let op = "gemm"
+        let ab = try deviceBuffer(a, op: op), bb = try deviceBuffer(b, op: op), cb = try deviceBuffer(c, op: op)
+        guard let m = Int32(exactly: g.m), let n = Int32(exactly: g.n), let k = Int32(exactly: g.k) else {
+            throw SSLError.invalidArgument(op: op, detail: "m \(g.m), n \(g.n), k \(g.k) exceed BLAS's 32-bit sizes")
+        }
+        var event: cl_event? = nil
+        let status = hostblas_enqueue_sgemm(
+            context.queue, transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha,
+            ab.mem, 0, Int32(a.shape[1]), bb.mem, 0, Int32(b.shape[1]), beta, cb.mem, 0, n, 0, nil, &event)
+        try check(status, "clEnqueueNativeKernel(cblas_sgemm m \(g.m), n \(g.n), k \(g.k))")
+        context.record(event, name: "gemm (host BLAS)")
     }
 
     /// The TF32 kernel with the given tiles, on any device: inline PTX where the compiler is

@@ -41,11 +41,24 @@ public final class OpenCLBackend: Backend {
             throw SSLError.shapeMismatch(op: "upload", detail: "\(values.count) values do not fill shape \(shapeText(tensor.shape))")
         }
         guard !values.isEmpty else { return }
-        // Blocking, so the host array may go away at once; in-order, so earlier readers of the
-        // old contents run first.
-        try check(values.withUnsafeBytes { raw in
-            clEnqueueWriteBuffer(context.queue, buffer.mem, cl_bool(CL_TRUE), 0, raw.count, raw.baseAddress, 0, nil, nil)
-        }, "clEnqueueWriteBuffer(\(values.count * 4) bytes)")
+        // Not blocking: the values are copied to memory that the write's completion frees, so the
+        // host goes on preparing work while the device takes them in. In order, so earlier readers
+        // of the old contents run first.
+        let bytes = values.count * 4
+        let staged = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        values.withUnsafeBytes { staged.copyMemory(from: $0.baseAddress!, byteCount: bytes) }
+        var event: cl_event? = nil
+        let status = clEnqueueWriteBuffer(context.queue, buffer.mem, cl_bool(CL_FALSE), 0, bytes, staged, 0, nil, &event)
+        guard status == CL_SUCCESS, let event else {
+            staged.deallocate()
+            throw SSLError.openCL(call: "clEnqueueWriteBuffer(\(bytes) bytes)", status: status)
+        }
+        let callback = clSetEventCallback(event, CL_COMPLETE, { _, _, memory in memory?.deallocate() }, staged)
+        if callback != CL_SUCCESS {
+            clWaitForEvents(1, [event])  // no callback: wait, then free here
+            staged.deallocate()
+        }
+        context.record(event, name: "upload", bytes: bytes)
     }
 
     public func zeros(_ shape: [Int]) throws -> Tensor {
@@ -58,9 +71,11 @@ public final class OpenCLBackend: Backend {
         let buffer = try deviceBuffer(tensor, op: "download")
         var values = [Float](repeating: 0, count: tensor.count)
         if !values.isEmpty {
+            var event: cl_event? = nil
             try check(values.withUnsafeMutableBytes { raw in
-                clEnqueueReadBuffer(context.queue, buffer.mem, cl_bool(CL_TRUE), 0, raw.count, raw.baseAddress, 0, nil, nil)
+                clEnqueueReadBuffer(context.queue, buffer.mem, cl_bool(CL_TRUE), 0, raw.count, raw.baseAddress, 0, nil, &event)
             }, "clEnqueueReadBuffer(\(tensor.count * 4) bytes)")
+            context.record(event, name: "download", bytes: tensor.count * 4)
         }
         return values
     }
@@ -81,7 +96,7 @@ public final class OpenCLBackend: Backend {
         var event: cl_event? = nil
         try check(clEnqueueFillBuffer(context.queue, buffer.mem, &pattern, 4, 0, tensor.count * 4, 0, nil, &event),
                   "clEnqueueFillBuffer")
-        context.record(event)
+        context.record(event, name: "fill")
     }
 
     func deviceBuffer(_ tensor: Tensor, op: String) throws -> OpenCLBuffer {

@@ -1,5 +1,6 @@
 // One OpenCL context and one in-order, profiling-enabled queue per device, with the
 // device's programs, kernels and a pool of buffers.
+import CHostBLAS
 import COpenCL
 import Foundation
 
@@ -19,9 +20,12 @@ public final class OpenCLContext {
 
     /// Guards `clSetKernelArg` + `clEnqueueNDRangeKernel` pairs: a `cl_kernel` is shared state.
     private let launchLock = NSLock()
-    /// Guards `recorded`, which any enqueue (kernel, fill, CLBlast) appends to while timing.
+    /// Guards `timing` and `profile`, which any enqueue (kernel, fill, copy, GEMM) adds to.
     private let eventLock = NSLock()
-    private var recorded: [cl_event]? = nil
+    /// The events of a ``beginTiming()`` span.
+    private var timing: [cl_event]? = nil
+    /// The commands of a ``beginProfile()`` span, by name.
+    private var profile: DeviceProfiler? = nil
 
     /// - Parameter kernelCache: where compiled program binaries persist; the default is
     ///   `SSL_KERNEL_CACHE`, else `$XDG_CACHE_HOME/ssl/kernels`, else `~/.cache/ssl/kernels`; nil for none.
@@ -68,15 +72,25 @@ public final class OpenCLContext {
         }
         if let mem = pool.take(bytes: size) { return OpenCLBuffer(mem: mem, bytes: size, context: self) }
         var status: cl_int = 0
-        var mem = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), size, nil, &status)
-        if status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES {
+        var mem = createBuffer(size, &status)
+        if status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES || status == CL_OUT_OF_HOST_MEMORY {
             pool.drain()  // cached buffers may be what fills the device
-            mem = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), size, nil, &status)
+            mem = createBuffer(size, &status)
         }
         guard let mem, status == CL_SUCCESS else {
             throw SSLError.openCL(call: "clCreateBuffer(\(size) bytes on \(device.name))", status: status)
         }
         return OpenCLBuffer(mem: mem, bytes: size, context: self)
+    }
+
+    /// Whether buffers live in host memory that the library allocates (CHostBLAS), so that the
+    /// host-BLAS GEMM can reach them: on CPU devices that run native kernels.
+    var buffersInHostMemory: Bool { device.kind == .cpu && device.runsNativeKernels }
+
+    private func createBuffer(_ bytes: Int, _ status: inout cl_int) -> cl_mem? {
+        buffersInHostMemory
+            ? hostblas_create_buffer(context, bytes, &status)
+            : clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status)
     }
 
     func recycle(_ mem: cl_mem, bytes: Int) {
@@ -102,7 +116,7 @@ public final class OpenCLContext {
         launchLock.lock()
         defer {
             launchLock.unlock()
-            record(event)
+            record(event, name: name)
         }
         for (index, argument) in arguments.enumerated() {
             try argument.set(on: kernel, index: cl_uint(index), kernelName: name)
@@ -123,19 +137,26 @@ public final class OpenCLContext {
     /// (CLBlast returns the event of its last kernel only, e.g. the final copy of a padded C).
     func markStart() throws {
         eventLock.lock()
-        let timing = recorded != nil
+        let timed = timing != nil
         eventLock.unlock()
-        guard timing else { return }
+        guard timed else { return }
         var event: cl_event? = nil
         try check(clEnqueueMarkerWithWaitList(queue, 0, nil, &event), "clEnqueueMarkerWithWaitList")
-        record(event)
+        record(event, name: "marker")
     }
 
-    /// Keeps `event` for ``endTiming()`` while timing, else releases it.
-    func record(_ event: cl_event?) {
+    /// Keeps `event` for ``endTiming()`` and ``endProfile()`` while either is open, else releases it.
+    /// - Parameters:
+    ///   - name: the command's row in the profile (the kernel's name, "gemm (CLBlast)", "copy", …).
+    ///   - bytes: bytes moved between host and device, for uploads and downloads.
+    func record(_ event: cl_event?, name: String, bytes: Int = 0) {
         guard let event else { return }
         eventLock.lock(); defer { eventLock.unlock() }
-        if recorded != nil { recorded!.append(event) } else { clReleaseEvent(event) }
+        if timing != nil {
+            clRetainEvent(event)
+            timing!.append(event)
+        }
+        if profile != nil { profile!.add(event, name: name, bytes: bytes) } else { clReleaseEvent(event) }
     }
 
     // MARK: - Timing by profiling events
@@ -143,7 +164,7 @@ public final class OpenCLContext {
     /// Starts collecting the events of every command enqueued from now on.
     public func beginTiming() {
         eventLock.lock(); defer { eventLock.unlock() }
-        recorded = []
+        timing = []
     }
 
     /// Waits for the collected commands and returns the device time from the first one's start
@@ -151,22 +172,45 @@ public final class OpenCLContext {
     public func endTiming() throws -> Double {
         try finish()
         eventLock.lock()
-        let events = recorded ?? []
-        recorded = nil
+        let events = timing ?? []
+        timing = nil
         eventLock.unlock()
         defer { events.forEach { clReleaseEvent($0) } }
         var first = cl_ulong.max, last = cl_ulong(0)
         for event in events {
-            var start: cl_ulong = 0, end: cl_ulong = 0
-            try check(clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START),
-                                              MemoryLayout<cl_ulong>.size, &start, nil), "clGetEventProfilingInfo")
-            try check(clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END),
-                                              MemoryLayout<cl_ulong>.size, &end, nil), "clGetEventProfilingInfo")
+            let (start, end) = try eventSpan(event)
             first = min(first, start)
             last = max(last, end)
         }
         return events.isEmpty ? 0 : Double(last - first) * 1e-9
     }
+
+    /// Starts a profile: every command enqueued from now on is timed by its profiling event and
+    /// summed under its name until ``endProfile()``.
+    public func beginProfile() {
+        eventLock.lock(); defer { eventLock.unlock() }
+        profile = DeviceProfiler()
+    }
+
+    /// Waits for the profiled commands and returns device time and transfers by command name.
+    public func endProfile() throws -> DeviceProfile {
+        try finish()
+        eventLock.lock()
+        var profiler = profile ?? DeviceProfiler()
+        profile = nil
+        eventLock.unlock()
+        return try profiler.finish()
+    }
+}
+
+/// A command's start and end on the device clock, in nanoseconds.
+func eventSpan(_ event: cl_event) throws -> (start: cl_ulong, end: cl_ulong) {
+    var start: cl_ulong = 0, end: cl_ulong = 0
+    try check(clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START),
+                                      MemoryLayout<cl_ulong>.size, &start, nil), "clGetEventProfilingInfo")
+    try check(clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END),
+                                      MemoryLayout<cl_ulong>.size, &end, nil), "clGetEventProfilingInfo")
+    return (start, max(start, end))
 }
 
 /// One argument of a kernel launch.

@@ -23,6 +23,9 @@ public struct OpenCLDeviceInfo: CustomStringConvertible {
     public let maxWorkGroupSize: Int
     /// `CL_DEVICE_EXTENSIONS`, split at spaces.
     public let extensions: [String]
+    /// Whether `CL_DEVICE_EXECUTION_CAPABILITIES` includes `CL_EXEC_NATIVE_KERNEL`: host functions
+    /// run as commands of its queues (PoCL's CPU device does; GPU drivers do not).
+    public let runsNativeKernels: Bool
     let id: cl_device_id
 
     /// Whether the compiler takes inline PTX (`asm`): NVIDIA's OpenCL, which alone reports
@@ -78,6 +81,7 @@ public enum OpenCLDevices {
         let local: cl_ulong = try deviceScalar(device, CL_DEVICE_LOCAL_MEM_SIZE)
         let units: cl_uint = try deviceScalar(device, CL_DEVICE_MAX_COMPUTE_UNITS)
         let workGroup: Int = try deviceScalar(device, CL_DEVICE_MAX_WORK_GROUP_SIZE)
+        let execution: cl_device_exec_capabilities = try deviceScalar(device, CL_DEVICE_EXECUTION_CAPABILITIES)
         return OpenCLDeviceInfo(
             platformIndex: platformIndex, deviceIndex: deviceIndex, platformName: platformName,
             name: try deviceString(device, CL_DEVICE_NAME),
@@ -86,7 +90,8 @@ public enum OpenCLDevices {
             version: try deviceString(device, CL_DEVICE_VERSION),
             kind: kind, globalMemoryBytes: Int(global), maxAllocationBytes: Int(maxAlloc),
             localMemoryBytes: Int(local), computeUnits: Int(units), maxWorkGroupSize: workGroup,
-            extensions: try deviceString(device, CL_DEVICE_EXTENSIONS).split(separator: " ").map(String.init), id: device)
+            extensions: try deviceString(device, CL_DEVICE_EXTENSIONS).split(separator: " ").map(String.init),
+            runsNativeKernels: execution & cl_device_exec_capabilities(CL_EXEC_NATIVE_KERNEL) != 0, id: device)
     }
 
     private static func platformString(_ platform: cl_platform_id?, _ param: Int32) throws -> String {

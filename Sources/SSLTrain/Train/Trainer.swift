@@ -79,6 +79,8 @@ public final class Trainer {
     public private(set) var history = History()
     private let progress: ProgressReporter
     private var position = (epoch: 0, step: 0, globalStep: 0)
+    /// Optimizer steps taken so far, resumed ones included.
+    public var completedSteps: Int { position.globalStep }
 
     public init(config: TrainConfig, data: TrainingData, backend: any Backend, outputFolder: String,
                 progress: ProgressReporter = ProgressReporter(), group: DataParallel = .local()) throws {
