@@ -14,7 +14,7 @@
 //                       work-items take, PoCL 3.1 computed wrong views and once corrupted the heap.
 //                       A work-item rereads only what it wrote itself: no global barrier needed.
 // augment_blur_rows:    one work-item per element: the horizontal pass of the separable Gaussian,
-//                       reflect padding; σ = 0 copies.
+//                       reflect padding; σ = 0 copies. Skipped when no view is blurred.
 // augment_blur_columns: one work-item per element: the vertical pass, then solarisation and
 //                       (x − mean[c]) / std[c] into the output.
 // Assumes C is 1 or 3 and every index fits in int (the host checks both).
@@ -111,43 +111,41 @@ inline float augment_tap(const int t, const int size, const float sigma) {
     return exp(-0.5f * x * x);
 }
 
+// Both blur passes run over (x, y, view·C + c), so that no work-item divides to find its pixel.
 __kernel void augment_blur_rows(__global const float* in, __global const float* table,
-                                __global float* out, const int count, const int c_count, const int oh,
-                                const int ow, const int size) {
-    const int gid = get_global_id(0);
-    if (gid >= count) return;
-    const int v = gid / (c_count * oh * ow), x = gid % ow;
-    const float sigma = table[(long)v * AUGMENT_STRIDE + 13];
+                                __global float* out, const int c_count, const int size) {
+    const int x = get_global_id(0), y = get_global_id(1), vc = get_global_id(2);
+    const int ow = get_global_size(0), oh = get_global_size(1);
+    const long at = ((long)vc * oh + y) * ow + x;
+    const float sigma = table[(long)(vc / c_count) * AUGMENT_STRIDE + 13];
     if (sigma <= 0.0f) {
-        out[gid] = in[gid];
+        out[at] = in[at];
         return;
     }
-    __global const float* row = in + (gid - x);
+    __global const float* row = in + (at - x);
     float acc = 0.0f, total = 0.0f;
     for (int t = 0; t < size; ++t) {
         const float weight = augment_tap(t, size, sigma);
         total += weight;
         acc += weight * row[augment_reflect(x + t - size / 2, ow)];
     }
-    out[gid] = acc / total;
+    out[at] = acc / total;
 }
 
+// size 0: no view is blurred (the host skipped augment_blur_rows), only solarise and normalise.
 __kernel void augment_blur_columns(__global const float* in, __global const float* table,
-                                   __global const float* stats, __global float* out, const int count,
-                                   const int c_count, const int oh, const int ow, const int size,
-                                   const float threshold) {
-    const int gid = get_global_id(0);
-    if (gid >= count) return;
-    const int plane = oh * ow;
-    const int v = gid / (c_count * plane), c = (gid / plane) % c_count;
-    const int y = (gid % plane) / ow, x = gid % ow;
-    __global const float* p = table + (long)v * AUGMENT_STRIDE;
+                                   __global const float* stats, __global float* out, const int c_count,
+                                   const int size, const float threshold) {
+    const int x = get_global_id(0), y = get_global_id(1), vc = get_global_id(2);
+    const int ow = get_global_size(0), oh = get_global_size(1), c = vc % c_count;
+    const long at = ((long)vc * oh + y) * ow + x;
+    __global const float* p = table + (long)(vc / c_count) * AUGMENT_STRIDE;
     const float sigma = p[13];
     float value;
-    if (sigma <= 0.0f) {
-        value = in[gid];
+    if (sigma <= 0.0f || size == 0) {
+        value = in[at];
     } else {
-        __global const float* column = in + (gid - y * ow);
+        __global const float* column = in + (at - (long)y * ow);
         float acc = 0.0f, total = 0.0f;
         for (int t = 0; t < size; ++t) {
             const float weight = augment_tap(t, size, sigma);
@@ -157,5 +155,5 @@ __kernel void augment_blur_columns(__global const float* in, __global const floa
         value = acc / total;
     }
     if (p[14] != 0.0f && value >= threshold) value = 1.0f - value;
-    out[gid] = (value - stats[c]) / stats[c_count + c];
+    out[at] = (value - stats[c]) / stats[c_count + c];
 }

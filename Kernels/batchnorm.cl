@@ -21,6 +21,12 @@
 // work-items read neighbouring addresses for images; for (N, F) they read one column at stride
 // F. The *_given kernels need no reduction: one work-item per element. Without affine the host
 // passes y and x̂ as one buffer. Sums in float.
+//
+// batchnorm_forward_columns, batchnorm_backward_columns: BatchNorm1d on (N, F) with one work-item
+// per COLUMN_WIDTH features (common.cl) looping over the N rows, for CPU devices: there the
+// per-channel group above reads a column at stride F, one element at a time (PoCL, 256×512:
+// 3.7 ms forward against 0.9 ms for a work-item per feature and 0.16 ms per eight). Same
+// formulas; the sums run in row order instead of a tree.
 
 #define BN_AFFINE 1
 #define BN_TRAINING 2
@@ -90,6 +96,77 @@ __kernel void batchnorm_backward(__global const float* dy, __global const float*
     if (get_local_id(0) == 0 && (flags & BN_ACCUMULATE)) {
         dgamma[c] += sum_dy_xhat;
         dbeta[c] += sum_dy;
+    }
+}
+
+// Columns [first + COLUMN_WIDTH·gid, + COLUMN_WIDTH) of x (N, F), all inside F (the host sees to it).
+__kernel void batchnorm_forward_columns(__global const float* x, __global float* y, __global float* xhat,
+                                        __global float* mean_out, __global float* rstd_out,
+                                        __global const float* gamma, __global const float* beta,
+                                        __global float* running_mean, __global float* running_var,
+                                        const int n, const int features, const float eps, const float momentum,
+                                        const int flags, const int first) {
+    const int c = first + get_global_id(0) * COLUMN_WIDTH;
+    floatw mean, var;
+    if (flags & BN_TRAINING) {
+        floatw acc = 0.0f;
+        for (int i = 0; i < n; i++) acc += load_w(x + (long)i * features + c);
+        mean = acc / (float)n;
+        acc = 0.0f;
+        for (int i = 0; i < n; i++) {
+            const floatw d = load_w(x + (long)i * features + c) - mean;
+            acc += d * d;
+        }
+        var = acc / (float)n;
+    } else {
+        mean = load_w(running_mean + c);
+        var = load_w(running_var + c);
+    }
+    const floatw rstd = rsqrt(var + eps);
+    const floatw g = (flags & BN_AFFINE) ? load_w(gamma + c) : (floatw)(1.0f);
+    const floatw b = (flags & BN_AFFINE) ? load_w(beta + c) : (floatw)(0.0f);
+    for (int i = 0; i < n; i++) {
+        const long at = (long)i * features + c;
+        const floatw v = (load_w(x + at) - mean) * rstd;
+        store_w(v, xhat + at);
+        store_w(g * v + b, y + at);
+    }
+    store_w(mean, mean_out + c);
+    store_w(rstd, rstd_out + c);
+    if ((flags & BN_TRAINING) && (flags & BN_RUNNING)) {
+        store_w((1.0f - momentum) * load_w(running_mean + c) + momentum * mean, running_mean + c);
+        store_w((1.0f - momentum) * load_w(running_var + c) + momentum * var * ((float)n / (float)(n - 1)), running_var + c);
+    }
+}
+
+__kernel void batchnorm_backward_columns(__global const float* dy, __global const float* xhat, __global const float* rstd,
+                                         __global const float* gamma, __global float* dx, __global float* dgamma,
+                                         __global float* dbeta, const int n, const int features, const int flags,
+                                         const int first) {
+    const int c = first + get_global_id(0) * COLUMN_WIDTH;
+    floatw sum_dy = 0.0f, sum_dy_xhat = 0.0f;
+    for (int i = 0; i < n; i++) {
+        const long at = (long)i * features + c;
+        const floatw g = load_w(dy + at);
+        sum_dy += g;
+        sum_dy_xhat += g * load_w(xhat + at);
+    }
+    const floatw scale = ((flags & BN_AFFINE) ? load_w(gamma + c) : (floatw)(1.0f)) * load_w(rstd + c);
+    const floatw mean_dy = sum_dy / (float)n, mean_dy_xhat = sum_dy_xhat / (float)n;
+    if (flags & BN_TRAINING) {
+        for (int i = 0; i < n; i++) {
+            const long at = (long)i * features + c;
+            store_w(scale * (load_w(dy + at) - mean_dy - load_w(xhat + at) * mean_dy_xhat), dx + at);
+        }
+    } else {
+        for (int i = 0; i < n; i++) {
+            const long at = (long)i * features + c;
+            store_w(scale * load_w(dy + at), dx + at);
+        }
+    }
+    if (flags & BN_ACCUMULATE) {
+        store_w(load_w(dgamma + c) + sum_dy_xhat, dgamma + c);
+        store_w(load_w(dbeta + c) + sum_dy, dbeta + c);
     }
 }
 

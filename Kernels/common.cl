@@ -2,6 +2,26 @@
 //
 // Assumes the local size is a power of two (the host launches 2^k work-items per group).
 
+// The column kernels (batchnorm_*_columns, bias_backward_columns): one work-item handles
+// COLUMN_WIDTH neighbouring columns of a row-major matrix as one vector, so a CPU device's
+// SIMD units work along the row whatever its compiler makes of the work-item loop. The host
+// builds the program twice, -DCOLUMN_WIDTH=8 for the columns up to a multiple of 8 and 1 for
+// the rest; `floatw` is float8 or float.
+#ifndef COLUMN_WIDTH
+#define COLUMN_WIDTH 1
+#endif
+#if COLUMN_WIDTH == 8
+typedef float8 floatw;
+#define load_w(p) vload8(0, (p))
+#define store_w(v, p) vstore8((v), 0, (p))
+#elif COLUMN_WIDTH == 1
+typedef float floatw;
+#define load_w(p) (*(p))
+#define store_w(v, p) (*(p) = (v))
+#else
+#error "COLUMN_WIDTH must be 1 or 8"
+#endif
+
 inline float group_sum(float value, __local float* scratch) {
     const int lid = get_local_id(0);
     scratch[lid] = value;

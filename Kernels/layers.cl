@@ -4,6 +4,8 @@
 // bias_add, relu*, gelu*:   one work-item per element.
 // bias_backward:            one work-group per channel, local size 2^k, looping over (n, s) with s
 //                           fastest, so neighbouring work-items read neighbouring addresses.
+// bias_backward_columns:    the (N, F) case with one work-item per COLUMN_WIDTH columns looping
+//                           over rows, for CPU devices (see batchnorm_forward_columns in batchnorm.cl).
 // conv_im2col:              one work-item per element of the column matrix cols (K, B·P) of a chunk
 //                           of B images: K = Cin·kh·kw rows (c, p, q), column b·P + output position.
 //                           The host multiplies W (Cout, K) · cols with CLBlast, giving (Cout, B·P).
@@ -29,6 +31,14 @@ __kernel void bias_backward(__global const float* dy, __global float* dbias, con
         acc += dy[((long)(j / inner) * channels + c) * inner + j % inner];
     const float total = group_sum(acc, scratch);
     if (get_local_id(0) == 0) dbias[c] += total;
+}
+
+__kernel void bias_backward_columns(__global const float* dy, __global float* dbias, const int n, const int features,
+                                    const int first) {
+    const int c = first + get_global_id(0) * COLUMN_WIDTH;
+    floatw acc = 0.0f;
+    for (int i = 0; i < n; i++) acc += load_w(dy + (long)i * features + c);
+    store_w(load_w(dbias + c) + acc, dbias + c);
 }
 
 // x < 0 ? 0 : x keeps NaN, as torch.relu; the gradient passes where x > 0 only.

@@ -3,6 +3,7 @@
 import ArgumentParser
 import SSLCommandLine
 import SSLCore
+import SSLTrain
 
 @main
 struct BenchCommand: ParsableCommand {
@@ -97,12 +98,37 @@ struct BenchCommand: ParsableCommand {
                                valueName: "FILE"))
     var compareFiles: [String] = []
 
+    @Option(name: .customLong("train"),
+            help: ArgumentHelp("Time whole training steps of this method (its --preset cpu recipe) in images/s; repeatable.",
+                               valueName: "METHOD"))
+    var trainMethods: [Method] = []
+
+    @Option(name: .customLong("train-size"),
+            help: ArgumentHelp("With --train: batch, then the MLP encoder's widths (default 256x512x256).", valueName: "BxW1xW2…"))
+    var trainSize: String?
+
+    @Option(name: .customLong("train-projector"),
+            help: ArgumentHelp("With --train: the projector's widths instead of the recipe's (as many as the recipe has).",
+                               valueName: "W1,W2…"))
+    var trainProjector: String?
+
     @Option(name: .customLong("ours"),
             help: ArgumentHelp("With --compare: take our medians from this file of ssl-bench --json lines instead of running (e.g. lines written on a GPU machine).",
                                valueName: "FILE"))
     var oursFile: String?
 
     func validate() throws {
+        if !trainMethods.isEmpty || trainSize != nil || trainProjector != nil {
+            guard !trainMethods.isEmpty else { throw ValidationError("--train-size and --train-projector apply with --train") }
+            if !ops.isEmpty || Op.allCases.contains(where: { !sizeTexts(for: $0).isEmpty }) {
+                throw ValidationError("--train times training steps; it does not combine with --op or op sizes")
+            }
+            if oursFile != nil || dryRun || tf32 { throw ValidationError("--train does not combine with --ours, --dry-run or --tf32") }
+            for method in trainMethods { _ = try TrainBenchmark.parse(method: method, size: trainSize, projector: trainProjector) }
+            if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+            if let runs, runs < 2 { throw ValidationError("--runs must be at least 2 with --train, got \(runs)") }
+            return
+        }
         guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--epsilon must be positive, got \(epsilon)") }
         guard sinkhornIterations >= 1 else {
             throw ValidationError("--sinkhorn-iterations must be at least 1, got \(sinkhornIterations)")
@@ -121,6 +147,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if !trainMethods.isEmpty { return try runTraining() }
         if !compareFiles.isEmpty { return try runComparison() }
         // A dry run opens no device, so it plans `auto` variants as a GPU resolves them.
         if dryRun { return try workloads(gpu: true).forEach(printPlan) }
@@ -166,6 +193,25 @@ struct BenchCommand: ParsableCommand {
         table.begin()
         for workload in plan {
             table.write(workload, ours: try runner.measure(workload).median * 1e3)
+        }
+    }
+
+    /// `--train`: whole training steps of each method, alone or against the peers' rows of the
+    /// same methods (with `--compare`, the sizes come from the files).
+    private func runTraining() throws {
+        let backend = try makeBackend()
+        let runner = TrainRunner(backend: backend, warmup: warmup ?? (quick ? 2 : 5), steps: runs ?? (quick ? 5 : 30))
+        printError("train: \(runner.warmup) untimed steps, then \(runner.steps) timed; synthetic 1×28×28 images")
+        if !compareFiles.isEmpty {
+            let peers = try PeerResults(reading: compareFiles)
+            let wanted = Set(trainMethods.map(\.rawValue))
+            return try TrainComparison(peers: PeerResults(rows: peers.rows.filter { $0.op == "train" && wanted.contains($0.variant) }))
+                .run(runner)
+        }
+        let report = TrainReport(json: json)
+        report.begin()
+        for method in trainMethods {
+            report.write(try runner.measure(try TrainBenchmark.parse(method: method, size: trainSize, projector: trainProjector)))
         }
     }
 

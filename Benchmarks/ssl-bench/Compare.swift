@@ -13,6 +13,8 @@ struct PeerResults {
         let shape: [Int]
         let device: String
         let median_ms: Double
+        /// Training rows (`--train`): the batch over the mean step.
+        let images_per_s: Double?
     }
 
     /// One column of the table: a variant, and its device where one variant ran on several.
@@ -40,6 +42,10 @@ struct PeerResults {
                 }
             }
         }
+        self.init(rows: rows)
+    }
+
+    init(rows: [Row]) {
         var peers: [Peer] = []
         for row in rows where !peers.contains(Peer(variant: row.variant, device: row.device)) {
             peers.append(Peer(variant: row.variant, device: row.device))

@@ -7,10 +7,17 @@ import Testing
 /// Both backends run one op on the same float32 inputs; accumulators start from the same
 /// non-zero values, so an op that overwrote them instead of adding would fail.
 private struct LayerParity {
-    let cl = TestBackends.openCL!, ref = TestBackends.reference
+    let cl: OpenCLBackend, ref = TestBackends.reference
     var rng: SeededRandom
 
-    init(seed: UInt64) { rng = SeededRandom(seed: seed) }
+    /// - Parameter columnReductions: ``KernelChoices/columnReductions``: nil for the device's
+    ///   default, true or false to run that form of the (N, F) reductions on any device.
+    init(seed: UInt64, columnReductions: Bool? = nil) {
+        rng = SeededRandom(seed: seed)
+        let device = TestBackends.openCL!
+        cl = columnReductions == nil ? device
+            : OpenCLBackend(context: device.context, kernels: KernelChoices(columnReductions: columnReductions))
+    }
 
     /// The same values uploaded to both backends: (reference, OpenCL).
     mutating func pair(_ shape: [Int], scale: Float = 1, shift: Float = 0) throws -> (Tensor, Tensor) {
@@ -30,9 +37,12 @@ private struct LayerParity {
 
 @Suite(.enabled(if: TestBackends.hasOpenCL)) struct LayerOpsParityTests {
     /// Element-wise ops differ only by float32 rounding of one operation (erf's ≤ 4 ulp for GELU).
-    @Test("bias, ReLU, GELU and global average pooling", arguments: [[1, 1, 1, 1], [3, 5, 7, 7], [2, 3, 1, 1], [7, 13]])
-    func elementwise(_ shape: [Int]) throws {
-        var p = LayerParity(seed: UInt64(shape.reduce(1) { $0 * 11 + $1 }))
+    /// (N, F) shapes run the bias gradient both as a group per channel and by columns (eight a
+    /// work-item, then one: F = 13 and 300 take both, F = 16 only the first, F = 1 only the second).
+    @Test("bias, ReLU, GELU and global average pooling",
+          arguments: [[1, 1, 1, 1], [3, 5, 7, 7], [2, 3, 1, 1], [7, 13], [9, 16], [4, 300], [3, 1]], [false, true])
+    func elementwise(_ shape: [Int], columnReductions: Bool) throws {
+        var p = LayerParity(seed: UInt64(shape.reduce(1) { $0 * 11 + $1 }), columnReductions: columnReductions)
         let x = try p.pair(shape, scale: 3), dY = try p.pair(shape), bias = try p.pair([shape[1]])
         try p.ref.addBias(bias.0, to: x.0)
         try p.cl.addBias(bias.1, to: x.1)
@@ -98,14 +108,16 @@ private struct LayerParity {
     static let batchNorms: [([Int], Bool, Bool)] = [
         ([2, 1], true, true), ([7, 13], true, true), ([5, 300], false, true), ([3, 5, 7, 7], true, true),
         ([2, 3, 1, 1], false, true), ([2, 1, 28, 28], true, true), ([3, 5, 7, 7], true, false), ([7, 13], false, false),
+        ([9, 16], true, true), ([1, 9], true, false),
     ]
 
     /// x̂ has |x̂| ≲ 3 from float32 statistics over M ≤ 1568 values (relative errors ~1e-6); the
     /// backward's terms are scaled by γ·rstd·|dY| ≤ ~3, so 1e-5 of that scale bounds the rounding.
-    @Test("batch norm forward, running statistics and backward", arguments: batchNorms)
-    func batchNorm(_ s: ([Int], Bool, Bool)) throws {
+    /// (N, F) shapes run both forms of the reduction, as the bias gradient above.
+    @Test("batch norm forward, running statistics and backward", arguments: batchNorms, [false, true])
+    func batchNorm(_ s: ([Int], Bool, Bool), columnReductions: Bool) throws {
         let (shape, affine, training) = s
-        var p = LayerParity(seed: UInt64(shape.reduce(9) { $0 * 7 + $1 }))
+        var p = LayerParity(seed: UInt64(shape.reduce(9) { $0 * 7 + $1 }), columnReductions: columnReductions)
         let c = shape[1]
         let x = try p.pair(shape, scale: 2, shift: 0.5), dY = try p.pair(shape)
         let gamma = try p.pair([c], scale: 0.5, shift: 1), beta = try p.pair([c], scale: 0.5)

@@ -16,15 +16,20 @@ public struct KernelChoices: Equatable, Sendable {
     /// The GEMM of every op; nil: ``OpenCLBackend/gemmVariant`` (the host BLAS on CPU devices
     /// that run native kernels, else CLBlast; TF32 tensor cores are opt-in).
     public var gemm: GemmVariant?
+    /// Per-channel reductions over (N, F) (batch norm, bias gradient) by one work-item per column
+    /// (true) or one work-group per channel (false); nil: columns on CPU devices only.
+    public var columnReductions: Bool?
 
     /// The environment variables read by ``init(environment:)``.
     public static let sinkhornVariable = "SSL_SINKHORN", knnVariable = "SSL_KNN", gemmVariable = "SSL_GEMM"
 
     /// Every choice automatic unless given.
-    public init(sinkhorn: SinkhornVariant? = nil, knn: KNNVariant? = nil, gemm: GemmVariant? = nil) {
+    public init(sinkhorn: SinkhornVariant? = nil, knn: KNNVariant? = nil, gemm: GemmVariant? = nil,
+                columnReductions: Bool? = nil) {
         self.sinkhorn = sinkhorn
         self.knn = knn
         self.gemm = gemm
+        self.columnReductions = columnReductions
     }
 
     /// The choices named by `SSL_SINKHORN` (two-pass, one-pass, one-group), `SSL_KNN` (fused,

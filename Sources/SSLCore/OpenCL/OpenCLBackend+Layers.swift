@@ -18,9 +18,15 @@ extension OpenCLBackend {
         let v = try Shapes.channels(dY.shape, op: op, name: "dY")
         try Shapes.perChannel(dBias.shape, of: dY.shape, op: op, name: "dBias")
         _ = try int32(dY.count, op)
-        try launchRows("bias_backward", in: .layers, rows: v.c, length: v.n * v.inner, arguments: [
-            try arg(dY, op), try arg(dBias, op), try int32(v.n, op), try int32(v.c, op), try int32(v.inner, op),
-        ])
+        if reducesColumnsPerWorkItem(inner: v.inner) {
+            try launchColumns("bias_backward_columns", in: .layers, columns: v.c, arguments: [
+                try arg(dY, op), try arg(dBias, op), try int32(v.n, op), try int32(v.c, op),
+            ])
+        } else {
+            try launchRows("bias_backward", in: .layers, rows: v.c, length: v.n * v.inner, arguments: [
+                try arg(dY, op), try arg(dBias, op), try int32(v.n, op), try int32(v.c, op), try int32(v.inner, op),
+            ])
+        }
     }
 
     // MARK: - Activations

@@ -1,5 +1,6 @@
 // Batch normalisation with affine parameters and running statistics, forward and backward, on
-// the device (Kernels/batchnorm.cl): one work-group per channel. The core batchNorm op and the
+// the device (Kernels/batchnorm.cl): one work-group per channel, or on CPU devices for (N, F) one
+// work-item per feature. The core batchNorm op and the
 // Barlow Twins backward are the affine-free, statistics-free cases of these kernels. Then the
 // four steps of a batch norm synchronised over ranks: per-channel moments and backward sums (one
 // work-group per channel), forward and backward from the group's statistics (one work-item per element).
@@ -16,12 +17,20 @@ extension OpenCLBackend {
         let y = gamma == nil ? normalized : try empty(x.shape)
         let flags = (gamma == nil ? 0 : 1) | (training ? 2 : 0) | (running == nil ? 0 : 4)
         // Buffers a flag switches off are never read or written; `mean` stands in for them.
-        try launchRows("batchnorm_forward", in: .batchnorm, rows: v.c, length: v.n * v.inner, arguments: [
+        let buffers = [
             try arg(x, op), try arg(y, op), try arg(normalized, op), try arg(mean, op), try arg(rstd, op),
             try arg(gamma ?? mean, op), try arg(beta ?? mean, op),
             try arg(running?.mean ?? mean, op), try arg(running?.variance ?? mean, op),
-            try int32(v.n, op), try int32(v.c, op), try int32(v.inner, op), .float(eps), .float(momentum), .int(Int32(flags)),
-        ])
+        ]
+        if reducesColumnsPerWorkItem(inner: v.inner) {
+            try launchColumns("batchnorm_forward_columns", in: .batchnorm, columns: v.c, arguments: buffers + [
+                try int32(v.n, op), try int32(v.c, op), .float(eps), .float(momentum), .int(Int32(flags)),
+            ])
+        } else {
+            try launchRows("batchnorm_forward", in: .batchnorm, rows: v.c, length: v.n * v.inner, arguments: buffers + [
+                try int32(v.n, op), try int32(v.c, op), try int32(v.inner, op), .float(eps), .float(momentum), .int(Int32(flags)),
+            ])
+        }
         return BatchNormalizationResult(y: y, normalized: normalized, mean: mean, rstd: rstd)
     }
 
@@ -33,11 +42,19 @@ extension OpenCLBackend {
         _ = try int32(dY.count, op)
         let dX = try empty(dY.shape)
         let flags = (gamma == nil ? 0 : 1) | (training ? 2 : 0) | (dGamma == nil ? 0 : 8)
-        try launchRows("batchnorm_backward", in: .batchnorm, rows: v.c, length: v.n * v.inner, arguments: [
+        let buffers = [
             try arg(dY, op), try arg(normalized, op), try arg(rstd, op), try arg(gamma ?? rstd, op), try arg(dX, op),
             try arg(dGamma ?? rstd, op), try arg(dBeta ?? rstd, op),
-            try int32(v.n, op), try int32(v.c, op), try int32(v.inner, op), .int(Int32(flags)),
-        ])
+        ]
+        if reducesColumnsPerWorkItem(inner: v.inner) {
+            try launchColumns("batchnorm_backward_columns", in: .batchnorm, columns: v.c, arguments: buffers + [
+                try int32(v.n, op), try int32(v.c, op), .int(Int32(flags)),
+            ])
+        } else {
+            try launchRows("batchnorm_backward", in: .batchnorm, rows: v.c, length: v.n * v.inner, arguments: buffers + [
+                try int32(v.n, op), try int32(v.c, op), try int32(v.inner, op), .int(Int32(flags)),
+            ])
+        }
         return dX
     }
 

@@ -126,13 +126,32 @@ public final class OpenCLBackend: Backend {
         return min(device.maxWorkGroupSize, max(kernelMax, 1))
     }
 
-    /// Launches `name` with one work-group of 2^k work-items per row and `scratch` floats of local memory.
+    /// Whether a row kernel runs one work-item per row: on a CPU device with rows enough to keep
+    /// every core busy. PoCL runs a group's work-items as loops between barriers, and group_sum's
+    /// tree of barriers costs more than a row's own arithmetic (PoCL, 2 cores: ntxent_rows on
+    /// 512×512 8.5 ms with 256 work-items a row, 2.0 ms with one; l2_normalize_rows on 512×128
+    /// 1.0 and 0.08 ms; augment_views on 512 views of 28×28 14 and 5 ms).
+    func rowsRunSerially(_ rows: Int) -> Bool {
+        device.kind == .cpu && rows >= 4 * device.computeUnits
+    }
+
+    /// Launches `name` with one work-group of 2^k work-items per row (one work-item where
+    /// ``rowsRunSerially(_:)``) and `scratch` floats of local memory.
     func launchRows(_ name: String, in program: KernelProgram, rows: Int, length: Int,
                     arguments: [KernelArgument]) throws {
         let kernel = try context.kernel(name, in: program)
-        let local = try groupSize(for: kernel, length: length)
+        let local = try groupSize(for: kernel, length: length, cap: rowsRunSerially(rows) ? 1 : 256)
         try context.launch(kernel, name: name, global: [rows * local], local: [local],
                            arguments: arguments + [.local(bytes: local * 4)])
+    }
+
+    /// Whether a per-channel reduction over (N, F) (`inner` 1) runs one work-item per column looping
+    /// over rows (the `*_columns` kernels) instead of one work-group per channel: on CPU devices,
+    /// which run a group's work-items as a vectorised loop, so neighbouring items must read
+    /// neighbouring addresses. GPUs keep the group per channel, which has more parallelism for
+    /// small F. ``KernelChoices/columnReductions`` overrides it (the tests run both forms everywhere).
+    func reducesColumnsPerWorkItem(inner: Int) -> Bool {
+        inner == 1 && (kernels.columnReductions ?? (device.kind == .cpu))
     }
 
     /// Launches `name` over `count` work-items, one per element.
@@ -140,6 +159,23 @@ public final class OpenCLBackend: Backend {
                         arguments: [KernelArgument]) throws {
         let kernel = try context.kernel(name, in: program)
         try context.launch(kernel, name: name, global: [count], arguments: arguments)
+    }
+
+    /// Launches the column kernel `name` (common.cl's COLUMN_WIDTH) over `columns` columns: eight
+    /// per work-item up to a multiple of 8, then one per work-item for the rest. `arguments` end
+    /// with the first column, which the launch appends.
+    func launchColumns(_ name: String, in program: KernelProgram, columns: Int,
+                       arguments: [KernelArgument]) throws {
+        let vectors = columns / 8
+        if vectors > 0 {
+            let kernel = try context.kernel(name, in: program, options: "-DCOLUMN_WIDTH=8")
+            try context.launch(kernel, name: name, global: [vectors], arguments: arguments + [.int(0)])
+        }
+        if columns > vectors * 8 {
+            let kernel = try context.kernel(name, in: program, options: "-DCOLUMN_WIDTH=1")
+            try context.launch(kernel, name: name, global: [columns - vectors * 8],
+                               arguments: arguments + [try int32(vectors * 8, name)])
+        }
     }
 }
 

@@ -9,14 +9,23 @@ public final class ProgressReporter {
     private let start = Date()
     private var lastDraw = Date.distantPast
 
-    public init(logEvery: Int = 50, forceTerminal: Bool? = nil) {
+    /// Prints nothing; ``onStep`` still runs.
+    public let isSilent: Bool
+    /// Called after every optimizer step with its global step number, once its loss is on the
+    /// host (a benchmark timing steps, a user's own logging).
+    public var onStep: ((_ globalStep: Int) -> Void)?
+
+    public init(logEvery: Int = 50, forceTerminal: Bool? = nil, silent: Bool = false) {
         self.isTerminal = forceTerminal ?? (isatty(STDERR_FILENO) == 1)
         self.logEvery = max(logEvery, 1)
+        self.isSilent = silent
     }
 
     /// One optimizer step done. `imagesPerSecond` is measured by the caller over its own window.
     public func step(epoch: Int, epochs: Int, step: Int, stepsPerEpoch: Int, globalStep: Int, totalSteps: Int,
                      loss: Double, imagesPerSecond: Double, extra: String = "") {
+        onStep?(globalStep)
+        guard !isSilent else { return }
         let elapsed = Date().timeIntervalSince(start)
         let eta = globalStep > 0 ? elapsed / Double(globalStep) * Double(max(totalSteps - globalStep, 0)) : 0
         let numbers = String(format: "loss %.4f  %.0f img/s  ETA %@", loss, imagesPerSecond, Self.duration(eta))
@@ -36,6 +45,7 @@ public final class ProgressReporter {
 
     /// A line of its own (evaluation results, checkpoints), ending any bar on screen.
     public func note(_ message: String) {
+        guard !isSilent else { return }
         write((isTerminal ? "\r\u{1B}[2K" : "") + message + "\n")
     }
 

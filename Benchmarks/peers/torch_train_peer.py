@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""ssl-bench --train's training steps in PyTorch, printed as ssl-bench --json lines (op "train").
+
+    python3 Benchmarks/peers/torch_train_peer.py --train simclr --train-size 256x1024x512 > torch-train.jsonl
+    .build/release/ssl-bench --train simclr --compare torch-train.jsonl
+
+One step is what ssl-bench times through the library's Trainer: two augmented views of a batch
+of 1x28x28 images (uniform noise, as ssl-bench's), each view through the encoder and projector
+on its own (as the library's two-view step does, so batch norm sees one view's N images), the
+loss, its backward, the optimizer step and the loss read back to the host (loss.item()).
+
+The networks and recipes are the library's `--preset cpu` ones (Sources/SSLTrain): the MLP
+encoder Flatten, (Linear without bias, BatchNorm1d, ReLU) per width; AdamW at 1e-3 x batch/256,
+weight decay 1e-4; crops of 70-100 %. Methods:
+  simclr  projector Linear(d, d), ReLU, Linear(d, out); NT-Xent, T 0.1, over the 2N views.
+  barlow  projector (Linear without bias, BN, ReLU) x 2, Linear without bias; loss of
+          facebookresearch/barlowtwins (lambda 0.0051, BN without affine, C = z1ᵀz2 / N).
+  vicreg  expander (Linear, BN, ReLU) x 2, Linear without bias; loss of facebookresearch/vicreg
+          (25, 25, 1).
+Augmentation is batched on tensors, as a fast PyTorch pipeline does it: a random resized crop
+(scale 0.7-1, ratio 3/4-4/3) with its flip as one affine_grid + grid_sample (bilinear,
+align_corners=False), then colour jitter with p 0.8 (brightness, contrast, saturation — the last
+a no-op on one channel, as in torchvision), grayscale p 0.2 (a no-op on one channel), no blur
+(below 64 pixels, as the library), solarisation where the recipe has it, and normalisation.
+
+Timing: the host clock around each step, after --warmup untimed steps; "median_ms" is the median
+step, "images_per_s" the batch over the mean step. Float32 on the CPU (or CUDA with --device cuda,
+TF32 off); torch's default thread count (all cores).
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+
+# The cpu recipe's projector widths (ShortRunRecipe.table), so that the shape names the network.
+RECIPE_PROJECTOR = {"simclr": [128], "barlow": [1024, 1024, 1024], "vicreg": [1024, 1024, 1024]}
+
+
+def mlp_encoder(widths):
+    layers, d = [nn.Flatten()], 784
+    for w in widths:
+        layers += [nn.Linear(d, w, bias=False), nn.BatchNorm1d(w), nn.ReLU()]
+        d = w
+    return nn.Sequential(*layers)
+
+
+def head(dims, batch_norm, bias_hidden, bias_last):
+    layers = []
+    for i in range(1, len(dims)):
+        last = i == len(dims) - 1
+        layers.append(nn.Linear(dims[i - 1], dims[i], bias=bias_last if last else bias_hidden))
+        if not last:
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(dims[i]))
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def projector(method, d, widths):
+    if method == "simclr":
+        return head([d, d, widths[-1]], batch_norm=False, bias_hidden=True, bias_last=True)
+    if method == "barlow":
+        return head([d] + widths, batch_norm=True, bias_hidden=False, bias_last=False)
+    return head([d] + widths, batch_norm=True, bias_hidden=True, bias_last=False)
+
+
+def nt_xent(z1, z2, temperature=0.1):
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    s = z @ z.T / temperature
+    n = z1.shape[0]
+    s.fill_diagonal_(float("-inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(s, targets)
+
+
+def off_diagonal(x):
+    n, m = x.shape
+    return x.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+
+
+def barlow_twins(z1, z2, lambd=0.0051):
+    n, d = z1.shape
+    bn = lambda z: F.batch_norm(z, None, None, training=True)
+    c = bn(z1).T @ bn(z2) / n
+    return (torch.diagonal(c) - 1).pow(2).sum() + lambd * off_diagonal(c).pow(2).sum()
+
+
+def vicreg(x, y, sim=25.0, std=25.0, cov=1.0):
+    n, d = x.shape
+    repr_loss = F.mse_loss(x, y)
+    x = x - x.mean(dim=0)
+    y = y - y.mean(dim=0)
+    std_x = torch.sqrt(x.var(dim=0) + 0.0001)
+    std_y = torch.sqrt(y.var(dim=0) + 0.0001)
+    std_loss = torch.mean(F.relu(1 - std_x)) / 2 + torch.mean(F.relu(1 - std_y)) / 2
+    cov_x = (x.T @ x) / (n - 1)
+    cov_y = (y.T @ y) / (n - 1)
+    cov_loss = off_diagonal(cov_x).pow(2).sum() / d + off_diagonal(cov_y).pow(2).sum() / d
+    return sim * repr_loss + std * std_loss + cov * cov_loss
+
+
+LOSSES = {"simclr": nt_xent, "barlow": barlow_twins, "vicreg": vicreg}
+
+
+def augment(images, generator, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3), jitter=(0.4, 0.4, 0.4), mean=0.0, std=1.0):
+    """One view of every image, batched: crop + flip as an affine resampling, then jitter."""
+    n, device = images.shape[0], images.device
+    u = lambda: torch.rand(n, generator=generator, device=device)
+    area = scale[0] + (scale[1] - scale[0]) * u()
+    log_ratio = torch.log(torch.tensor(ratio[0])) + (torch.log(torch.tensor(ratio[1] / ratio[0]))) * u()
+    aspect = torch.exp(log_ratio)
+    w = torch.sqrt(area * aspect).clamp(max=1.0)
+    h = torch.sqrt(area / aspect).clamp(max=1.0)
+    cx = (1 - w) * (2 * u() - 1)
+    cy = (1 - h) * (2 * u() - 1)
+    flip = torch.where(u() < 0.5, -1.0, 1.0)
+    theta = torch.zeros(n, 2, 3, device=device)
+    theta[:, 0, 0] = w * flip
+    theta[:, 0, 2] = cx
+    theta[:, 1, 1] = h
+    theta[:, 1, 2] = cy
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    x = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    apply = (u() < 0.8).view(n, 1, 1, 1)
+    b = 1 + jitter[0] * (2 * u() - 1)
+    c = 1 + jitter[1] * (2 * u() - 1)
+    jittered = (x * b.view(n, 1, 1, 1)).clamp(0, 1)
+    gray_mean = jittered.mean(dim=(1, 2, 3), keepdim=True)
+    jittered = (c.view(n, 1, 1, 1) * jittered + (1 - c.view(n, 1, 1, 1)) * gray_mean).clamp(0, 1)
+    x = torch.where(apply, jittered, x)
+    return (x - mean) / std
+
+
+def run(method, batch, encoder_widths, projector_widths, warmup, steps, device):
+    torch.manual_seed(0)
+    generator = torch.Generator(device=device).manual_seed(1)
+    encoder = mlp_encoder(encoder_widths)
+    network = nn.Sequential(encoder, projector(method, encoder_widths[-1], projector_widths)).to(device)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3 * batch / 256, weight_decay=1e-4)
+    loss_fn = LOSSES[method]
+    data = torch.rand(batch * (warmup + steps), 1, 28, 28, device=device)
+    times = []
+    for step in range(warmup + steps):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        images = data[step * batch:(step + 1) * batch]
+        v1, v2 = augment(images, generator), augment(images, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(network(v1), network(v2))
+        loss.backward()
+        optimizer.step()
+        value = loss.item()
+        if step >= warmup:
+            times.append(time.perf_counter() - start)
+        if value != value:
+            raise SystemExit(f"{method}: NaN loss at step {step}")
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", action="append", required=True, choices=sorted(LOSSES))
+    parser.add_argument("--train-size", default="256", help="BxW1xW2...: batch, then encoder widths (default 512x256)")
+    parser.add_argument("--train-projector", help="W1,W2...: projector widths instead of the recipe's")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    args = parser.parse_args()
+    numbers = [int(v) for v in args.train_size.split("x")]
+    batch, encoder_widths = numbers[0], numbers[1:] or [512, 256]
+    device = torch.device(args.device)
+    name = (f"cuda: {torch.cuda.get_device_name()}" if device.type == "cuda"
+            else f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads")
+    name += f", PyTorch {torch.__version__}"
+    print(f"device: {name}", file=sys.stderr)
+    for method in args.train:
+        widths = ([int(v) for v in args.train_projector.split(",")] if args.train_projector else RECIPE_PROJECTOR[method])
+        times = run(method, batch, encoder_widths, widths, args.warmup, args.runs, device)
+        row = {"op": "train", "variant": method, "shape": [batch] + encoder_widths + widths, "device": name,
+               "warmup": args.warmup, "runs": args.runs, "timing": "wall",
+               "median_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3,
+               "images_per_s": batch / statistics.mean(times)}
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
