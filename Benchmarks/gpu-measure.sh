@@ -5,7 +5,8 @@
 #   3. the same ops before this work: CLBlast untuned, two-pass Sinkhorn, GEMM + top-k kNN;
 #   4. the kernel versions side by side (Sinkhorn's three at small and large B, kNN's two);
 #   5. SGEMM on TF32 tensor cores (--tf32);
-#   6. the PyTorch peer, eager and torch.compile (TF32 off);
+#   6. the PyTorch peer, eager and torch.compile (TF32 off), and SimCLR training steps against
+#      PyTorch CUDA (ssl-bench --train);
 #   7. the --compare tables (ours / torch) from the files, no device time.
 #
 # usage: bash Benchmarks/gpu-measure.sh [OUT_DIR]     (default: $OUT, else gpu-results)
@@ -110,6 +111,13 @@ step "ssl-bench --tf32 gemm" 60 "$bin/ssl-bench" --device "$device" "${quick[@]}
 # 6. The peer. Eager first (fast); torch.compile compiles in its first, untimed call per workload.
 step "torch eager" 120 python3 Benchmarks/peers/torch_peer.py "${quick[@]}" --variant eager > "$out/torch-eager.jsonl"
 step "torch compile" 240 python3 Benchmarks/peers/torch_peer.py "${quick[@]}" --variant compile > "$out/torch-compile.jsonl"
+
+# 6b. Whole training steps: SimCLR with the 1024→512 MLP, ours and PyTorch CUDA (the table goes
+# to the log; the peer's rows to a file outside $out, which keeps its 8 files).
+train_peer=$(mktemp)
+if step "torch train peer" 60 python3 Benchmarks/peers/torch_train_peer.py --device cuda --train simclr --train-size 512x1024x512 > "$train_peer"; then
+    step "ssl-bench --train simclr" 60 "$bin/ssl-bench" --device "$device" --train simclr --compare "$train_peer" >> "$log"
+fi
 
 # 7. Tables, from the files (no device work).
 peers=()

@@ -12,6 +12,11 @@
 //                     Order: real entries before empty ones (index −1), larger value first, equal
 //                     values by lower index; NaN reads as −∞. Real entries are all distinct, so
 //                     the ranks of real entries never collide.
+// topk_rows_serial:   one work-item per row, for CPU devices (same order, same result): the
+//                     row's k-list is kept sorted in the output itself, and a score enters by
+//                     insertion when it beats the k-th, which after the first columns few do.
+//                     topk_merge's barriers cost PoCL more than the selection (60 000 × 2 000
+//                     scores, k 20: 8 s against 0.3 s).
 // knn_votes:          one work-item per row: Σ exp((s − s_best)/T) into the row's class votes, then
 //                     the first arg-max.
 // distances_from_dots: one work-item per element, in place: euclidean sqrt(max(‖x‖²+‖y‖²−2x·y, 0))
@@ -107,6 +112,39 @@ __kernel void topk_merge(__global const float* scores, const int cols, const int
         const long g = (long)row * k + p;
         out_values[g] = list_v[cur * k + p];
         out_indices[g] = (float)list_i[cur * k + p];
+    }
+}
+
+__kernel void topk_rows_serial(__global const float* scores, const int rows, const int cols, const int column_offset,
+                               __global const float* run_values, __global const float* run_indices,
+                               const int has_running, __global float* out_values, __global float* out_indices,
+                               const int k) {
+    const int row = get_global_id(0);
+    if (row >= rows) return;
+    __global const float* srow = scores + (long)row * cols;
+    __global float* lv = out_values + (long)row * k;
+    __global float* li = out_indices + (long)row * k;
+    for (int p = 0; p < k; p++) {
+        lv[p] = has_running ? run_values[(long)row * k + p] : -INFINITY;
+        li[p] = has_running ? run_indices[(long)row * k + p] : -1.0f;
+    }
+    float worst_v = lv[k - 1];
+    int worst_i = (int)li[k - 1];
+    for (int j = 0; j < cols; j++) {
+        float v = srow[j];
+        if (isnan(v)) v = -INFINITY;
+        const int idx = column_offset + j;
+        if (!topk_better(v, idx, worst_v, worst_i)) continue;
+        int p = k - 1;
+        while (p > 0 && topk_better(v, idx, lv[p - 1], (int)li[p - 1])) {
+            lv[p] = lv[p - 1];
+            li[p] = li[p - 1];
+            p--;
+        }
+        lv[p] = v;
+        li[p] = (float)idx;
+        worst_v = lv[k - 1];
+        worst_i = (int)li[k - 1];
     }
 }
 

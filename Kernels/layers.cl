@@ -16,10 +16,11 @@
 //                           gathering over the windows that cover it.
 // All sums accumulate in float; the host checks every size against the 32-bit index range.
 
-__kernel void bias_add(__global float* x, __global const float* bias, const int count, const int channels,
-                       const int inner) {
-    const int gid = get_global_id(0);
-    if (gid < count) x[gid] += bias[gid / inner % channels];
+// Over (s, c, n) of x (N, C, inner), so that no work-item divides to find its channel.
+__kernel void bias_add(__global float* x, __global const float* bias) {
+    const int s = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    const int inner = get_global_size(0), channels = get_global_size(1);
+    x[((long)n * channels + c) * inner + s] += bias[c];
 }
 
 // dbias[c] += Σ_{n,s} dy[n, c, s].

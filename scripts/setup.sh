@@ -7,6 +7,7 @@ packages=(
     ocl-icd-opencl-dev opencl-headers  # the OpenCL ICD loader and headers
     libclblast-dev                     # CLBlast: GEMM on any OpenCL device
     pocl-opencl-icd                    # an OpenCL device on any CPU (tests and CI run kernels here)
+    libopenblas0-pthread               # OpenBLAS: the GEMM of CPU devices (dlopened; GPUs use CLBlast)
     zlib1g-dev                         # gzip-compressed IDX data sets
     dataset-fashion-mnist              # the main job's data (/usr/share/datasets/fashion-mnist)
     openmpi-bin libopenmpi-dev         # Open MPI: mpirun and libmpi for data-parallel runs and the 2-rank tests

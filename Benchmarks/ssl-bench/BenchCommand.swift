@@ -87,6 +87,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Write one JSON object per line instead of the table.")
     var json = false
 
+    @Flag(help: "After each row, where the timed runs spent the device's time: per kernel, GEMM, transfers, idle share (OpenCL).")
+    var profile = false
+
     @Flag(help: "CI-sized defaults: small sizes, 1 warm-up, 3 runs; seconds on a CPU OpenCL device.")
     var quick = false
 
@@ -157,7 +160,7 @@ struct BenchCommand: ParsableCommand {
         let report: any Report = json ? JSONLinesReport() : TableReport(workloads: plan, backend: backend)
         report.begin()
         for workload in plan {
-            report.write(try runner.measure(workload))
+            report.write(try runner.measure(workload, printsProfile: profile))
         }
     }
 
@@ -200,7 +203,8 @@ struct BenchCommand: ParsableCommand {
     /// same methods (with `--compare`, the sizes come from the files).
     private func runTraining() throws {
         let backend = try makeBackend()
-        let runner = TrainRunner(backend: backend, warmup: warmup ?? (quick ? 2 : 5), steps: runs ?? (quick ? 5 : 30))
+        let runner = TrainRunner(backend: backend, warmup: warmup ?? (quick ? 2 : 5), steps: runs ?? (quick ? 5 : 30),
+                                 printsProfile: profile)
         printError("train: \(runner.warmup) untimed steps, then \(runner.steps) timed; synthetic 1×28×28 images")
         if !compareFiles.isEmpty {
             let peers = try PeerResults(reading: compareFiles)

@@ -47,7 +47,9 @@ struct Runner {
     let warmup: Int
     let runs: Int
 
-    func measure(_ workload: Workload) throws -> Measurement {
+    /// - Parameter printsProfile: print to standard error, after timing, the device time of the
+    ///   timed runs by command (OpenCL only).
+    func measure(_ workload: Workload, printsProfile: Bool = false) throws -> Measurement {
         let host = workload.inputs()
         let call = try workload.bind(backend, host)
         // Validating first also pays one-time costs (kernel builds, CLBlast's compilation)
@@ -57,7 +59,14 @@ struct Runner {
         try backend.synchronize()
 
         let stopwatch = Stopwatch(for: backend, wallClock: workload.wallClock)
+        let context = printsProfile ? (backend as? OpenCLBackend)?.context : nil
+        context?.beginProfile()
+        let started = Date()
         let times = try (0..<runs).map { _ in try stopwatch.time { _ = try call() } }
+        if let context {
+            printError("profile of \(workload.op.rawValue) \(workload.shapeText), \(runs) runs:\n"
+                       + (try context.endProfile().table(wallSeconds: Date().timeIntervalSince(started))))
+        }
         return Measurement(workload: workload,
                            variant: (backend as? OpenCLBackend).map { workload.openCLVariant(on: $0) } ?? "reference",
                            device: backend.name, warmup: warmup, runs: runs, timing: stopwatch.clock,

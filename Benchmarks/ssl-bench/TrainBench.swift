@@ -80,11 +80,15 @@ struct TrainRunner {
     let backend: any Backend
     let warmup: Int
     let steps: Int
+    /// Print the timed steps' device profile to standard error (OpenCL only).
+    var printsProfile = false
 
     func measure(_ benchmark: TrainBenchmark) throws -> TrainMeasurement {
+        // One step more than timed: the Trainer reads each loss after enqueuing the next step, so
+        // the last step's read comes without a next one and would time as nothing.
         var config = benchmark.config
-        config.steps = warmup + steps
-        let images = benchmark.batch * (warmup + steps)
+        config.steps = warmup + steps + 1
+        let images = benchmark.batch * (warmup + steps + 1)
         let data = TrainingData(train: try Self.noise(count: images, seed: 1), evalTrain: try Self.noise(count: 64, seed: 2),
                                 evalTest: try Self.noise(count: 64, seed: 3), normalization: .identity(channels: 1))
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ssl-bench-train-\(UUID().uuidString)").path
@@ -92,23 +96,28 @@ struct TrainRunner {
 
         let openCL = backend as? OpenCLBackend
         let progress = ProgressReporter(silent: true)
-        var marks: [Date] = []
+        var marks: [Int: Date] = [:]  // by global step; 0 is the start
         var profile: DeviceProfile? = nil
         var failure: Error? = nil
         // Step `warmup` ends the untimed part; the profile covers exactly the timed steps.
         progress.onStep = { global in
-            marks.append(Date())
+            marks[global] = Date()
             if global == warmup { openCL?.context.beginProfile() }
             if global == warmup + steps, let openCL {
                 do { profile = try openCL.context.endProfile() } catch { failure = error }
             }
         }
         let trainer = try Trainer(config: config, data: data, backend: backend, outputFolder: folder, progress: progress)
+        marks[0] = Date()
+        if warmup == 0 { openCL?.context.beginProfile() }
         try trainer.run()
         if let failure { throw failure }
-        let timed = Array(marks.suffix(steps + 1))
+        let timed = (warmup...(warmup + steps)).map { marks[$0]! }
         let durations = zip(timed.dropFirst(), timed).map { $0.timeIntervalSince($1) }.sorted()
         let wall = timed.last!.timeIntervalSince(timed.first!)
+        if printsProfile, let profile {
+            printError("profile of \(benchmark.method.rawValue) \(benchmark.shapeText):\n" + profile.table(wallSeconds: wall, steps: steps))
+        }
         return TrainMeasurement(benchmark: benchmark, device: backend.name, warmup: warmup, steps: steps,
                                 median: durations[durations.count / 2], min: durations.first!, mean: wall / Double(steps),
                                 deviceBusy: profile.map { $0.deviceSeconds / max(wall, 1e-12) })

@@ -32,7 +32,7 @@ import Testing
         var rng = SeededRandom(seed: UInt64(rows * 1000 + cols + k))
         let scores = rng.uniform(rows * cols)
         let expected = evalBruteTopK(scores, rows: rows, cols: cols, k: k)
-        try forEachBackend { backend in
+        try forEachBackendBothRowForms { backend in
             // Selection copies values, so the comparison is exact.
             let got = try mergedTopK(scores, rows: rows, cols: cols, k: k, chunks: chunks, on: backend)
             #expect(got.values == expected.values, "values \(c) on \(backend.name)")
@@ -49,7 +49,7 @@ import Testing
         for i in stride(from: 0, to: scores.count, by: 7) { scores[i] = .nan }
         scores[5] = 2  // strictly best in row 0 (the grid tops out at 1)
         let expected = evalBruteTopK(scores, rows: rows, cols: cols, k: k)
-        try forEachBackend { backend in
+        try forEachBackendBothRowForms { backend in
             for chunks in [[333], [100, 100, 133], [1, 256, 76]] {
                 let got = try mergedTopK(scores, rows: rows, cols: cols, k: k, chunks: chunks, on: backend)
                 #expect(got.values == expected.values && got.indices == expected.indices, "\(chunks) on \(backend.name)")
@@ -57,7 +57,7 @@ import Testing
             }
         }
         // A row of NaN only: k entries at −∞ in index order, none empty.
-        try forEachBackend { backend in
+        try forEachBackendBothRowForms { backend in
             let r = try backend.topK(try backend.upload([.nan, .nan, .nan], shape: [1, 3]), k: 2, columnOffset: 10, merging: nil)
             #expect(try backend.download(r.indices) == [10, 11])
         }

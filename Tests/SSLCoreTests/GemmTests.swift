@@ -31,9 +31,17 @@ private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
     /// for CLBlast's indirect (padded, tiled) kernel rather than the direct one.
     static let shapes: [(Int, Int, Int)] = [(1, 1, 1), (7, 13, 5), (33, 65, 17), (64, 64, 64), (129, 31, 257), (2, 97, 1), (513, 257, 385)]
 
-    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL), arguments: shapes)
-    func parity(_ s: (Int, Int, Int)) throws {
-        let cl = TestBackends.openCL!, ref = TestBackends.reference
+    /// The GEMMs the test device can run: CLBlast everywhere, the host BLAS on a CPU device that
+    /// runs native kernels (where it is the default, so CLBlast is forced here to stay checked).
+    static var variants: [GemmVariant] {
+        guard let device = TestBackends.openCL?.device else { return [] }
+        return GemmVariant.automatic(for: device) == .blas ? [.clblast, .blas] : [.clblast]
+    }
+
+    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL), arguments: shapes, variants)
+    func parity(_ s: (Int, Int, Int), variant: GemmVariant) throws {
+        let cl = OpenCLBackend(context: TestBackends.openCL!.context, kernels: KernelChoices(gemm: variant))
+        let ref = TestBackends.reference
         var rng = SeededRandom(seed: UInt64(s.0 * 1_000_003 + s.1 * 1009 + s.2))
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
             let aShape = ta ? [s.2, s.0] : [s.0, s.2], bShape = tb ? [s.1, s.2] : [s.2, s.1]
@@ -47,8 +55,33 @@ private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
             }
             let expected = results[0].map(Double.init)
             assertClose(results[1], expected, shape: [s.0, s.1], expectedShape: [s.0, s.1], rtol: 0,
-                        atol: gemmRelative * maxAbs(expected), "gemm \(s) ta \(ta) tb \(tb)")
+                        atol: gemmRelative * maxAbs(expected), "gemm \(variant) \(s) ta \(ta) tb \(tb)")
         }
+    }
+
+    @Test("the host-BLAS GEMM: A and B one buffer (Z·Zᵀ), C written in place over pooled buffers, refused where it cannot run",
+          .enabled(if: TestBackends.hasOpenCL))
+    func hostBLAS() throws {
+        let device = TestBackends.openCL!
+        let blas = OpenCLBackend(context: device.context, kernels: KernelChoices(gemm: .blas))
+        guard GemmVariant.automatic(for: device.device) == .blas else {
+            let error = #expect(throws: SSLError.self) { _ = try blas.matmul(try blas.zeros([2, 2]), try blas.zeros([2, 2])) }
+            #expect(error?.description.contains("SSL_GEMM=blas") == true, "\(String(describing: error))")
+            return
+        }
+        var rng = SeededRandom(seed: 8)
+        let zv = rng.uniform(37 * 11)
+        let ref = TestBackends.reference
+        // The same buffer as A and B, several GEMMs queued before one read, sizes that reuse pooled buffers.
+        let z = try blas.upload(zv, shape: [37, 11]), zr = try ref.upload(zv, shape: [37, 11])
+        var outputs: [Tensor] = []
+        for _ in 0..<3 { outputs.append(try blas.matmul(z, z, transposeB: true)) }
+        let expected = try ref.download(try ref.matmul(zr, zr, transposeB: true)).map(Double.init)
+        for out in outputs {
+            assertClose(try blas.download(out), expected, shape: out.shape, expectedShape: [37, 37], rtol: 0,
+                        atol: gemmRelative * maxAbs(expected), "Z·Zᵀ on the host BLAS")
+        }
+        #expect(blas.gemmDescription.contains("host BLAS"), "\(blas.gemmDescription)")
     }
 
     @Test("beta = 0 never reads C, even when it holds NaN")

@@ -23,14 +23,19 @@ private let tolerance = 1e-5
         }
         for (name, op) in ops {
             let expected = try op(ref, try ref.upload(values, shape: shape))
-            let actual = try op(cl, try cl.upload(values, shape: shape))
-            try assertClose(actual, on: cl, expected, on: ref, rtol: tolerance, atol: tolerance * 10, "\(name) \(shape)")
+            // A work-group per row and one work-item per row, whichever the device picks.
+            for serial in [false, true] {
+                let form = OpenCLBackend(context: cl.context, kernels: KernelChoices(serialRows: serial))
+                let actual = try op(form, try form.upload(values, shape: shape))
+                try assertClose(actual, on: form, expected, on: ref, rtol: tolerance, atol: tolerance * 10,
+                                "\(name) \(shape) serial rows \(serial)")
+            }
         }
     }
 
     @Test("softmax rows sum to 1 and stay finite for large logits")
     func softmaxStable() throws {
-        try forEachBackend { backend in
+        try forEachBackendBothRowForms { backend in
             let x = try backend.upload([1000, 999, -1000, 0, 0, 0], shape: [2, 3])
             let p = try backend.download(try backend.softmax(x))
             #expect(p.allSatisfy { $0.isFinite })
@@ -42,7 +47,7 @@ private let tolerance = 1e-5
 
     @Test("l2Normalize divides by max(norm, eps) like F.normalize")
     func normalizeEps() throws {
-        try forEachBackend { backend in
+        try forEachBackendBothRowForms { backend in
             let x = try backend.upload([3, 4, 0, 0], shape: [2, 2])
             #expect(try backend.download(try backend.l2Normalize(x, eps: 1e-12)) == [0.6, 0.8, 0, 0])
         }
@@ -50,7 +55,7 @@ private let tolerance = 1e-5
 
     @Test("sums and means have the reduced shape; bad axes are errors")
     func reduceShapes() throws {
-        try forEachBackend { backend in
+        try forEachBackendBothRowForms { backend in
             let x = try backend.upload((0..<24).map(Float.init), shape: [2, 3, 4])
             let s1 = try backend.sum(x, axis: 1)
             #expect(s1.shape == [2, 4])

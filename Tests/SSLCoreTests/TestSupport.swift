@@ -105,6 +105,20 @@ var allBackends: [any Backend] {
     [TestBackends.reference] + (TestBackends.openCL.map { [$0] } ?? [])
 }
 
+/// The reference, then the OpenCL device twice: its row kernels and topK with a work-group per
+/// row, then with one work-item per row (``KernelChoices/serialRows``), so that both forms are
+/// checked whichever the device picks.
+var allBackendsBothRowForms: [any Backend] {
+    [TestBackends.reference] + (TestBackends.openCL.map { device in
+        [false, true].map { OpenCLBackend(context: device.context, kernels: KernelChoices(serialRows: $0)) }
+    } ?? [])
+}
+
+/// Runs `body` once per backend of ``allBackendsBothRowForms``.
+func forEachBackendBothRowForms(_ body: (any Backend) throws -> Void) rethrows {
+    for backend in allBackendsBothRowForms { try body(backend) }
+}
+
 /// Runs `body` once per backend, naming the backend in its failures.
 func forEachBackend(_ body: (any Backend) throws -> Void) rethrows {
     for backend in allBackends { try body(backend) }

@@ -19,17 +19,21 @@ public struct KernelChoices: Equatable, Sendable {
     /// Per-channel reductions over (N, F) (batch norm, bias gradient) by one work-item per column
     /// (true) or one work-group per channel (false); nil: columns on CPU devices only.
     public var columnReductions: Bool?
+    /// Row kernels (and topK) with one work-item per row (true) or a work-group per row (false);
+    /// nil: one per row on CPU devices when there are rows enough for every core.
+    public var serialRows: Bool?
 
     /// The environment variables read by ``init(environment:)``.
     public static let sinkhornVariable = "SSL_SINKHORN", knnVariable = "SSL_KNN", gemmVariable = "SSL_GEMM"
 
     /// Every choice automatic unless given.
     public init(sinkhorn: SinkhornVariant? = nil, knn: KNNVariant? = nil, gemm: GemmVariant? = nil,
-                columnReductions: Bool? = nil) {
+                columnReductions: Bool? = nil, serialRows: Bool? = nil) {
         self.sinkhorn = sinkhorn
         self.knn = knn
         self.gemm = gemm
         self.columnReductions = columnReductions
+        self.serialRows = serialRows
     }
 
     /// The choices named by `SSL_SINKHORN` (two-pass, one-pass, one-group), `SSL_KNN` (fused,

@@ -6,6 +6,15 @@ extension OpenCLBackend {
         let op = "topK"
         let (rows, cols) = try EvalReference.validateTopK(scores.shape, k: k, columnOffset: columnOffset, running: running)
         let values = try empty([rows, k]), indices = try empty([rows, k])
+        if rowsRunSerially(rows) {
+            let s = try arg(scores, op)
+            try launchElements("topk_rows_serial", in: .eval, count: rows, arguments: [
+                s, try int32(rows, op), try int32(cols, op), try int32(columnOffset, op),
+                try running.map { try arg($0.values, op) } ?? s, try running.map { try arg($0.indices, op) } ?? s,
+                .int(running == nil ? 0 : 1), try arg(values, op), try arg(indices, op), try int32(k, op),
+            ])
+            return try TopKResult(values: values, indices: indices)
+        }
         let kernel = try context.kernel("topk_merge", in: .eval)
         // The tile is the work-group: up to 256 scores per step, a power of two for the bitonic sort.
         let local = try groupSize(for: kernel, length: cols)

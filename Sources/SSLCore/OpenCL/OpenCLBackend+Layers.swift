@@ -8,9 +8,10 @@ extension OpenCLBackend {
         let op = "addBias"
         let v = try Shapes.channels(x.shape, op: op)
         try Shapes.perChannel(bias.shape, of: x.shape, op: op, name: "bias")
-        try launchElements("bias_add", in: .layers, count: x.count, arguments: [
-            try arg(x, op), try arg(bias, op), try int32(x.count, op), try int32(v.c, op), try int32(v.inner, op),
-        ])
+        _ = try int32(x.count, op)
+        guard x.count > 0 else { return }
+        try context.launch(try context.kernel("bias_add", in: .layers), name: "bias_add", global: [v.inner, v.c, v.n],
+                           arguments: [try arg(x, op), try arg(bias, op)])
     }
 
     public func biasBackward(_ dY: Tensor, addingInto dBias: Tensor) throws {

@@ -130,9 +130,10 @@ public final class OpenCLBackend: Backend {
     /// every core busy. PoCL runs a group's work-items as loops between barriers, and group_sum's
     /// tree of barriers costs more than a row's own arithmetic (PoCL, 2 cores: ntxent_rows on
     /// 512×512 8.5 ms with 256 work-items a row, 2.0 ms with one; l2_normalize_rows on 512×128
-    /// 1.0 and 0.08 ms; augment_views on 512 views of 28×28 14 and 5 ms).
+    /// 1.0 and 0.08 ms; augment_views on 512 views of 28×28 14 and 5 ms). ``KernelChoices/serialRows``
+    /// overrides it (the tests run both forms everywhere).
     func rowsRunSerially(_ rows: Int) -> Bool {
-        device.kind == .cpu && rows >= 4 * device.computeUnits
+        kernels.serialRows ?? (device.kind == .cpu && rows >= 4 * device.computeUnits)
     }
 
     /// Launches `name` with one work-group of 2^k work-items per row (one work-item where

@@ -163,33 +163,45 @@ public final class Trainer {
                 return (batch, try pipeline.plan(epoch: epoch, indices: mine, imageHeight: image.0, imageWidth: image.1), global)
             }
             var windowStart = Date(), windowImages = 0
+            // Each step's loss is read back after the next step is enqueued, so that the device
+            // never waits for the host between steps; the step log, the progress line and the
+            // NaN check run one step behind, and every step is read before the epoch ends.
+            var pending: (loss: Tensor, step: Int, globalStep: Int, lr: Double, images: Int)? = nil
+            func finishPending() throws {
+                guard let p = pending else { return }
+                pending = nil
+                let loss = try group.mean(Double(try backend.download(p.loss)[0]))
+                guard loss.isFinite else {
+                    throw SSLError.nonFinite(what: "the \(config.method.rawValue) loss at epoch \(epoch) step \(p.step) (lower the learning rate?)")
+                }
+                history.losses.append(loss)
+                try log?.append(step: p.globalStep, epoch: epoch, loss: loss, lr: p.lr)
+                history.communicationBytesPerStep = group.takeTraffic()
+                images += p.images
+                windowImages += p.images
+                let rate = Double(windowImages) / max(Date().timeIntervalSince(windowStart), 1e-9)
+                if windowImages >= 20 * config.batchSize { (windowStart, windowImages) = (Date(), 0) }
+                if writesFiles {
+                    let elapsed = max(Date().timeIntervalSince(started), 1e-9), waited = group.waitSeconds - waitBefore
+                    progress.step(epoch: epoch + 1, epochs: config.epochs, step: p.step + 1, stepsPerEpoch: stepsPerEpoch,
+                                  globalStep: p.globalStep + 1, totalSteps: stopStep, loss: loss, imagesPerSecond: rate,
+                                  extra: group.size == 1 ? "" : String(format: "%d ranks, comm wait %.0f%%", group.size,
+                                                                       100 * waited / elapsed))
+                }
+            }
             while position.step < stepsPerEpoch && position.globalStep < stopStep, let (batch, plan, global) = try batches.next() {
                 let indices = batch.indices
                 let context = StepContext(backend: backend, epoch: epoch, step: position.step, globalStep: position.globalStep,
                                           stepsPerEpoch: stepsPerEpoch, totalSteps: totalSteps, indices: indices,
                                           globalIndices: global, group: group)
                 let lr = try schedule.learningRate(at: position.globalStep)
-                let loss = try trainStep(batch, plan: plan, context: context, lr: lr)
-                guard loss.isFinite else {
-                    throw SSLError.nonFinite(what: "the \(config.method.rawValue) loss at epoch \(epoch) step \(position.step) (lower the learning rate?)")
-                }
-                history.losses.append(loss)
-                try log?.append(step: position.globalStep, epoch: epoch, loss: loss, lr: lr)
-                history.communicationBytesPerStep = group.takeTraffic()
+                let loss = try enqueueStep(batch, plan: plan, context: context, lr: lr)
+                try finishPending()
+                pending = (loss, position.step, position.globalStep, lr, global.count)
                 position.step += 1
                 position.globalStep += 1
-                images += global.count
-                windowImages += global.count
-                let rate = Double(windowImages) / max(Date().timeIntervalSince(windowStart), 1e-9)
-                if windowImages >= 20 * config.batchSize { (windowStart, windowImages) = (Date(), 0) }
-                if writesFiles {
-                    let elapsed = max(Date().timeIntervalSince(started), 1e-9), waited = group.waitSeconds - waitBefore
-                    progress.step(epoch: epoch + 1, epochs: config.epochs, step: position.step, stepsPerEpoch: stepsPerEpoch,
-                                  globalStep: position.globalStep, totalSteps: stopStep, loss: loss, imagesPerSecond: rate,
-                                  extra: group.size == 1 ? "" : String(format: "%d ranks, comm wait %.0f%%", group.size,
-                                                                       100 * waited / elapsed))
-                }
             }
+            try finishPending()
             let finishedEpoch = position.step == stepsPerEpoch
             if finishedEpoch { position = (epoch + 1, 0, position.globalStep) }
             let last = position.globalStep >= stopStep
@@ -236,6 +248,11 @@ public final class Trainer {
 
     /// One optimizer step on `batch` with the views of `plan`; returns the loss.
     func trainStep(_ batch: HostBatch, plan: AugmentPlan, context: StepContext, lr: Double) throws -> Double {
+        try group.mean(Double(try backend.download(try enqueueStep(batch, plan: plan, context: context, lr: lr))[0]))
+    }
+
+    /// Enqueues one optimizer step; returns its loss, still on the device (this rank's share).
+    private func enqueueStep(_ batch: HostBatch, plan: AugmentPlan, context: StepContext, lr: Double) throws -> Tensor {
         let images = try backend.upload(batch.images, shape: batch.shape)
         let views = try splitViews(try objective.augmentation.apply(plan, to: images, on: backend), batch: batch.indices.count)
         for p in objective.parameters { try p.zeroGradient(on: backend) }
@@ -245,7 +262,7 @@ public final class Trainer {
         try objective.beforeOptimizer(context)
         try optimizer.step(lr: lr, skipping: frozen)
         try objective.afterStep(context)
-        return try group.mean(Double(try backend.download(loss)[0]))
+        return loss
     }
 
     /// The pipeline's outputs (one tensor per crop size, view-major) as one tensor per view, in view order.
