@@ -25,10 +25,10 @@ peer Benchmarks/peers/torch_train_peer.py --train simclr --train-size 256x1024x5
 "$bench" --train simclr --compare "$out/torch-train-1024.jsonl"
 
 echo "== --preset cpu recipes (MLP 512→256, batch 256): ours against PyTorch CPU"
-methods=(simclr barlow vicreg)
+methods=(simclr barlow vicreg byol simsiam)
 peer Benchmarks/peers/torch_train_peer.py "${methods[@]/#/--train=}" > "$out/torch-train-cpu.jsonl"
 "$bench" "${methods[@]/#/--train=}" --compare "$out/torch-train-cpu.jsonl"
 
-echo "== every method's steps, ours alone (the peer has no model of the others yet)"
+echo "== every method's steps, ours alone (the peer implements five)"
 "$bench" --train simclr --train moco --train memorybank --train swav --train deepcluster --train sela \
     --train byol --train simsiam --train dino --train barlow --train vicreg

@@ -17,6 +17,11 @@ weight decay 1e-4; crops of 70-100 %. Methods:
           facebookresearch/barlowtwins (lambda 0.0051, BN without affine, C = z1ᵀz2 / N).
   vicreg  expander (Linear, BN, ReLU) x 2, Linear without bias; loss of facebookresearch/vicreg
           (25, 25, 1).
+  byol    projector and predictor Linear, BN, ReLU, Linear (1024 -> 128); a target encoder and
+          projector updated by EMA (tau 0.996) after each step; 2 - 2 cos in both directions.
+  simsiam projector (Linear without bias, BN, ReLU) x 2, Linear without bias, BN without affine
+          (-> 1024); predictor Linear without bias, BN, ReLU, Linear (-> 256 -> 1024);
+          -cos(p, stop-gradient z) / 2 in both directions.
 Augmentation is batched on tensors, as a fast PyTorch pipeline does it: a random resized crop
 (scale 0.7-1, ratio 3/4-4/3) with its flip as one affine_grid + grid_sample (bilinear,
 align_corners=False), then colour jitter with p 0.8 (brightness, contrast, saturation — the last
@@ -43,7 +48,8 @@ torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
 
 # The cpu recipe's projector widths (ShortRunRecipe.table), so that the shape names the network.
-RECIPE_PROJECTOR = {"simclr": [128], "barlow": [1024, 1024, 1024], "vicreg": [1024, 1024, 1024]}
+RECIPE_PROJECTOR = {"simclr": [128], "barlow": [1024, 1024, 1024], "vicreg": [1024, 1024, 1024],
+                    "byol": [1024, 128], "simsiam": [1024, 256]}
 
 
 def mlp_encoder(widths):
@@ -109,10 +115,57 @@ def vicreg(x, y, sim=25.0, std=25.0, cov=1.0):
     return sim * repr_loss + std * std_loss + cov * cov_loss
 
 
-LOSSES = {"simclr": nt_xent, "barlow": barlow_twins, "vicreg": vicreg}
+def byol_loss(p, z):
+    return (2 - 2 * F.cosine_similarity(p, z.detach(), dim=-1)).mean()
 
 
-def augment(images, generator, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3), jitter=(0.4, 0.4, 0.4), mean=0.0, std=1.0):
+def simsiam_loss(p, z):
+    return -F.cosine_similarity(p, z.detach(), dim=-1).mean() / 2
+
+
+class Siamese(nn.Module):
+    """BYOL (with an EMA target) or SimSiam: encoder + projector, a predictor on top."""
+
+    def __init__(self, method, encoder_widths, widths):
+        super().__init__()
+        d = encoder_widths[-1]
+        hidden, out = widths
+        if method == "byol":
+            mlp = lambda i: head([i, hidden, out], batch_norm=True, bias_hidden=True, bias_last=True)
+            self.online = nn.Sequential(mlp_encoder(encoder_widths), mlp(d))
+            self.predictor = mlp(out)
+            self.target = nn.Sequential(mlp_encoder(encoder_widths), mlp(d))
+            self.target.load_state_dict(self.online.state_dict())
+            self.target.requires_grad_(False)
+        else:
+            projector = head([d, d, d, hidden], batch_norm=True, bias_hidden=False, bias_last=False)
+            self.online = nn.Sequential(mlp_encoder(encoder_widths), projector, nn.BatchNorm1d(hidden, affine=False))
+            self.predictor = nn.Sequential(nn.Linear(hidden, out, bias=False), nn.BatchNorm1d(out), nn.ReLU(),
+                                           nn.Linear(out, hidden))
+            self.target = None
+        self.method = method
+
+    def loss(self, v1, v2):
+        z1, z2 = self.online(v1), self.online(v2)
+        p1, p2 = self.predictor(z1), self.predictor(z2)
+        if self.target is None:
+            return simsiam_loss(p1, z2) + simsiam_loss(p2, z1)
+        with torch.no_grad():
+            t1, t2 = self.target(v1), self.target(v2)
+        return byol_loss(p1, t2) + byol_loss(p2, t1)
+
+    @torch.no_grad()
+    def after_step(self, tau=0.996):
+        if self.target is not None:
+            for t, o in zip(self.target.parameters(), self.online.parameters()):
+                t.mul_(tau).add_(o, alpha=1 - tau)
+
+
+LOSSES = {"simclr": nt_xent, "barlow": barlow_twins, "vicreg": vicreg, "byol": None, "simsiam": None}
+
+
+def augment(images, generator, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3), jitter=(0.4, 0.4, 0.4), solarize=0.0,
+            mean=0.0, std=1.0):
     """One view of every image, batched: crop + flip as an affine resampling, then jitter."""
     n, device = images.shape[0], images.device
     u = lambda: torch.rand(n, generator=generator, device=device)
@@ -138,16 +191,23 @@ def augment(images, generator, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3), jitter=(0
     gray_mean = jittered.mean(dim=(1, 2, 3), keepdim=True)
     jittered = (c.view(n, 1, 1, 1) * jittered + (1 - c.view(n, 1, 1, 1)) * gray_mean).clamp(0, 1)
     x = torch.where(apply, jittered, x)
+    if solarize > 0:
+        x = torch.where((u() < solarize).view(n, 1, 1, 1) & (x >= 0.5), 1 - x, x)
     return (x - mean) / std
 
 
 def run(method, batch, encoder_widths, projector_widths, warmup, steps, device):
     torch.manual_seed(0)
     generator = torch.Generator(device=device).manual_seed(1)
-    encoder = mlp_encoder(encoder_widths)
-    network = nn.Sequential(encoder, projector(method, encoder_widths[-1], projector_widths)).to(device)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=1e-3 * batch / 256, weight_decay=1e-4)
-    loss_fn = LOSSES[method]
+    if method in ("byol", "simsiam"):
+        network = Siamese(method, encoder_widths, projector_widths).to(device)
+        loss_fn, after_step = network.loss, network.after_step
+    else:
+        network = nn.Sequential(mlp_encoder(encoder_widths), projector(method, encoder_widths[-1], projector_widths)).to(device)
+        loss_fn = lambda v1, v2: LOSSES[method](network(v1), network(v2))
+        after_step = lambda: None
+    trainable = [p for p in network.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-3 * batch / 256, weight_decay=1e-4)
     data = torch.rand(batch * (warmup + steps), 1, 28, 28, device=device)
     times = []
     for step in range(warmup + steps):
@@ -155,11 +215,13 @@ def run(method, batch, encoder_widths, projector_widths, warmup, steps, device):
             torch.cuda.synchronize()
         start = time.perf_counter()
         images = data[step * batch:(step + 1) * batch]
-        v1, v2 = augment(images, generator), augment(images, generator)
+        # BYOL's and SimSiam's second view is solarised with p 0.2 (the library's byol views).
+        v1, v2 = augment(images, generator), augment(images, generator, solarize=0.2 if method in ("byol", "simsiam") else 0)
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(network(v1), network(v2))
+        loss = loss_fn(v1, v2)
         loss.backward()
         optimizer.step()
+        after_step()
         value = loss.item()
         if step >= warmup:
             times.append(time.perf_counter() - start)

@@ -135,4 +135,40 @@ struct BenchCLITests {
         let ratios = offline.output.split(separator: "\n").filter { $0.hasPrefix("ntxent") || $0.hasPrefix("knn") }
         #expect(ratios.count == 2 && ratios.allSatisfy { $0.hasSuffix("1.00") }, "\(offline.output)")
     }
+
+    /// Tiny steps on the device the tests use: the rows carry the method, the network's shape and
+    /// images/s; --compare matches a peer's rows by (method, shape) and prints ours/peer.
+    @Test("--train times whole steps, writes train rows, profiles them, and compares with a peer's rows")
+    func trainSteps() throws {
+        let device = TestBackends.hasOpenCL ? "opencl" : "reference"
+        let run = try runBench(["--device", device, "--json", "--train", "simclr", "--train", "barlow", "--train-size", "16x12x8",
+                                "--train-projector", "6,6,6", "--warmup", "1", "--runs", "2"])
+        // barlow takes three projector widths, simclr one: --train-projector must fit every method given.
+        #expect(run.status != 0 && run.error.contains("--train-projector"), "\(run.error)")
+
+        let simclr = try runBench(["--device", device, "--json", "--train", "simclr", "--train-size", "16x12x8",
+                                   "--warmup", "1", "--runs", "2", "--profile"])
+        #expect(simclr.status == 0, "\(simclr.error)")
+        let rows = try jsonLines(simclr.output)
+        #expect(rows.count == 1)
+        let row = try #require(rows.first)
+        #expect(row["op"] as? String == "train" && row["variant"] as? String == "simclr")
+        #expect(row["shape"] as? [Int] == [16, 12, 8, 128], "\(row)")
+        let rate = try #require(row["images_per_s"] as? Double), median = try #require(row["median_ms"] as? Double)
+        #expect(rate > 0 && median > 0)
+        if TestBackends.hasOpenCL {
+            #expect(simclr.error.contains("profile of simclr 16x12x8x128") && simclr.error.contains("device busy"), "\(simclr.error)")
+        }
+
+        // A peer row ten times as fast as ours: ours/peer is printed, about 0.1.
+        let peer = row.merging(["device": "peer", "median_ms": median / 10, "images_per_s": rate * 10]) { $1 }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("train-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try String(decoding: try JSONSerialization.data(withJSONObject: peer), as: UTF8.self).write(to: file, atomically: true, encoding: .utf8)
+        let compared = try runBench(["--device", device, "--train", "simclr", "--warmup", "1", "--runs", "2", "--compare", file.path])
+        #expect(compared.status == 0, "\(compared.error)")
+        let line = try #require(compared.output.split(separator: "\n").first { $0.hasPrefix("simclr") }, "\(compared.output)")
+        let ratio = try #require(Double(line.split(separator: " ").last.map(String.init) ?? ""))
+        #expect(ratio > 0 && ratio < 1, "\(line)")
+    }
 }

@@ -162,3 +162,28 @@ private func runSSL(_ arguments: [String], environment extra: [String: String] =
         #expect(op.status != 0 && op.output.contains("\(bad): not a GEMM tuning file: not valid JSON"), "\(op.output)")
     }
 }
+
+/// The host BLAS is loaded once per process, so its absence is tested in `ssl` subprocesses.
+@Suite(.enabled(if: TestBackends.hasOpenCL)) struct HostBLASCLITests {
+    @Test("without a loadable BLAS, auto falls back to CLBlast and says why; SSL_GEMM=blas is an error naming the library")
+    func missingLibrary() throws {
+        let missing = [HostBLAS.libraryVariable: "/nonexistent/libopenblas.so.0"]
+        let devices = try runSSL(["devices"], environment: missing)
+        #expect(devices.status == 0 && devices.output.contains("gemm: CLBlast"), "\(devices.output)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("blas-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let a = folder.appendingPathComponent("a.npy").path, c = folder.appendingPathComponent("c.npy").path
+        try NumPy.write([Float]([1, 2, 3, 4, 5, 6]), shape: [2, 3], to: a)
+        let gemm = ["op", "gemm", "--a", a, "--b", a, "--transpose-b", "--device", "opencl", "--out", c]
+        let fallback = try runSSL(gemm, environment: missing)
+        #expect(fallback.status == 0 && fallback.output.contains("gemm: CLBlast"), "\(fallback.output)")
+        #expect(try NumPy.read(c).floats() == [14, 32, 32, 77])
+        let forced = try runSSL(gemm, environment: missing.merging([KernelChoices.gemmVariable: "blas"]) { $1 })
+        #expect(forced.status != 0 && forced.output.contains("/nonexistent/libopenblas.so.0"), "\(forced.output)")
+        guard TestBackends.openCL!.device.kind == .cpu && TestBackends.openCL!.device.runsNativeKernels else { return }
+        #expect(devices.output.contains("the host BLAS would be faster here"), "\(devices.output)")
+        let blas = try runSSL(gemm)
+        #expect(blas.status == 0 && blas.output.contains("gemm: host BLAS"), "\(blas.output)")
+    }
+}
