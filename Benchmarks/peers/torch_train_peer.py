@@ -22,6 +22,22 @@ weight decay 1e-4; crops of 70-100 %. Methods:
   simsiam projector (Linear without bias, BN, ReLU) x 2, Linear without bias, BN without affine
           (-> 1024); predictor Linear without bias, BN, ReLU, Linear (-> 256 -> 1024);
           -cos(p, stop-gradient z) / 2 in both directions.
+  moco    MoCo v2: query encoder + Linear(d, d), ReLU, Linear(d, 128); key encoder by EMA
+          (m 0.99); InfoNCE, T 0.2, against a queue of 4096 keys; the batch's keys enqueued.
+  swav    projection Linear(d, 512), BN, ReLU, Linear(512, 128), normalised; 100 prototypes
+          (rows normalised before each step); codes by Sinkhorn-Knopp (eps 0.05, 3 iterations,
+          no gradient); swapped prediction, T 0.1; two global crops, no local ones.
+  dino    head Linear, GELU, Linear, GELU, Linear (-> 512 -> 512 -> 128), normalised, weight-normed
+          Linear(128, 1024) without bias; a teacher by EMA (0.996); the DINO cross-entropy with
+          centring (student T 0.1, teacher T 0.04, centre momentum 0.9); gradients clipped to
+          norm 3 per parameter; two global crops.
+  memorybank  encoder -> Linear(d, 128), normalised; one view; the exact softmax (T 0.07) over a
+          bank holding one row per training image, whose rows of the batch move towards the new
+          embeddings (momentum 0.5) and are normalised again.
+  deepcluster, sela  encoder -> Linear(d, 100); cross-entropy on fixed pseudo-labels (made per
+          epoch by k-means or Sinkhorn, outside the timed steps, as ssl-bench's warm-up holds
+          them); one view of crop and flip only; DeepCluster on SGD 0.05, momentum 0.9, weight
+          decay 1e-5.
 Augmentation is batched on tensors, as a fast PyTorch pipeline does it: a random resized crop
 (scale 0.7-1, ratio 3/4-4/3) with its flip as one affine_grid + grid_sample (bilinear,
 align_corners=False), then colour jitter with p 0.8 (brightness, contrast, saturation — the last
@@ -49,7 +65,8 @@ torch.backends.cudnn.allow_tf32 = False
 
 # The cpu recipe's projector widths (ShortRunRecipe.table), so that the shape names the network.
 RECIPE_PROJECTOR = {"simclr": [128], "barlow": [1024, 1024, 1024], "vicreg": [1024, 1024, 1024],
-                    "byol": [1024, 128], "simsiam": [1024, 256]}
+                    "byol": [1024, 128], "simsiam": [1024, 256], "moco": [128], "swav": [512, 128],
+                    "dino": [512, 128], "memorybank": [128], "deepcluster": [], "sela": []}
 
 
 def mlp_encoder(widths):
@@ -161,7 +178,148 @@ class Siamese(nn.Module):
                 t.mul_(tau).add_(o, alpha=1 - tau)
 
 
-LOSSES = {"simclr": nt_xent, "barlow": barlow_twins, "vicreg": vicreg, "byol": None, "simsiam": None}
+class MoCo(nn.Module):
+    def __init__(self, encoder_widths, widths, queue=4096, momentum=0.99, temperature=0.2):
+        super().__init__()
+        d = encoder_widths[-1]
+        make = lambda: nn.Sequential(mlp_encoder(encoder_widths), projector("simclr", d, widths))
+        self.query, self.key = make(), make()
+        self.key.load_state_dict(self.query.state_dict())
+        self.key.requires_grad_(False)
+        self.register_buffer("queue", F.normalize(torch.randn(queue, widths[-1]), dim=1))
+        self.pointer, self.momentum, self.temperature = 0, momentum, temperature
+
+    def loss(self, v1, v2):
+        q = F.normalize(self.query(v1), dim=1)
+        with torch.no_grad():
+            k = F.normalize(self.key(v2), dim=1)
+        logits = torch.cat([(q * k).sum(1, keepdim=True), q @ self.queue.T], dim=1) / self.temperature
+        self.keys = k
+        return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
+
+    @torch.no_grad()
+    def after_step(self):
+        for t, o in zip(self.key.parameters(), self.query.parameters()):
+            t.mul_(self.momentum).add_(o, alpha=1 - self.momentum)
+        n = self.keys.shape[0]
+        self.queue[self.pointer:self.pointer + n] = self.keys
+        self.pointer = (self.pointer + n) % self.queue.shape[0]
+
+
+@torch.no_grad()
+def sinkhorn(scores, epsilon=0.05, iterations=3):
+    # facebookresearch/swav main_swav.py distributed_sinkhorn, one process.
+    q = torch.exp(scores / epsilon).T
+    q /= q.sum()
+    k, b = q.shape
+    for _ in range(iterations):
+        q /= q.sum(dim=1, keepdim=True)
+        q /= k
+        q /= q.sum(dim=0, keepdim=True)
+        q /= b
+    return (q * b).T
+
+
+class SwAV(nn.Module):
+    def __init__(self, encoder_widths, widths, prototypes=100, temperature=0.1):
+        super().__init__()
+        d = encoder_widths[-1]
+        self.encoder = mlp_encoder(encoder_widths)
+        self.head = nn.Sequential(nn.Linear(d, widths[0]), nn.BatchNorm1d(widths[0]), nn.ReLU(), nn.Linear(widths[0], widths[-1]))
+        self.prototypes = nn.Linear(widths[-1], prototypes, bias=False)
+        self.temperature = temperature
+
+    def loss(self, v1, v2):
+        with torch.no_grad():
+            self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
+        s1 = self.prototypes(F.normalize(self.head(self.encoder(v1)), dim=1))
+        s2 = self.prototypes(F.normalize(self.head(self.encoder(v2)), dim=1))
+        q1, q2 = sinkhorn(s1.detach()), sinkhorn(s2.detach())
+        t = self.temperature
+        return -0.5 * ((q1 * F.log_softmax(s2 / t, dim=1)).sum(1).mean() + (q2 * F.log_softmax(s1 / t, dim=1)).sum(1).mean())
+
+    def after_step(self):
+        pass
+
+
+class DINO(nn.Module):
+    def __init__(self, encoder_widths, widths, prototypes=1024, momentum=0.996):
+        super().__init__()
+        d = encoder_widths[-1]
+        hidden, bottleneck = widths
+
+        def network():
+            mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, bottleneck))
+            last = nn.utils.parametrizations.weight_norm(nn.Linear(bottleneck, prototypes, bias=False))
+            return nn.ModuleDict({"encoder": mlp_encoder(encoder_widths), "mlp": mlp, "last": last})
+
+        self.student, self.teacher = network(), network()
+        self.teacher.load_state_dict(self.student.state_dict())
+        self.teacher.requires_grad_(False)
+        self.register_buffer("center", torch.zeros(1, prototypes))
+        self.momentum = momentum
+
+    @staticmethod
+    def run(net, x):
+        return net["last"](F.normalize(net["mlp"](net["encoder"](x)), dim=-1, p=2))
+
+    def loss(self, v1, v2, student_t=0.1, teacher_t=0.04):
+        s = [self.run(self.student, v) / student_t for v in (v1, v2)]
+        with torch.no_grad():
+            t_out = [self.run(self.teacher, v) for v in (v1, v2)]
+            t = [F.softmax((o - self.center) / teacher_t, dim=-1) for o in t_out]
+            self.center.mul_(0.9).add_(torch.cat(t_out).mean(dim=0, keepdim=True), alpha=0.1)
+        return 0.5 * (torch.sum(-t[0] * F.log_softmax(s[1], dim=-1), dim=-1).mean()
+                      + torch.sum(-t[1] * F.log_softmax(s[0], dim=-1), dim=-1).mean())
+
+    def before_optimizer(self, clip=3.0):
+        for p in self.student.parameters():
+            if p.grad is not None:
+                norm = p.grad.data.norm(2)
+                p.grad.data.mul_(min(clip / (norm + 1e-6), 1))
+
+    @torch.no_grad()
+    def after_step(self):
+        for t, o in zip(self.teacher.parameters(), self.student.parameters()):
+            t.mul_(self.momentum).add_(o, alpha=1 - self.momentum)
+
+
+class MemoryBank(nn.Module):
+    def __init__(self, encoder_widths, widths, size, temperature=0.07, momentum=0.5):
+        super().__init__()
+        self.network = nn.Sequential(mlp_encoder(encoder_widths), nn.Linear(encoder_widths[-1], widths[-1]))
+        self.register_buffer("bank", F.normalize(torch.rand(size, widths[-1]) - 0.5, dim=1))
+        self.temperature, self.momentum = temperature, momentum
+
+    def loss(self, v1, indices):
+        z = F.normalize(self.network(v1), dim=1)
+        self.z, self.indices = z.detach(), indices
+        return F.cross_entropy(z @ self.bank.T / self.temperature, indices)
+
+    @torch.no_grad()
+    def after_step(self):
+        rows = self.bank[self.indices] * self.momentum + self.z * (1 - self.momentum)
+        self.bank[self.indices] = F.normalize(rows, dim=1)
+
+
+class PseudoLabels(nn.Module):
+    """DeepCluster's and SeLA's gradient step: a linear head on pseudo-labels fixed for the epoch."""
+
+    def __init__(self, encoder_widths, size, clusters=100):
+        super().__init__()
+        self.network = nn.Sequential(mlp_encoder(encoder_widths), nn.Linear(encoder_widths[-1], clusters))
+        self.register_buffer("labels", torch.randint(0, clusters, (size,)))
+
+    def loss(self, v1, indices):
+        return F.cross_entropy(self.network(v1), self.labels[indices])
+
+    def after_step(self):
+        pass
+
+
+ONE_VIEW = ("memorybank", "deepcluster", "sela")
+LOSSES = {"simclr": nt_xent, "barlow": barlow_twins, "vicreg": vicreg, "byol": None, "simsiam": None,
+          "moco": None, "swav": None, "dino": None, "memorybank": None, "deepcluster": None, "sela": None}
 
 
 def augment(images, generator, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3), jitter=(0.4, 0.4, 0.4), solarize=0.0,
@@ -199,15 +357,29 @@ def augment(images, generator, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3), jitter=(0
 def run(method, batch, encoder_widths, projector_widths, warmup, steps, device):
     torch.manual_seed(0)
     generator = torch.Generator(device=device).manual_seed(1)
-    if method in ("byol", "simsiam"):
-        network = Siamese(method, encoder_widths, projector_widths).to(device)
+    images_total = batch * (warmup + steps)
+    before_optimizer = lambda: None
+    if method in ("byol", "simsiam", "moco", "swav", "dino", "memorybank", "deepcluster", "sela"):
+        network = {"byol": lambda: Siamese("byol", encoder_widths, projector_widths),
+                   "simsiam": lambda: Siamese("simsiam", encoder_widths, projector_widths),
+                   "moco": lambda: MoCo(encoder_widths, projector_widths),
+                   "swav": lambda: SwAV(encoder_widths, projector_widths),
+                   "dino": lambda: DINO(encoder_widths, projector_widths),
+                   "memorybank": lambda: MemoryBank(encoder_widths, projector_widths, images_total),
+                   "deepcluster": lambda: PseudoLabels(encoder_widths, images_total),
+                   "sela": lambda: PseudoLabels(encoder_widths, images_total)}[method]().to(device)
         loss_fn, after_step = network.loss, network.after_step
+        if method == "dino":
+            before_optimizer = network.before_optimizer
     else:
         network = nn.Sequential(mlp_encoder(encoder_widths), projector(method, encoder_widths[-1], projector_widths)).to(device)
         loss_fn = lambda v1, v2: LOSSES[method](network(v1), network(v2))
         after_step = lambda: None
     trainable = [p for p in network.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=1e-3 * batch / 256, weight_decay=1e-4)
+    if method == "deepcluster":
+        optimizer = torch.optim.SGD(trainable, lr=0.05 * batch / 256, momentum=0.9, weight_decay=1e-5)
+    else:
+        optimizer = torch.optim.AdamW(trainable, lr=1e-3 * batch / 256, weight_decay=1e-4)
     data = torch.rand(batch * (warmup + steps), 1, 28, 28, device=device)
     times = []
     for step in range(warmup + steps):
@@ -215,11 +387,20 @@ def run(method, batch, encoder_widths, projector_widths, warmup, steps, device):
             torch.cuda.synchronize()
         start = time.perf_counter()
         images = data[step * batch:(step + 1) * batch]
-        # BYOL's and SimSiam's second view is solarised with p 0.2 (the library's byol views).
-        v1, v2 = augment(images, generator), augment(images, generator, solarize=0.2 if method in ("byol", "simsiam") else 0)
+        if method in ONE_VIEW:
+            # DeepCluster's and SeLA's view is crop and flip only; the memory bank's has jitter.
+            indices = torch.arange(step * batch, (step + 1) * batch, device=device)
+            jitter = (0.0, 0.0, 0.0) if method != "memorybank" else (0.4, 0.4, 0.4)
+            second = indices
+            v1 = augment(images, generator, jitter=jitter)
+        else:
+            # BYOL's, SimSiam's, SwAV's and DINO's second view is solarised with p 0.2 (byol views).
+            solarize = 0.2 if method in ("byol", "simsiam", "swav", "dino") else 0
+            v1, second = augment(images, generator), augment(images, generator, solarize=solarize)
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(v1, v2)
+        loss = loss_fn(v1, second)
         loss.backward()
+        before_optimizer()
         optimizer.step()
         after_step()
         value = loss.item()
@@ -232,7 +413,7 @@ def run(method, batch, encoder_widths, projector_widths, warmup, steps, device):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train", action="append", required=True, choices=sorted(LOSSES))
+    parser.add_argument("--train", action="append", required=True, choices=sorted(RECIPE_PROJECTOR))
     parser.add_argument("--train-size", default="256", help="BxW1xW2...: batch, then encoder widths (default 512x256)")
     parser.add_argument("--train-projector", help="W1,W2...: projector widths instead of the recipe's")
     parser.add_argument("--warmup", type=int, default=5)

@@ -44,10 +44,13 @@ extension OpenCLBackend {
         try activationBackward("gelu_backward", x, dY, op: "geluBackward")
     }
 
+    /// GELU's erf: the polynomial on CPU devices, whose compilers call a scalar erf (layers.cl).
+    private var activationOptions: String { device.kind == .cpu ? "-DGELU_POLYNOMIAL_ERF" : "" }
+
     private func activation(_ kernel: String, _ x: Tensor, op: String) throws -> Tensor {
         try Shapes.elementwise(x.shape, op: op)
         let y = try empty(x.shape)
-        try launchElements(kernel, in: .layers, count: x.count, arguments: [
+        try launchElements(kernel, in: .layers, options: activationOptions, count: x.count, arguments: [
             try arg(x, op), try arg(y, op), try int32(x.count, op),
         ])
         return y
@@ -56,7 +59,7 @@ extension OpenCLBackend {
     private func activationBackward(_ kernel: String, _ x: Tensor, _ dY: Tensor, op: String) throws -> Tensor {
         try Shapes.elementwise(x.shape, dY.shape, op: op)
         let dX = try empty(x.shape)
-        try launchElements(kernel, in: .layers, count: x.count, arguments: [
+        try launchElements(kernel, in: .layers, options: activationOptions, count: x.count, arguments: [
             try arg(x, op), try arg(dY, op), try arg(dX, op), try int32(x.count, op),
         ])
         return dX

@@ -156,9 +156,9 @@ public final class OpenCLBackend: Backend {
     }
 
     /// Launches `name` over `count` work-items, one per element.
-    func launchElements(_ name: String, in program: KernelProgram, count: Int,
+    func launchElements(_ name: String, in program: KernelProgram, options: String = "", count: Int,
                         arguments: [KernelArgument]) throws {
-        let kernel = try context.kernel(name, in: program)
+        let kernel = try context.kernel(name, in: program, options: options)
         try context.launch(kernel, name: name, global: [count], arguments: arguments)
     }
 
