@@ -42,9 +42,13 @@ __kernel void soft_cross_entropy(__global const float* logits, __global const fl
     __global const float* x = logits + (long)row * cols;
     __global const float* t = targets + (long)row * cols;
     __global float* g = dlogits + (long)row * cols;
+#ifdef ROWS_SERIAL
+    const float lse = serial_logsumexp(x, 0, cols, scale, -1);
+#else
     float m = -INFINITY, s = 0.0f;
     for (int j = get_local_id(0); j < cols; j += get_local_size(0)) lse_push(scale * x[j], &m, &s);
     const float lse = group_logsumexp(m, s, scratch);
+#endif
     float loss = 0.0f, mass = 0.0f;
     for (int j = get_local_id(0); j < cols; j += get_local_size(0)) {
         if (t[j] != 0.0f) loss -= t[j] * (scale * x[j] - lse);
@@ -52,7 +56,14 @@ __kernel void soft_cross_entropy(__global const float* logits, __global const fl
     }
     loss = group_sum(loss, scratch);
     mass = group_sum(mass, scratch);
+#ifdef ROWS_SERIAL
+    int j = 0;
+    for (; j + 8 <= cols; j += 8)
+        vstore8(scale * (exp(scale * vload8(0, x + j) - lse) * mass - vload8(0, t + j)) * inv_rows, 0, g + j);
+    for (; j < cols; j++) g[j] = scale * (exp(scale * x[j] - lse) * mass - t[j]) * inv_rows;
+#else
     for (int j = get_local_id(0); j < cols; j += get_local_size(0))
         g[j] = scale * (exp(scale * x[j] - lse) * mass - t[j]) * inv_rows;
+#endif
     if (get_local_id(0) == 0) row_loss[row] = loss;
 }

@@ -52,6 +52,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after this many optimizer steps.") var steps: Int?
     @Option(help: "Projector widths, comma-separated (e.g. 8192,8192,8192).") var projector: String?
     @Option(help: "Train on the first N training images only.") var trainSubset: Int?
+    @Option(help: "Hold out the last N training images as the evaluation split; the test split is not read (for choosing recipes).")
+    var validation: Int?
     @Option(help: "Data set: fashion-mnist, mnist:DIR, cifar10:DIR, npy:TRAIN_X,TRAIN_Y,TEST_X,TEST_Y.") var dataset: String?
     @Option(help: "Seed of initialisation, shuffling and augmentation.") var seed: UInt64?
     @Option(help: "Output folder.") var out: String = "runs/latest"
@@ -93,6 +95,7 @@ struct TrainCommand: ParsableCommand {
         if let lr { c.baseLR = lr }
         if let steps { c.steps = steps }
         if let trainSubset { c.trainSubset = trainSubset }
+        if let validation { c.validation = validation }
         if let dataset { c.dataset = dataset }
         if let seed { c.seed = seed }
         if noEval { c.evaluate = false }
@@ -106,7 +109,8 @@ struct TrainCommand: ParsableCommand {
         }
         try c.validate()
 
-        let data = try DataSources.load(c.dataset, trainSubset: c.trainSubset, evalTrain: c.evalTrain, evalTest: c.evalTest)
+        let data = try DataSources.load(c.dataset, trainSubset: c.trainSubset, evalTrain: c.evalTrain, evalTest: c.evalTest,
+                                        validation: c.validation)
         let lead = world.rank == 0
         if lead {
             printError("data: \(data.train.name), \(data.train.count) training images \(data.train.channels)×\(data.train.height)×\(data.train.width)")

@@ -60,10 +60,10 @@ import Testing
     /// terms: 1e-4 of the largest magnitude leaves margin.
     static let parityCases: [(Int, Int, Int, Int)] = [(4, 2, 2, 3), (4, 2, 7, 13), (4, 2, 33, 65), (3, 3, 5, 300)]
 
-    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL), arguments: parityCases)
-    func parity(_ c: (Int, Int, Int, Int)) throws {
+    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL), arguments: parityCases, [false, true])
+    func parity(_ c: (Int, Int, Int, Int), serialRows: Bool) throws {
         let (v, t, n, k) = c
-        let cl = TestBackends.openCL!, ref = TestBackends.reference
+        let cl = openCL(serialRows: serialRows), ref = TestBackends.reference
         var rng = SeededRandom(seed: UInt64(v * 1000 + t * 100 + n * 10 + k))
         let student = (0..<v).map { _ in rng.uniform(n * k, scale: 3) }, teacher = (0..<t).map { _ in rng.uniform(n * k, scale: 3) }
         let center = rng.uniform(k, scale: 0.6)

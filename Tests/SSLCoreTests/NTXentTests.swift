@@ -65,13 +65,14 @@ import Testing
     static let shapes: [(Int, Int)] = [(1, 3), (2, 13), (7, 200), (33, 65), (65, 3), (130, 200)]
 
     @Test("OpenCL's fused and GEMM algorithms match the reference", .enabled(if: TestBackends.hasOpenCL),
-          arguments: shapes)
-    func parity(_ s: (Int, Int)) throws {
+          arguments: shapes, [false, true])
+    func parity(_ s: (Int, Int), serialRows: Bool) throws {
         var rng = SeededRandom(seed: UInt64(s.0 * 1000 + s.1))
         let z1 = rng.uniform(s.0 * s.1, scale: 2), z2 = rng.uniform(s.0 * s.1)
+        let cl = openCL(serialRows: serialRows)
         for algorithm in [NTXentAlgorithm.fused, .gemm] {
-            try Self.expectParity(z1, z2, n: s.0, d: s.1, "\(algorithm) \(s)") { a, b in
-                let r = try TestBackends.openCL!.ntXent(a, b, temperature: 0.1, algorithm: algorithm)
+            try Self.expectParity(z1, z2, n: s.0, d: s.1, on: cl, "\(algorithm) \(s) serial rows \(serialRows)") { a, b in
+                let r = try cl.ntXent(a, b, temperature: 0.1, algorithm: algorithm)
                 #expect(r.algorithm == algorithm)
                 return r
             }

@@ -94,9 +94,9 @@ import Testing
     /// the gradients inherit both. 1e-4 of each tensor's scale bounds them with a wide margin
     /// while a wrong term (O(1) of the scale) fails.
     @Test("OpenCL matches the reference: loss, codes, scores and every gradient",
-          .enabled(if: TestBackends.hasOpenCL), arguments: shapes)
-    func parity(_ s: (n: Int, d: Int, k: Int, crops: Int, queueRows: Int)) throws {
-        let cl = TestBackends.openCL!, ref = TestBackends.reference
+          .enabled(if: TestBackends.hasOpenCL), arguments: shapes, [false, true])
+    func parity(_ s: (n: Int, d: Int, k: Int, crops: Int, queueRows: Int), serialRows: Bool) throws {
+        let cl = openCL(serialRows: serialRows), ref = TestBackends.reference
         var rng = SeededRandom(seed: UInt64(s.n * 1000 + s.d * 10 + s.crops))
         let z = (0..<s.crops).map { _ in Self.unitRows(&rng, s.n, s.d) }
         let p = Self.unitRows(&rng, s.k, s.d)

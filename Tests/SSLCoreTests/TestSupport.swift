@@ -114,6 +114,12 @@ var allBackendsBothRowForms: [any Backend] {
     } ?? [])
 }
 
+/// The OpenCL test device with its row kernels in one form: a work-group per row (false) or one
+/// work-item per row, the -DROWS_SERIAL build (true), whichever the device would pick.
+func openCL(serialRows: Bool) -> OpenCLBackend {
+    OpenCLBackend(context: TestBackends.openCL!.context, kernels: KernelChoices(serialRows: serialRows))
+}
+
 /// Runs `body` once per backend of ``allBackendsBothRowForms``.
 func forEachBackendBothRowForms(_ body: (any Backend) throws -> Void) rethrows {
     for backend in allBackendsBothRowForms { try body(backend) }

@@ -136,12 +136,14 @@ public final class OpenCLBackend: Backend {
         kernels.serialRows ?? (device.kind == .cpu && rows >= 4 * device.computeUnits)
     }
 
-    /// Launches `name` with one work-group of 2^k work-items per row (one work-item where
-    /// ``rowsRunSerially(_:)``) and `scratch` floats of local memory.
+    /// Launches `name` with one work-group of 2^k work-items per row (one work-item, from the
+    /// program built with -DROWS_SERIAL, where ``rowsRunSerially(_:)``) and `scratch` floats of
+    /// local memory.
     func launchRows(_ name: String, in program: KernelProgram, rows: Int, length: Int,
                     arguments: [KernelArgument]) throws {
-        let kernel = try context.kernel(name, in: program)
-        let local = try groupSize(for: kernel, length: length, cap: rowsRunSerially(rows) ? 1 : 256)
+        let serial = rowsRunSerially(rows)
+        let kernel = try context.kernel(name, in: program, options: serial ? "-DROWS_SERIAL" : "")
+        let local = try groupSize(for: kernel, length: length, cap: serial ? 1 : 256)
         try context.launch(kernel, name: name, global: [rows * local], local: [local],
                            arguments: arguments + [.local(bytes: local * 4)])
     }

@@ -4,23 +4,28 @@ import SSLCore
 public enum DataSources {
     /// `fashion-mnist` (the Debian package's files), `mnist:FOLDER`, `fashion-mnist:FOLDER`,
     /// `cifar10:FOLDER`, or `npy:TRAIN_IMAGES.npy,TRAIN_LABELS.npy,TEST_IMAGES.npy,TEST_LABELS.npy`.
-    public static func load(_ spec: String, trainSubset: Int?, evalTrain: Int, evalTest: Int) throws -> TrainingData {
+    /// - Parameter validation: hold out the last N training images as the evaluation split in
+    ///   place of the test split, which is then never read (choosing recipes on held-out data).
+    public static func load(_ spec: String, trainSubset: Int?, evalTrain: Int, evalTest: Int,
+                            validation: Int? = nil) throws -> TrainingData {
         let (kind, argument) = spec.firstIndex(of: ":").map { (String(spec[..<$0]), String(spec[spec.index(after: $0)...])) }
             ?? (spec, "")
-        let train: ImageDataset, test: ImageDataset, normalization: Normalization
+        var train: ImageDataset, test: ImageDataset
+        let normalization: Normalization
+        let held = validation != nil
         switch kind {
         case "fashion-mnist":
             let folder = argument.isEmpty ? FashionMNIST.defaultFolder : argument
             train = try FashionMNIST.load(folder: folder, split: .train)
-            test = try FashionMNIST.load(folder: folder, split: .test)
+            test = held ? train : try FashionMNIST.load(folder: folder, split: .test)
             normalization = .fashionMNIST
         case "mnist":
             train = try MNIST.load(folder: argument, split: .train)
-            test = try MNIST.load(folder: argument, split: .test)
+            test = held ? train : try MNIST.load(folder: argument, split: .test)
             normalization = .mnist
         case "cifar10":
             train = try CIFAR.load10(folder: argument, split: .train)
-            test = try CIFAR.load10(folder: argument, split: .test)
+            test = held ? train : try CIFAR.load10(folder: argument, split: .test)
             normalization = .cifar10
         case "npy":
             let paths = argument.split(separator: ",").map(String.init)
@@ -28,13 +33,20 @@ public enum DataSources {
                 throw SSLError.invalidArgument(op: "dataset", detail: "npy: needs TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS, got '\(argument)'")
             }
             train = try NumPyImages.load(images: paths[0], labels: paths[1])
-            test = try NumPyImages.load(images: paths[2], labels: paths[3])
+            test = held ? train : try NumPyImages.load(images: paths[2], labels: paths[3])
             normalization = .identity(channels: train.channels)
         default:
             throw SSLError.invalidArgument(op: "dataset", detail: "unknown data set '\(spec)' (fashion-mnist, mnist:DIR, cifar10:DIR, npy:…)")
         }
         guard train.labels != nil, test.labels != nil else {
             throw SSLError.invalidArgument(op: "dataset", detail: "\(spec): evaluation needs labels for both splits")
+        }
+        if let validation {
+            guard validation < train.count else {
+                throw SSLError.invalidArgument(op: "dataset", detail: "--validation \(validation) leaves no training image of \(train.count)")
+            }
+            test = try train.slice((train.count - validation)..<train.count)
+            train = try train.slice(0..<(train.count - validation))
         }
         let trainImages = try trainSubset.map { try train.slice(0..<min($0, train.count)) } ?? train
         return TrainingData(train: trainImages,

@@ -27,6 +27,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var dataset: String = "fashion-mnist"
     /// Train on the first N training images only (quick runs); nil for all.
     public var trainSubset: Int? = nil
+    /// Hold out the last N training images as the evaluation split, in place of the test split,
+    /// which such a run never reads: for choosing recipes and defaults. nil: the test split.
+    public var validation: Int? = nil
     /// Stop after this many optimizer steps (nil: run every epoch).
     public var steps: Int? = nil
     /// Evaluate kNN on held-out data every this many epochs (0: only at the end).
@@ -98,7 +101,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try take(.encoder, &encoder); try takeOptional(.encoderWidths, &encoderWidths); try take(.epochs, &epochs); try take(.batchSize, &batchSize)
         try takeOptional(.baseLR, &baseLR); try takeOptional(.weightDecay, &weightDecay)
         try takeOptional(.optimizer, &optimizer); try take(.warmupEpochs, &warmupEpochs); try take(.seed, &seed)
-        try take(.dataset, &dataset); try takeOptional(.trainSubset, &trainSubset); try takeOptional(.steps, &steps)
+        try take(.dataset, &dataset); try takeOptional(.trainSubset, &trainSubset); try takeOptional(.validation, &validation); try takeOptional(.steps, &steps)
         try take(.evalEvery, &evalEvery); try take(.evalTrain, &evalTrain); try take(.evalTest, &evalTest)
         try takeOptional(.projector, &projector); try takeOptional(.temperature, &temperature)
         try take(.lambda, &lambda); try take(.simCoeff, &simCoeff); try take(.stdCoeff, &stdCoeff)
@@ -124,6 +127,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if let steps, steps < 1 { throw bad("--steps must be at least 1, got \(steps)") }
         if let t = temperature, !(t > 0 && t.isFinite) { throw bad("--temperature must be positive, got \(t)") }
         if let n = trainSubset, n < batchSize { throw bad("--train-subset \(n) is smaller than one batch of \(batchSize)") }
+        if let v = validation, v < 1 { throw bad("--validation must hold out at least 1 image, got \(v)") }
         guard evalTrain >= 1, evalTest >= 1 else { throw bad("evalTrain and evalTest must be positive") }
         if let s = cropScale, s.count != 2 || !(s[0] > 0 && s[0] <= s[1] && s[1] <= 1) {
             throw bad("cropScale must be [min, max] with 0 < min ≤ max ≤ 1, got \(s)")
