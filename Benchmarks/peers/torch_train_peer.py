@@ -60,6 +60,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_peer  # noqa: E402  (the official losses, as Tests/Fixtures/losses copies them)
+
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
 
@@ -106,30 +109,14 @@ def nt_xent(z1, z2, temperature=0.1):
     return F.cross_entropy(s, targets)
 
 
-def off_diagonal(x):
-    n, m = x.shape
-    return x.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+def barlow_twins(z1, z2):
+    # torch_peer.py's copy of facebookresearch/barlowtwins (lambda 0.0051, BN without affine).
+    return torch_peer.BarlowTwinsLoss(z1.shape[1], z1.shape[0], 0.0051).to(z1.device)(z1, z2)[0]
 
 
-def barlow_twins(z1, z2, lambd=0.0051):
-    n, d = z1.shape
-    bn = lambda z: F.batch_norm(z, None, None, training=True)
-    c = bn(z1).T @ bn(z2) / n
-    return (torch.diagonal(c) - 1).pow(2).sum() + lambd * off_diagonal(c).pow(2).sum()
-
-
-def vicreg(x, y, sim=25.0, std=25.0, cov=1.0):
-    n, d = x.shape
-    repr_loss = F.mse_loss(x, y)
-    x = x - x.mean(dim=0)
-    y = y - y.mean(dim=0)
-    std_x = torch.sqrt(x.var(dim=0) + 0.0001)
-    std_y = torch.sqrt(y.var(dim=0) + 0.0001)
-    std_loss = torch.mean(F.relu(1 - std_x)) / 2 + torch.mean(F.relu(1 - std_y)) / 2
-    cov_x = (x.T @ x) / (n - 1)
-    cov_y = (y.T @ y) / (n - 1)
-    cov_loss = off_diagonal(cov_x).pow(2).sum() / d + off_diagonal(cov_y).pow(2).sum() / d
-    return sim * repr_loss + std * std_loss + cov * cov_loss
+def vicreg(x, y):
+    # torch_peer.py's copy of facebookresearch/vicreg (25, 25, 1).
+    return torch_peer.VICRegLoss(x.shape[1], x.shape[0], 25.0, 25.0, 1.0)(x, y)[0]
 
 
 def byol_loss(p, z):
@@ -207,17 +194,9 @@ class MoCo(nn.Module):
 
 
 @torch.no_grad()
-def sinkhorn(scores, epsilon=0.05, iterations=3):
-    # facebookresearch/swav main_swav.py distributed_sinkhorn, one process.
-    q = torch.exp(scores / epsilon).T
-    q /= q.sum()
-    k, b = q.shape
-    for _ in range(iterations):
-        q /= q.sum(dim=1, keepdim=True)
-        q /= k
-        q /= q.sum(dim=0, keepdim=True)
-        q /= b
-    return (q * b).T
+def sinkhorn(scores):
+    # torch_peer.py's copy of facebookresearch/swav's distributed_sinkhorn (eps 0.05, 3 iterations).
+    return torch_peer.distributed_sinkhorn(scores, epsilon=0.05, sinkhorn_iterations=3)
 
 
 class SwAV(nn.Module):
