@@ -69,7 +69,12 @@ inline void augment_jitter(__global float* view, __global const float* p, const 
 __kernel void augment_views(__global const float* images, __global const float* table,
                             __global float* out, const int c_count, const int h, const int w,
                             const int oh, const int ow, __local float* scratch) {
+#ifdef ROWS_SERIAL
+    // One work-item per view (CPU devices): constant strides the compiler can vectorise.
+    const int v = get_group_id(0), lid = 0, step = 1;
+#else
     const int v = get_group_id(0), lid = get_local_id(0), step = get_local_size(0);
+#endif
     __global const float* p = table + (long)v * AUGMENT_STRIDE;
     const int source = (int)p[0], top = (int)p[1], left = (int)p[2], ch = (int)p[3], cw = (int)p[4];
     const int flip = p[5] != 0.0f;
@@ -78,8 +83,11 @@ __kernel void augment_views(__global const float* images, __global const float* 
     __global float* view = out + (long)v * c_count * plane;
     const float scale_y = (float)ch / (float)oh, scale_x = (float)cw / (float)ow;
 
-    for (int q = lid; q < plane; q += step) {
-        const int y = q / ow, x = q % ow;
+    // (y, x) of pixel q, advanced by the stride without dividing at every pixel.
+    const int dy = step / ow, dx = step % ow;
+    int y = lid / ow, x = lid % ow;
+    for (int q = lid; q < plane; q += step, y += dy, x += dx) {
+        if (x >= ow) { x -= ow; y++; }
         int y0, y1, x0, x1;
         const float ly = augment_source(y, scale_y, ch, &y0, &y1);
         const float lx = augment_source(flip ? ow - 1 - x : x, scale_x, cw, &x0, &x1);

@@ -110,6 +110,53 @@ static float *host_pointer(cl_mem mem) {
     return pointer;
 }
 
+// The native kernels reach their buffers through host pointers, so OpenCL does not know they use
+// them: each buffer is retained at the enqueue and released when the command completes, or a
+// buffer released meanwhile could be destroyed, and its memory freed, under the command.
+struct held_buffers {
+    cl_uint count;
+    cl_event own_event;  // the event this shim asked for when the caller wanted none
+    cl_mem mems[];
+};
+
+static void CL_CALLBACK release_held(cl_event event, cl_int status, void *data) {
+    (void)event;
+    (void)status;
+    struct held_buffers *held = data;
+    for (cl_uint i = 0; i < held->count; i++) clReleaseMemObject(held->mems[i]);
+    if (held->own_event != NULL) clReleaseEvent(held->own_event);
+    free(held);
+}
+
+// Enqueues `function` with its argument block, holding `mems` until it completes.
+static cl_int enqueue_holding(cl_command_queue queue, void(CL_CALLBACK *function)(void *), void *arguments,
+                              size_t size, cl_uint count, const cl_mem *mems, cl_uint wait_count,
+                              const cl_event *wait_list, cl_event *event) {
+    struct held_buffers *held = malloc(sizeof(struct held_buffers) + count * sizeof(cl_mem));
+    if (held == NULL) return CL_OUT_OF_HOST_MEMORY;
+    held->count = count;
+    held->own_event = NULL;
+    cl_event done = NULL;
+    cl_int status = clEnqueueNativeKernel(queue, function, arguments, size, 0, NULL, NULL, wait_count, wait_list, &done);
+    if (status != CL_SUCCESS) {
+        free(held);
+        return status;
+    }
+    for (cl_uint i = 0; i < count; i++) {
+        held->mems[i] = mems[i];
+        clRetainMemObject(mems[i]);
+    }
+    if (event != NULL) *event = done; else held->own_event = done;
+    status = clSetEventCallback(done, CL_COMPLETE, release_held, held);
+    if (status != CL_SUCCESS) {
+        // Without a callback, wait here, then let go.
+        clWaitForEvents(1, &done);
+        release_held(done, CL_COMPLETE, held);
+        if (event != NULL) *event = done;
+    }
+    return CL_SUCCESS;
+}
+
 cl_int hostblas_enqueue_sgemm(cl_command_queue queue, int transpose_a, int transpose_b,
                               int m, int n, int k, float alpha,
                               cl_mem a, size_t offset_a, int lda,
@@ -127,6 +174,6 @@ cl_int hostblas_enqueue_sgemm(cl_command_queue queue, int transpose_a, int trans
         .lda = lda > 0 ? lda : 1, .ldb = ldb > 0 ? ldb : 1, .ldc = ldc > 0 ? ldc : 1,
         .alpha = alpha, .beta = beta,
     };
-    return clEnqueueNativeKernel(queue, run_sgemm, &call, sizeof call, 0, NULL, NULL,
-                                 wait_count, wait_list, event);
+    const cl_mem mems[3] = {a, b, c};
+    return enqueue_holding(queue, run_sgemm, &call, sizeof call, 3, mems, wait_count, wait_list, event);
 }

@@ -164,9 +164,11 @@ func augmentPlainOutput(_ h: Int, _ w: Int, channels: Int, blur: Int? = nil) -> 
     /// ~5e-7 relative); normalisation divides by std 0.353 (×2.8): well under 1e-5; 1e-4
     /// leaves a margin.
     @Test("OpenCL matches the reference on odd sizes, 1×1 crops, 1 and 3 channels", .enabled(if: TestBackends.hasOpenCL),
-          arguments: [1, 3])
-    func parity(_ c: Int) throws {
-        guard let gpu = TestBackends.openCL else { return }
+          arguments: [1, 3], [false, true])
+    func parity(_ c: Int, serialRows: Bool) throws {
+        // A work-group per view, or one work-item per view (the -DROWS_SERIAL build of CPU devices).
+        guard TestBackends.hasOpenCL else { return }
+        let gpu = openCL(serialRows: serialRows)
         let (n, h, w) = (3, 7, 5)
         let images = augmentTestImages(n, c, h, w, seed: UInt64(10 + c))
         var views = (0..<9).map { k in
@@ -183,7 +185,7 @@ func augmentPlainOutput(_ h: Int, _ w: Int, channels: Int, blur: Int? = nil) -> 
                                                               views: views, output: output)
             let actual = try gpu.augment(try gpu.upload(images, shape: [n, c, h, w]), views: views, output: output)
             try assertClose(actual, on: gpu, expected, on: TestBackends.reference, rtol: 1e-4, atol: 1e-4,
-                            "augment C \(c) → \(oh)×\(ow)")
+                            "augment C \(c) → \(oh)×\(ow) serial \(serialRows)")
         }
     }
 }

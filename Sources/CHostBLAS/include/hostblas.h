@@ -4,7 +4,8 @@
 //
 // The buffers are created over host memory this shim allocates (CL_MEM_USE_HOST_PTR), which a
 // CPU device uses as its own storage: the GEMM reads and writes them through the pointers that
-// clGetMemObjectInfo(CL_MEM_HOST_PTR) returns. OpenCL's own route, mem_list/args_mem_loc, is
+// clGetMemObjectInfo(CL_MEM_HOST_PTR) returns, each retained until the command completes (OpenCL
+// does not know the command uses them). OpenCL's own route, mem_list/args_mem_loc, is
 // not used: PoCL 3.1 sorts mem_list by object id and drops repeats before it substitutes the
 // pointers, so A, B and C arrive in the wrong fields unless they were created in that order.
 //
