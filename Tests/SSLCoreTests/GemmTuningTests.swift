@@ -163,6 +163,37 @@ private func runSSL(_ arguments: [String], environment extra: [String: String] =
     }
 }
 
+/// CLBlast picks its direct kernel below XGEMM_MIN_INDIRECT_SIZE (896 on PoCL by its database),
+/// so the GEMM sizes of the tests never reach the tiled, padded indirect kernel; a tuning file
+/// that lowers the crossover to 16 sends a 97×96×80 GEMM there, in a subprocess (the override is
+/// per process).
+@Suite(.enabled(if: TestBackends.hasOpenCL)) struct CLBlastIndirectTests {
+    @Test("CLBlast's indirect kernel, forced by a tuning file's XGEMM_MIN_INDIRECT_SIZE, gives the reference's C")
+    func indirectKernel() throws {
+        let device = TestBackends.openCL!.device
+        let json = tuningJSON(device: device.name, driver: device.driverVersion)
+            .replacingOccurrences(of: "\"XGEMM_MIN_INDIRECT_SIZE\": 384", with: "\"XGEMM_MIN_INDIRECT_SIZE\": 16")
+        let file = try temporaryFile("indirect.json", json)
+        let folder = URL(fileURLWithPath: file).deletingLastPathComponent()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let a = folder.appendingPathComponent("a.npy").path, b = folder.appendingPathComponent("b.npy").path
+        let c = folder.appendingPathComponent("c.npy").path
+        var rng = SeededRandom(seed: 41)
+        let av = rng.uniform(97 * 80), bv = rng.uniform(96 * 80)
+        try NumPy.write(av, shape: [97, 80], to: a)
+        try NumPy.write(bv, shape: [96, 80], to: b)
+        let run = try runSSL(["op", "gemm", "--a", a, "--b", b, "--transpose-b", "--device", "opencl", "--out", c],
+                             environment: [GemmTunings.environmentVariable: file, KernelChoices.gemmVariable: "clblast"])
+        #expect(run.status == 0 && run.output.contains("gemm: CLBlast, tuned by \(file)"), "\(run.output)")
+        let ref = TestBackends.reference
+        let expected = try ref.download(try ref.matmul(try ref.upload(av, shape: [97, 80]), try ref.upload(bv, shape: [96, 80]),
+                                                       transposeB: true)).map(Double.init)
+        // K = 80 in float32: ~√80·2⁻²⁴ relative to Σ|a||b| ≤ 80.
+        assertClose(try NumPy.read(c).floats(), expected, shape: [97, 96], expectedShape: [97, 96], rtol: 0,
+                    atol: 1e-5 * (expected.map(abs).max() ?? 1), "indirect CLBlast GEMM")
+    }
+}
+
 /// The host BLAS is loaded once per process, so its absence is tested in `ssl` subprocesses.
 @Suite(.enabled(if: TestBackends.hasOpenCL)) struct HostBLASCLITests {
     @Test("without a loadable BLAS, auto falls back to CLBlast and says why; SSL_GEMM=blas is an error naming the library")
