@@ -38,8 +38,9 @@ public enum GemmVariant: String, CaseIterable, Sendable {
 }
 
 extension OpenCLBackend {
-    /// What runs this backend's GEMMs, for the first lines of a run: the TF32 kernel, or CLBlast
-    /// with the tuning file applied to the device (``OpenCLContext/gemmTuning``) or its own database.
+    /// What runs this backend's GEMMs, for the first lines of a run: the host BLAS, the TF32
+    /// kernel, or CLBlast with the tuning file applied to the device (``OpenCLContext/gemmTuning``)
+    /// or its own database.
     public var gemmDescription: String { gemmVariant.summary(tuning: context.gemmTuning) }
 
     /// The GEMM that runs: ``KernelChoices/gemm`` when set, else ``GemmVariant/automatic(for:)``.

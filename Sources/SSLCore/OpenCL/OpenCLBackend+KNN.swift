@@ -6,7 +6,7 @@ public enum KNNVariant: String, CaseIterable, Sendable {
     /// Tiles of similarities computed and folded into per-row top-k lists in one kernel; the
     /// splits of the key columns leave (splits, R, k) partial lists, merged by a second kernel.
     case fused
-    /// CLBlast GEMM into an (R, C) matrix, then ``EvalOps/topK(_:k:columnOffset:merging:)``.
+    /// The device's GEMM (``GemmVariant``) into an (R, C) matrix, then ``EvalOps/topK(_:k:columnOffset:merging:)``.
     case unfused
 }
 
