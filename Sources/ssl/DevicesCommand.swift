@@ -52,7 +52,7 @@ struct DevicesCommand: ParsableCommand {
             let blas = GemmVariant.automatic(for: d) == .blas ? "" : " (no host BLAS: \(HostBLAS.unavailableReason ?? ""))"
             print("      CLBlast (\(KernelChoices.gemmVariable)=clblast)\(blas): " + (selection.map { "tuned by \($0.summary)" }
                                 ?? "its own database (no tuning file for this device and driver)"))
-        } else if d.kind == .cpu && d.runsNativeKernels, let reason = HostBLAS.unavailableReason {
+        } else if d.sharesHostMemory, let reason = HostBLAS.unavailableReason {
             print("      (the host BLAS would be faster here: \(reason))")
         }
         for kernel in GemmTuning.parameterNames.keys.sorted() {

@@ -57,7 +57,7 @@ public struct KernelChoices: Equatable, Sendable {
     /// the host-BLAS GEMM a CPU device that runs native kernels and a loadable BLAS.
     public func check(on device: OpenCLDeviceInfo) throws {
         if gemm == .blas {
-            guard device.kind == .cpu && device.runsNativeKernels else {  // OpenCLContext.buffersInHostMemory
+            guard device.sharesHostMemory else {
                 throw SSLError.invalidArgument(
                     op: "gemm", detail: "the host-BLAS GEMM (\(Self.gemmVariable)=blas) runs on the host's memory and needs a CPU "
                         + "device that runs native kernels; \(device.name) on \(device.platformName) is not one: use clblast")

@@ -22,7 +22,7 @@ public enum GemmVariant: String, CaseIterable, Sendable {
     /// What runs when ``KernelChoices/gemm`` is not set: the host BLAS on a CPU device that runs
     /// native kernels and has one, else CLBlast (TF32 is opt-in).
     public static func automatic(for device: OpenCLDeviceInfo) -> GemmVariant {
-        device.kind == .cpu && device.runsNativeKernels && HostBLAS.isAvailable ? .blas : .clblast
+        device.sharesHostMemory && HostBLAS.isAvailable ? .blas : .clblast
     }
 
     /// One line on what runs GEMMs of this variant, for `ssl devices` and the first lines of a run.

@@ -83,12 +83,10 @@ public final class OpenCLContext {
         return OpenCLBuffer(mem: mem, bytes: size, context: self)
     }
 
-    /// Whether buffers live in host memory that the library allocates (CHostBLAS), so that the
-    /// host-BLAS GEMM can reach them: on CPU devices that run native kernels.
-    var buffersInHostMemory: Bool { device.kind == .cpu && device.runsNativeKernels }
-
+    /// Over host memory the library allocates (CHostBLAS) where the device shares it, so that the
+    /// host-BLAS GEMM can reach the buffers.
     private func createBuffer(_ bytes: Int, _ status: inout cl_int) -> cl_mem? {
-        buffersInHostMemory
+        device.sharesHostMemory
             ? hostblas_create_buffer(context, bytes, &status)
             : clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status)
     }

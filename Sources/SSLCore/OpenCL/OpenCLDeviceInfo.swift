@@ -26,6 +26,10 @@ public struct OpenCLDeviceInfo: CustomStringConvertible {
     /// Whether `CL_DEVICE_EXECUTION_CAPABILITIES` includes `CL_EXEC_NATIVE_KERNEL`: host functions
     /// run as commands of its queues (PoCL's CPU device does; GPU drivers do not).
     public let runsNativeKernels: Bool
+
+    /// A CPU device that runs native kernels (PoCL): the library keeps its buffers in host memory
+    /// it allocates (OpenCLContext) and runs its GEMMs on the host BLAS there (``GemmVariant/blas``).
+    public var sharesHostMemory: Bool { kind == .cpu && runsNativeKernels }
     let id: cl_device_id
 
     /// Whether the compiler takes inline PTX (`asm`): NVIDIA's OpenCL, which alone reports
