@@ -22,32 +22,6 @@ typedef float floatw;
 #error "COLUMN_WIDTH must be 1 or 8"
 #endif
 
-// Row kernels built with -DROWS_SERIAL (CPU devices, where one work-item takes a whole row:
-// OpenCLBackend.rowsRunSerially): serial_logsumexp computes a row's log-sum-exp eight columns at
-// a time, two passes (max, then Σ exp), so that the exps run as float8 instead of one data-
-// dependent online update per element (PoCL: label_cross_entropy over 256 × 9 216, 17 ms → 4.7 ms).
-#ifdef ROWS_SERIAL
-// log Σ_{j ≠ excluded} exp(scale·(x_j − shift_j)), shift NULL for none, excluded −1 for none.
-inline float serial_logsumexp(__global const float* x, __global const float* shift, const int cols,
-                              const float scale, const int excluded) {
-    float m = -INFINITY;
-    for (int j = 0; j < cols; j++)
-        if (j != excluded) m = fmax(m, scale * (x[j] - (shift ? shift[j] : 0.0f)));
-    if (m == -INFINITY) return -INFINITY;
-    float8 acc = (float8)(0.0f);
-    const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
-    int j = 0;
-    for (; j + 8 <= cols; j += 8) {
-        const float8 v = scale * (vload8(0, x + j) - (shift ? vload8(0, shift + j) : (float8)(0.0f)));
-        acc += select(exp(v - m), (float8)(0.0f), lane + j == (int8)(excluded));
-    }
-    float s = acc.s0 + acc.s1 + acc.s2 + acc.s3 + acc.s4 + acc.s5 + acc.s6 + acc.s7;
-    for (; j < cols; j++)
-        if (j != excluded) s += exp(scale * (x[j] - (shift ? shift[j] : 0.0f)) - m);
-    return m + log(s);
-}
-#endif
-
 inline float group_sum(float value, __local float* scratch) {
     const int lid = get_local_id(0);
     scratch[lid] = value;
@@ -89,6 +63,37 @@ inline void lse_push(float x, float* running_max, float* running_sum) {
     } else {
         *running_sum += exp(x - *running_max);
     }
+}
+
+// log Σ_{j ≠ excluded} exp(scale·(x_j − shift_j)) over one row (shift NULL for none, excluded −1
+// for none), in every work-item of the row's group. Built with -DROWS_SERIAL (CPU devices, where
+// one work-item takes a whole row: OpenCLBackend.rowsRunSerially) it runs two passes, the max and
+// then Σ exp eight columns at a time, so that the exps run as float8 instead of one data-dependent
+// online update per element (PoCL: label_cross_entropy over 256 × 9 216, 17 ms → 4.7 ms).
+inline float row_logsumexp(__global const float* x, __global const float* shift, const int cols,
+                           const float scale, const int excluded, __local float* scratch) {
+#ifdef ROWS_SERIAL
+    float m = -INFINITY;
+    for (int j = 0; j < cols; j++)
+        if (j != excluded) m = fmax(m, scale * (x[j] - (shift ? shift[j] : 0.0f)));
+    if (m == -INFINITY) return -INFINITY;
+    float8 acc = (float8)(0.0f);
+    const int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    int j = 0;
+    for (; j + 8 <= cols; j += 8) {
+        const float8 v = scale * (vload8(0, x + j) - (shift ? vload8(0, shift + j) : (float8)(0.0f)));
+        acc += select(exp(v - m), (float8)(0.0f), lane + j == (int8)(excluded));
+    }
+    float s = acc.s0 + acc.s1 + acc.s2 + acc.s3 + acc.s4 + acc.s5 + acc.s6 + acc.s7;
+    for (; j < cols; j++)
+        if (j != excluded) s += exp(scale * (x[j] - (shift ? shift[j] : 0.0f)) - m);
+    return m + log(s);
+#else
+    float m = -INFINITY, s = 0.0f;
+    for (int j = get_local_id(0); j < cols; j += get_local_size(0))
+        if (j != excluded) lse_push(scale * (x[j] - (shift ? shift[j] : 0.0f)), &m, &s);
+    return group_logsumexp(m, s, scratch);
+#endif
 }
 
 // The order of every top-k selection (eval.cl, knn.cl): real entries before empty ones (index

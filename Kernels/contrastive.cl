@@ -24,8 +24,8 @@
 inline float row_label_cross_entropy(__global const float* x, __global float* g, const int cols,
                                      const int label, const int excluded, const float scale,
                                      const float inv_rows, __local float* scratch) {
+    const float lse = row_logsumexp(x, 0, cols, scale, excluded, scratch);
 #ifdef ROWS_SERIAL
-    const float lse = serial_logsumexp(x, 0, cols, scale, excluded);
     int j = 0;
     for (; j + 8 <= cols; j += 8) {
         const float8 p = exp(scale * vload8(0, x + j) - lse);
@@ -35,10 +35,6 @@ inline float row_label_cross_entropy(__global const float* x, __global float* g,
     if (excluded >= 0) g[excluded] = 0.0f;
     g[label] -= scale * inv_rows;
 #else
-    float m = -INFINITY, s = 0.0f;
-    for (int j = get_local_id(0); j < cols; j += get_local_size(0))
-        if (j != excluded) lse_push(scale * x[j], &m, &s);
-    const float lse = group_logsumexp(m, s, scratch);
     for (int j = get_local_id(0); j < cols; j += get_local_size(0)) {
         const float p = j == excluded ? 0.0f : exp(scale * x[j] - lse);
         g[j] = scale * (p - (j == label ? 1.0f : 0.0f)) * inv_rows;

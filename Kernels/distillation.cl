@@ -64,16 +64,13 @@ __kernel void dino_teacher_probs(__global const float* teacher, __global const f
     const int row = get_group_id(0);
     __global const float* t = teacher + (long)row * cols;
     __global float* out = q + (long)row * cols;
+    const float lse = row_logsumexp(t, center, cols, inv_temp, -1, scratch);
 #ifdef ROWS_SERIAL
-    const float lse = serial_logsumexp(t, center, cols, inv_temp, -1);
     int j = 0;
     for (; j + 8 <= cols; j += 8)
         vstore8(exp((vload8(0, t + j) - vload8(0, center + j)) * inv_temp - lse), 0, out + j);
     for (; j < cols; j++) out[j] = exp((t[j] - center[j]) * inv_temp - lse);
 #else
-    float m = -INFINITY, s = 0.0f;
-    for (int j = get_local_id(0); j < cols; j += get_local_size(0)) lse_push((t[j] - center[j]) * inv_temp, &m, &s);
-    const float lse = group_logsumexp(m, s, scratch);
     for (int j = get_local_id(0); j < cols; j += get_local_size(0)) out[j] = exp((t[j] - center[j]) * inv_temp - lse);
 #endif
 }

@@ -42,13 +42,7 @@ __kernel void soft_cross_entropy(__global const float* logits, __global const fl
     __global const float* x = logits + (long)row * cols;
     __global const float* t = targets + (long)row * cols;
     __global float* g = dlogits + (long)row * cols;
-#ifdef ROWS_SERIAL
-    const float lse = serial_logsumexp(x, 0, cols, scale, -1);
-#else
-    float m = -INFINITY, s = 0.0f;
-    for (int j = get_local_id(0); j < cols; j += get_local_size(0)) lse_push(scale * x[j], &m, &s);
-    const float lse = group_logsumexp(m, s, scratch);
-#endif
+    const float lse = row_logsumexp(x, 0, cols, scale, -1, scratch);
     float loss = 0.0f, mass = 0.0f;
     for (int j = get_local_id(0); j < cols; j += get_local_size(0)) {
         if (t[j] != 0.0f) loss -= t[j] * (scale * x[j] - lse);
