@@ -37,6 +37,13 @@ struct TrainBenchmark {
     var shape: [Int] { [batch] + encoder + (config.projector ?? []) }
     var shapeText: String { shape.map(String.init).joined(separator: "x") }
 
+    /// The projector widths of `method`'s cpu recipe (empty for a method without one).
+    static func recipeProjector(_ method: Method) -> [Int] {
+        var c = TrainConfig.defaults(for: method)
+        TrainPreset.cpu.apply(to: &c)
+        return c.projector ?? []
+    }
+
     /// Parses `B` or `BxW1xW2…`: batch, then encoder widths (default the cpu preset's 512, 256).
     static func parse(method: Method, size: String?, projector: String?) throws -> TrainBenchmark {
         let numbers = try (size ?? "256").split(separator: "x").map { part -> Int in
@@ -51,10 +58,10 @@ struct TrainBenchmark {
         }
         let benchmark = TrainBenchmark(method: method, batch: numbers[0],
                                        encoder: numbers.count > 1 ? Array(numbers.dropFirst()) : [512, 256], projector: widths)
-        let recipe = TrainBenchmark(method: method, batch: 1, encoder: [1], projector: nil).config.projector
-        if let widths, widths.count != recipe?.count ?? 0 {
-            throw ValidationError("--train-projector: \(method.rawValue)'s recipe has \(recipe?.count ?? 0) projector widths "
-                                  + "(\(recipe.map { $0.map(String.init).joined(separator: ",") } ?? "none")), got \(widths.count)")
+        let recipe = recipeProjector(method)
+        if let widths, widths.count != recipe.count {
+            throw ValidationError("--train-projector: \(method.rawValue)'s recipe has \(recipe.count) projector widths "
+                                  + "(\(recipe.isEmpty ? "none" : recipe.map(String.init).joined(separator: ","))), got \(widths.count)")
         }
         return benchmark
     }
@@ -195,7 +202,7 @@ struct TrainComparison {
     /// shape has after the encoder's, which the shape cannot tell apart from encoder widths, so
     /// the split is taken from the recipe.
     static func benchmark(_ method: Method, shape: [Int]) throws -> TrainBenchmark {
-        let recipeProjector = TrainBenchmark(method: method, batch: shape[0], encoder: [1], projector: nil).config.projector ?? []
+        let recipeProjector = TrainBenchmark.recipeProjector(method)
         let split = shape.count - recipeProjector.count
         guard split >= 2 else { throw ValidationError("train row \(method.rawValue) \(shape): too short for its projector") }
         return TrainBenchmark(method: method, batch: shape[0], encoder: Array(shape[1..<split]),
