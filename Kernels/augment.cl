@@ -23,16 +23,16 @@
 #define AUGMENT_STRIDE 16  // floats per view in the parameter table
 #endif
 
-inline float augment_blend(const float a, const float b, const float ratio) {
+static inline float augment_blend(const float a, const float b, const float ratio) {
     return clamp(ratio * a + (1.0f - ratio) * b, 0.0f, 1.0f);
 }
 
-inline float augment_gray(__global const float* view, const int p, const int plane) {
+static inline float augment_gray(__global const float* view, const int p, const int plane) {
     return 0.2989f * view[p] + 0.587f * view[plane + p] + 0.114f * view[2 * plane + p];
 }
 
 // Reflect padding without repeating the edge, folded again beyond it; one pixel maps onto itself.
-inline int augment_reflect(int i, const int n) {
+static inline int augment_reflect(int i, const int n) {
     if (n == 1) return 0;
     const int period = 2 * (n - 1);
     i %= period;
@@ -41,7 +41,7 @@ inline int augment_reflect(int i, const int n) {
 }
 
 // PyTorch's source index for linear resampling, align_corners=False: both neighbours and λ.
-inline float augment_source(const int dst, const float scale, const int input, int* i0, int* i1) {
+static inline float augment_source(const int dst, const float scale, const int input, int* i0, int* i1) {
     const float src = fmax(scale * ((float)dst + 0.5f) - 0.5f, 0.0f);
     *i0 = (int)src;
     *i1 = *i0 < input - 1 ? *i0 + 1 : *i0;
@@ -50,8 +50,8 @@ inline float augment_source(const int dst, const float scale, const int input, i
 
 // Jitter position k of a view (one work-group): the op p[9 + k] with its factor p[6 + op].
 // Every work-item reaches the group_sum, whatever the op, so no barrier sits in a branch.
-inline void augment_jitter(__global float* view, __global const float* p, const int k, const int plane,
-                           const int c_count, const int lid, const int step, __local float* scratch) {
+static inline void augment_jitter(__global float* view, __global const float* p, const int k, const int plane,
+                                  const int c_count, const int lid, const int step, __local float* scratch) {
     const int which = (int)p[9 + k];
     const float f = p[6 + which];
     float partial = 0.0f;
@@ -114,7 +114,7 @@ __kernel void augment_views(__global const float* images, __global const float* 
 }
 
 // The weight of tap t of a size-tap Gaussian, before normalisation.
-inline float augment_tap(const int t, const int size, const float sigma) {
+static inline float augment_tap(const int t, const int size, const float sigma) {
     const float x = ((float)t - 0.5f * (float)(size - 1)) / sigma;
     return exp(-0.5f * x * x);
 }

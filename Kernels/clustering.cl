@@ -23,7 +23,7 @@
 
 // Arg-max across the group of each work-item's (value, index); ties go to the lowest index.
 // Writes the winning value to *best_value (every work-item gets it).
-inline int group_argmax(float value, int index, __local float* values, __local int* indices, float* best_value) {
+static inline int group_argmax(float value, int index, __local float* values, __local int* indices, float* best_value) {
     const int lid = get_local_id(0);
     values[lid] = value;
     indices[lid] = index;

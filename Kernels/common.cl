@@ -22,7 +22,7 @@ typedef float floatw;
 #error "COLUMN_WIDTH must be 1 or 8"
 #endif
 
-inline float group_sum(float value, __local float* scratch) {
+static inline float group_sum(float value, __local float* scratch) {
     const int lid = get_local_id(0);
     scratch[lid] = value;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -35,7 +35,7 @@ inline float group_sum(float value, __local float* scratch) {
     return total;
 }
 
-inline float group_max(float value, __local float* scratch) {
+static inline float group_max(float value, __local float* scratch) {
     const int lid = get_local_id(0);
     scratch[lid] = value;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -49,14 +49,14 @@ inline float group_max(float value, __local float* scratch) {
 }
 
 // log(sum_i exp(x_i)) across the group, given each work-item's partial (max, sum of exp(x - max)).
-inline float group_logsumexp(float local_max, float local_sum, __local float* scratch) {
+static inline float group_logsumexp(float local_max, float local_sum, __local float* scratch) {
     const float m = group_max(local_max, scratch);
     const float s = group_sum(m == -INFINITY ? 0.0f : local_sum * exp(local_max - m), scratch);
     return m + log(s);
 }
 
 // Online log-sum-exp step: folds x into the running (max, sum of exp(· - max)).
-inline void lse_push(float x, float* running_max, float* running_sum) {
+static inline void lse_push(float x, float* running_max, float* running_sum) {
     if (x > *running_max) {
         *running_sum = *running_sum * exp(*running_max - x) + 1.0f;
         *running_max = x;
@@ -70,8 +70,8 @@ inline void lse_push(float x, float* running_max, float* running_sum) {
 // one work-item takes a whole row: OpenCLBackend.rowsRunSerially) it runs two passes, the max and
 // then Σ exp eight columns at a time, so that the exps run as float8 instead of one data-dependent
 // online update per element (PoCL: label_cross_entropy over 256 × 9 216, 17 ms → 4.7 ms).
-inline float row_logsumexp(__global const float* x, __global const float* shift, const int cols,
-                           const float scale, const int excluded, __local float* scratch) {
+static inline float row_logsumexp(__global const float* x, __global const float* shift, const int cols,
+                                  const float scale, const int excluded, __local float* scratch) {
 #ifdef ROWS_SERIAL
     float m = -INFINITY;
     for (int j = 0; j < cols; j++)
@@ -98,7 +98,7 @@ inline float row_logsumexp(__global const float* x, __global const float* shift,
 
 // The order of every top-k selection (eval.cl, knn.cl): real entries before empty ones (index
 // < 0), larger value first, equal values by lower index.
-inline bool topk_better(float va, int ia, float vb, int ib) {
+static inline bool topk_better(float va, int ia, float vb, int ib) {
     if (ia < 0) return false;
     if (ib < 0) return true;
     return va > vb || (va == vb && ia < ib);

@@ -21,9 +21,9 @@
 // Cross-entropy of scale·x (one row of `cols`) against the column `label`, with column `excluded`
 // (−1 for none) left out of the softmax. Writes g_j = scale·(p_j − [j = label])·inv_rows, 0 at
 // `excluded`, and returns the row's loss lse − scale·x_label in every work-item.
-inline float row_label_cross_entropy(__global const float* x, __global float* g, const int cols,
-                                     const int label, const int excluded, const float scale,
-                                     const float inv_rows, __local float* scratch) {
+static inline float row_label_cross_entropy(__global const float* x, __global float* g, const int cols,
+                                            const int label, const int excluded, const float scale,
+                                            const float inv_rows, __local float* scratch) {
     const float lse = row_logsumexp(x, 0, cols, scale, excluded, scratch);
 #ifdef ROWS_SERIAL
     int j = 0;
@@ -102,11 +102,11 @@ __kernel void ntxent_rows(__global const float* sim, __global float* row_loss, _
 #define NTX_TN (NTX_BC / NTX_WX)
 #define NTX_TD (NTX_BD / NTX_WX)
 
-inline int ntx_partner(const int i, const int n_pairs) { return i < n_pairs ? i + n_pairs : i - n_pairs; }
+static inline int ntx_partner(const int i, const int n_pairs) { return i < n_pairs ? i + n_pairs : i - n_pairs; }
 
 // s[r][c] = ⟨ẑ_{i0 + y + WY·r}, ẑ_{j0 + x + WX·c}⟩ over all d features (0 outside the R rows).
-inline void ntx_tile_dots(__global const float* zhat, const int rows, const int d, const int i0, const int j0,
-                          __local float* qs, __local float* ks, float s[NTX_TM][NTX_TN]) {
+static inline void ntx_tile_dots(__global const float* zhat, const int rows, const int d, const int i0, const int j0,
+                                 __local float* qs, __local float* ks, float s[NTX_TM][NTX_TN]) {
     const int x = get_local_id(0), y = get_local_id(1), lid = y * NTX_WX + x;
     for (int r = 0; r < NTX_TM; ++r)
         for (int c = 0; c < NTX_TN; ++c) s[r][c] = 0.0f;

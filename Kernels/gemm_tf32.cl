@@ -51,14 +51,14 @@
 #endif
 
 #ifdef GT_PTX
-inline uint gt_to_tf32(const float x) {
+static inline uint gt_to_tf32(const float x) {
     uint u;
     asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(u) : "f"(x));
     return u;
 }
 
 // d += a · b for one m16n8k8 tile, the warp's 32 lanes together.
-inline void gt_mma(float* d, const uint* a, const uint* b, __local float* scratch, const int lane) {
+static inline void gt_mma(float* d, const uint* a, const uint* b, __local float* scratch, const int lane) {
     asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
                  "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
@@ -66,14 +66,14 @@ inline void gt_mma(float* d, const uint* a, const uint* b, __local float* scratc
 }
 #else
 // Round to nearest on the top 19 bits, ties away from zero, as cvt.rna.tf32.f32.
-inline uint gt_to_tf32(const float x) {
+static inline uint gt_to_tf32(const float x) {
     const uint u = as_uint(x);
     return isfinite(x) ? (u + 0x1000u) & 0xffffe000u : u;
 }
 
 // The same product through local memory: this warp's 16×8 A and 8×8 B (k-major) in `scratch`.
 // Called by every work-item the same number of times (its barriers are the group's).
-inline void gt_mma(float* d, const uint* a, const uint* b, __local float* scratch, const int lane) {
+static inline void gt_mma(float* d, const uint* a, const uint* b, __local float* scratch, const int lane) {
     const int g = lane >> 2, t = lane & 3;
     __local float* sa = scratch;        // sa[row * 8 + k]
     __local float* sb = scratch + 128;  // sb[k * 8 + n]
@@ -95,8 +95,8 @@ inline void gt_mma(float* d, const uint* a, const uint* b, __local float* scratc
 #endif
 
 // Element (r, k) of a GT_R × GT_BK slice: x[r·ld + k] when k is contiguous, else x[k·ld + r].
-inline float gt_load(__global const float* x, const int ld, const int r, const int k, const int rows,
-                     const int depth, const int k_contiguous) {
+static inline float gt_load(__global const float* x, const int ld, const int r, const int k, const int rows,
+                            const int depth, const int k_contiguous) {
     if (r >= rows || k >= depth) return 0.0f;
     return k_contiguous ? x[(long)r * ld + k] : x[(long)k * ld + r];
 }

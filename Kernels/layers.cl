@@ -57,7 +57,7 @@ __kernel void relu_backward(__global const float* x, __global const float* dy, _
 // erf for GELU. PoCL's erf is a scalar library call (2.5 ms per 256×512 call, DINO's head); on
 // CPU devices the host builds with -DGELU_POLYNOMIAL_ERF: Abramowitz & Stegun 7.1.26, |error| ≤
 // 1.5e-7, one exp, which vectorises. GELU's 0.5·x·(1 + erf) then moves by ≤ 0.75e-7·|x|.
-inline float gelu_erf(const float x) {
+static inline float gelu_erf(const float x) {
 #ifdef GELU_POLYNOMIAL_ERF
     const float a = fabs(x), t = 1.0f / (1.0f + 0.3275911f * a);
     const float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
@@ -136,14 +136,14 @@ __kernel void conv_col2im(__global const float* dcols, __global float* dx, const
 }
 
 // The output rows (or columns) [*first, *last] whose window covers input row i: o·s − p ≤ i ≤ o·s − p + k − 1.
-inline void pool_covering(const int i, const int k, const int s, const int p, const int out, int* first, int* last) {
+static inline void pool_covering(const int i, const int k, const int s, const int p, const int out, int* first, int* last) {
     *first = max(0, (i + p - k + s) / s);
     *last = min(out - 1, (i + p) / s);
 }
 
 // The divisor of average pooling at (oy, ox): k² with count_include_pad, else the in-image window size.
-inline int pool_divisor(const int oy, const int ox, const int h, const int w, const int k, const int s,
-                        const int p, const int include_pad) {
+static inline int pool_divisor(const int oy, const int ox, const int h, const int w, const int k, const int s,
+                               const int p, const int include_pad) {
     if (include_pad) return k * k;
     const int y0 = oy * s - p, x0 = ox * s - p;
     return (min(y0 + k, h) - max(y0, 0)) * (min(x0 + k, w) - max(x0, 0));

@@ -99,8 +99,8 @@ __kernel void barlow_gram_loss(__global const float* column_loss, __global const
 
 // Centres column `col` of z into xc; returns the unbiased variance K_jj = Σ_n x̄² / (N − 1)
 // (two passes, no E[x²] − E[x]²).
-inline float vicreg_centre_column(__global const float* z, __global float* xc, const int col,
-                                  const int n, const int d) {
+static inline float vicreg_centre_column(__global const float* z, __global float* xc, const int col,
+                                         const int n, const int d) {
     float mean = 0.0f;
     for (int i = 0; i < n; ++i) mean += z[(long)i * d + col];
     mean /= n;
@@ -116,7 +116,7 @@ inline float vicreg_centre_column(__global const float* z, __global float* xc, c
 
 // ∂v/∂z_nj = std_grad_j · x̄_nj with std_grad_j = −[σ_j < 1] / (2D (N − 1) σ_j): relu(1 − σ)'s
 // subgradient is 0 at the kink, as in PyTorch.
-inline float vicreg_std_grad(const float sigma, const int n, const int d) {
+static inline float vicreg_std_grad(const float sigma, const int n, const int d) {
     return sigma < 1.0f ? -1.0f / (2.0f * d * (n - 1) * sigma) : 0.0f;
 }
 

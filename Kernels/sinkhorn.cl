@@ -67,7 +67,7 @@ __kernel void sinkhorn_codes(__global const float* scores, __global const float*
 // MARK: - Shared by v2 and v3
 
 // (m1, s1) ⊕ (m2, s2): the pair of the union of two log-sum-exp accumulations.
-inline void lse_merge(float* m1, float* s1, const float m2, const float s2) {
+static inline void lse_merge(float* m1, float* s1, const float m2, const float s2) {
     const float m = fmax(*m1, m2);
     if (m == -INFINITY) return;  // both empty
     *s1 = *s1 * exp(*m1 - m) + s2 * exp(m2 - m);
@@ -77,7 +77,7 @@ inline void lse_merge(float* m1, float* s1, const float m2, const float s2) {
 // Log-sum-exp within teams of `team` consecutive work-items (a power of two dividing the local
 // size), each given its partial (m, s); every work-item must call it (it holds barriers). The
 // result is returned to every work-item of the team.
-inline float team_logsumexp(float m, float s, const int team, __local float* scratch_m, __local float* scratch_s) {
+static inline float team_logsumexp(float m, float s, const int team, __local float* scratch_m, __local float* scratch_s) {
     const int lid = get_local_id(0), lane = lid & (team - 1);
     scratch_m[lid] = m;
     scratch_s[lid] = s;
@@ -101,11 +101,10 @@ inline float team_logsumexp(float m, float s, const int team, __local float* scr
 // (local size / team) rows, one team each; one function per address space of alpha. Writes beta_out[r] for
 // row first + r. Every work-item must call it.
 #define SINKHORN_ROW_DUALS(NAME, ALPHA_SPACE)                                                                 \
-    inline void NAME(__global const float* scores, ALPHA_SPACE const float* alpha,                      \
-                                                 const int first, const int count, const int k_count,      \
-                                                 const float inv_eps, const float log_b, const int team,   \
-                                                 __local float* beta_out, __local float* scratch_m,        \
-                                                 __local float* scratch_s) {                                \
+    static inline void NAME(__global const float* scores, ALPHA_SPACE const float* alpha, const int first, \
+                            const int count, const int k_count, const float inv_eps, const float log_b,    \
+                            const int team, __local float* beta_out, __local float* scratch_m,             \
+                            __local float* scratch_s) {                                                    \
         const int lid = get_local_id(0), lane = lid & (team - 1);                                          \
         const int teams = get_local_size(0) / team, me = lid / team;                                       \
         for (int round = 0; round < count; round += teams) {                                               \
