@@ -8,7 +8,8 @@
 __kernel void axpby(__global const float* x, __global float* y, const int count,
                     const float alpha, const float beta) {
     const int gid = get_global_id(0);
-    if (gid < count) y[gid] = alpha * x[gid] + beta * y[gid];
+    // beta = 0 does not read y, as BLAS: y may be a fresh or pooled buffer, whose NaN would survive 0 · y.
+    if (gid < count) y[gid] = beta == 0.0f ? alpha * x[gid] : alpha * x[gid] + beta * y[gid];
 }
 
 // For y = x / max(‖x‖, eps): dx = (dy − y⟨y, dy⟩) / ‖x‖, or dy / eps where the norm was clamped.

@@ -81,6 +81,7 @@ public protocol Backend: AnyObject, Objectives, TrainingOps {
     func softCrossEntropy(_ logits: Tensor, targets: Tensor, scale: Float) throws -> CrossEntropyResult
 
     /// `y = alpha · x + beta · y`, in place (an EMA update is `axpby(online, 1 − m, m, into: target)`).
+    /// With `beta` 0, as in BLAS, `y` is not read: its NaN or uninitialised values do not propagate.
     func axpby(_ x: Tensor, alpha: Float, beta: Float, into y: Tensor) throws
 
     /// A new tensor with the same shape and values.

@@ -34,7 +34,8 @@ import Testing
 
     static let shapes: [(Int, Int)] = [(1, 1), (2, 3), (7, 13), (33, 65), (129, 300)]
 
-    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL), arguments: shapes)
+    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL),
+          arguments: Oclgrind.cases(shapes) { $0.0 * $0.1 })
     func parity(_ s: (Int, Int)) throws {
         let cl = TestBackends.openCL!, ref = TestBackends.reference
         var rng = SeededRandom(seed: UInt64(s.0 * 7 + s.1))
@@ -50,6 +51,15 @@ import Testing
         }
         for (i, name) in ["axpby", "l2NormalizeBackward", "cross-entropy loss", "cross-entropy dLogits"].enumerated() {
             try assertClose(outputs[1][i], on: cl, outputs[0][i], on: ref, rtol: 1e-4, atol: 1e-5, "\(name) \(s)")
+        }
+    }
+
+    @Test("axpby with beta 0 does not read y: NaN and Inf there are overwritten, as in BLAS")
+    func axpbyBetaZeroIgnoresY() throws {
+        try forEachBackend { backend in
+            let y = try backend.upload([.nan, .infinity, -.infinity], shape: [3])
+            try backend.axpby(try backend.upload([1, 2, 3], shape: [3]), alpha: 2, beta: 0, into: y)
+            #expect(try backend.download(y) == [2, 4, 6], "\(backend.kind)")
         }
     }
 

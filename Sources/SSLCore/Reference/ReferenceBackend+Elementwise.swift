@@ -8,7 +8,10 @@ extension ReferenceBackend {
         guard let out = y.hostBuffer else {
             throw SSLError.wrongBackend(op: "axpby", expected: "the reference backend", found: y.location)
         }
-        for i in 0..<xv.count { out.values[i] = Float(Double(alpha) * Double(xv[i]) + Double(beta) * Double(out.values[i])) }
+        for i in 0..<xv.count {
+            let scaled = beta == 0 ? 0 : Double(beta) * Double(out.values[i])  // beta = 0 does not read y
+            out.values[i] = Float(Double(alpha) * Double(xv[i]) + scaled)
+        }
     }
 
     public func copy(_ x: Tensor) throws -> Tensor { make(try values(x, op: "copy"), x.shape) }
