@@ -47,12 +47,22 @@ public final class OpenCLContext {
         self.queue = queue
         self.programs = ProgramCache(device: device, directory: kernelCache)
         self.pool = BufferPool(limitBytes: min(device.globalMemoryBytes / 4, 2 << 30))
+        Self.clearCLBlastAtExit
     }
+
+    /// CLBlast keeps the programs it built for every context in a static cache, which C++ destroys
+    /// at exit after the OpenCL implementation's own statics: releasing them then corrupts the heap
+    /// (Oclgrind: "corrupted double-linked list" in `Program::~Program`). An exit handler
+    /// registered after both libraries loaded runs before either's destructors, so it empties the
+    /// cache while the implementation is intact.
+    private static let clearCLBlastAtExit: Void = { atexit { _ = CLBlastClearCache() } }()
 
     deinit {
         if let queue { clFinish(queue) }
         pool.drain()
         programs.releaseAll()
+        // CLBlast's cached programs hold this context; they go before it, in dependency order.
+        _ = CLBlastClearCache()
         if let queue { clReleaseCommandQueue(queue) }
         clReleaseContext(context)
     }
