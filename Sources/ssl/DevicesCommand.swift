@@ -27,7 +27,8 @@ struct DevicesCommand: ParsableCommand {
             }
             let marker = d.spec == chosen?.spec ? "  <- auto" : ""
             print("  \(d.spec)  \(d.kind.rawValue)  \(d.name)\(marker)")
-            print("      vendor \(d.vendor); \(d.version); driver \(d.driverVersion)")
+            print("      vendor \(d.vendor); \(d.version); driver \(d.driverVersion)"
+                  + (d.computeCapability.map { "; compute capability \($0)" } ?? ""))
             print("      memory \(gib(d.globalMemoryBytes)) (largest buffer \(gib(d.maxAllocationBytes))), "
                   + "local \(d.localMemoryBytes / 1024) KiB, \(d.computeUnits) compute units, "
                   + "work-groups up to \(d.maxWorkGroupSize)")

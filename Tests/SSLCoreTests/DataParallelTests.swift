@@ -238,7 +238,7 @@ private func rankProcess(tag: String, rank: Int) -> pid_t? {
         OpenCLDeviceInfo(platformIndex: 0, deviceIndex: index, platformName: "test", name: "device \(index)", vendor: "test",
                          driverVersion: "1", version: "OpenCL 3.0", kind: kind, globalMemoryBytes: 1 << 30,
                          maxAllocationBytes: 1 << 28, localMemoryBytes: 1 << 15, computeUnits: 1, maxWorkGroupSize: 256,
-                         extensions: [], runsNativeKernels: false, id: OpaquePointer(bitPattern: 0x1000 + index)!)  // never dereferenced
+                         extensions: [], runsNativeKernels: false, computeCapability: nil, id: OpaquePointer(bitPattern: 0x1000 + index)!)  // never dereferenced
     }
 
     @Test("auto and gpu give rank r GPU r mod #GPUs of its host; without a GPU, the first device")

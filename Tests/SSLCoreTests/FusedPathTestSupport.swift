@@ -13,7 +13,8 @@ extension TestBackends {
             name: device.name, vendor: device.vendor, driverVersion: device.driverVersion, version: device.version,
             kind: device.kind, globalMemoryBytes: device.globalMemoryBytes, maxAllocationBytes: maxAllocationBytes,
             localMemoryBytes: device.localMemoryBytes, computeUnits: 1, maxWorkGroupSize: device.maxWorkGroupSize,
-            extensions: device.extensions, runsNativeKernels: device.runsNativeKernels, id: device.id)
+            extensions: device.extensions, runsNativeKernels: device.runsNativeKernels,
+            computeCapability: device.computeCapability, id: device.id)
         return try OpenCLBackend(device: capped)
     }
 }

@@ -63,8 +63,22 @@ import Testing
         let x = try cl.zeros([2, 2])
         let error = #expect(throws: SSLError.self) { _ = try tf32.matmul(x, x) }
         #expect(error?.description.contains("needs NVIDIA's OpenCL driver; \(cl.device.name)") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("use the default (clblast)") == true, "\(String(describing: error))")
         #expect(try KernelChoices(environment: ["SSL_GEMM": "tf32"]).gemm == .tf32)
         #expect(throws: SSLError.self) { try KernelChoices(environment: ["SSL_GEMM": "tf32"]).check(on: cl.device) }
+    }
+
+    @Test("TF32 needs NVIDIA's compiler and compute capability 8.0: sm_75 and a missing capability are refused by name")
+    func computeCapability() {
+        func problem(_ ptx: Bool, _ capability: ComputeCapability?) -> String? {
+            OpenCLDeviceInfo.tf32Problem(acceptsInlinePTX: ptx, computeCapability: capability, device: "GPU X")
+        }
+        #expect(problem(true, ComputeCapability(major: 8, minor: 0)) == nil)
+        #expect(problem(true, ComputeCapability(major: 9, minor: 0)) == nil)
+        #expect(problem(true, ComputeCapability(major: 7, minor: 5))?.contains("8.0 or later (Ampere); GPU X has 7.5") == true)
+        #expect(problem(true, nil)?.contains("does not report one") == true)
+        #expect(problem(false, ComputeCapability(major: 9, minor: 0))?.contains("needs NVIDIA's OpenCL driver; GPU X") == true)
+        #expect(ComputeCapability(major: 8, minor: 6) > ComputeCapability(major: 8, minor: 0))
     }
 
     @Test("kernel choices from the environment: names, auto, and an error listing the valid values")

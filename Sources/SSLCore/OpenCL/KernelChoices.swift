@@ -53,7 +53,8 @@ public struct KernelChoices: Equatable, Sendable {
                   gemm: try parse(Self.gemmVariable, GemmVariant.self))
     }
 
-    /// Throws when a choice cannot run on `device`: TF32 GEMM needs NVIDIA's OpenCL (inline PTX),
+    /// Throws when a choice cannot run on `device`: TF32 GEMM needs NVIDIA's OpenCL (inline PTX) on
+    /// compute capability 8.0 or later,
     /// the host-BLAS GEMM a CPU device that runs native kernels and a loadable BLAS.
     public func check(on device: OpenCLDeviceInfo) throws {
         if gemm == .blas {
@@ -64,10 +65,10 @@ public struct KernelChoices: Equatable, Sendable {
             }
             if case .failure(let error) = HostBLAS.library { throw error }
         }
-        if gemm == .tf32 && !device.acceptsInlinePTX {
+        if gemm == .tf32, let problem = device.tf32Problem {
             throw SSLError.invalidArgument(
-                op: "gemm", detail: "the TF32 GEMM (\(Self.gemmVariable)=tf32, --tf32) runs inline PTX mma.sync and needs "
-                    + "NVIDIA's OpenCL driver; \(device.name) on \(device.platformName) is not one: use the default (clblast)")
+                op: "gemm", detail: "the TF32 GEMM (\(Self.gemmVariable)=tf32, --tf32) cannot run: \(problem); "
+                    + "use the default (clblast)")
         }
     }
 }

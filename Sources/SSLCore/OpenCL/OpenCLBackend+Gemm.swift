@@ -101,8 +101,9 @@ extension OpenCLBackend {
         let op = "gemm"
         let g = try Shapes.gemm(a.shape, b.shape, c: c.shape, transposeA: transposeA, transposeB: transposeB)
         guard g.m > 0 && g.n > 0 else { return }
-        let kernel = try context.kernel("gemm_tf32", in: .gemmTF32, options: tiles.options + (emulate ? " -DGT_EMULATE" : ""))
-        let emulated = emulate || !device.acceptsInlinePTX
+        // Emulated wherever mma.sync on TF32 is missing (not NVIDIA, or before sm_80).
+        let emulated = emulate || !device.runsTF32
+        let kernel = try context.kernel("gemm_tf32", in: .gemmTF32, options: tiles.options + (emulated ? " -DGT_EMULATE" : ""))
         try context.launch(kernel, name: "gemm_tf32",
                            global: [(g.n + tiles.columns - 1) / tiles.columns * tiles.workItems, (g.m + tiles.rows - 1) / tiles.rows],
                            local: [tiles.workItems, 1], arguments: [

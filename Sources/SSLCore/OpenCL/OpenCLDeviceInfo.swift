@@ -26,6 +26,9 @@ public struct OpenCLDeviceInfo: CustomStringConvertible {
     /// Whether `CL_DEVICE_EXECUTION_CAPABILITIES` includes `CL_EXEC_NATIVE_KERNEL`: host functions
     /// run as commands of its queues (PoCL's CPU device does; GPU drivers do not).
     public let runsNativeKernels: Bool
+    /// NVIDIA's compute capability (e.g. 9.0 for H100), read through `cl_nv_device_attribute_query`;
+    /// nil on other devices.
+    public let computeCapability: ComputeCapability?
 
     /// A CPU device that runs native kernels (PoCL): the library keeps its buffers in host memory
     /// it allocates (OpenCLContext) and runs its GEMMs on the host BLAS there (``GemmVariant/blas``).
@@ -35,6 +38,29 @@ public struct OpenCLDeviceInfo: CustomStringConvertible {
     /// Whether the compiler takes inline PTX (`asm`): NVIDIA's OpenCL, which alone reports
     /// `cl_nv_pragma_unroll`; the TF32 GEMM's kernel tests the same macro.
     public var acceptsInlinePTX: Bool { extensions.contains("cl_nv_pragma_unroll") }
+
+    /// Whether the TF32 GEMM runs here: inline PTX and `mma.sync` on TF32, i.e. NVIDIA sm_80 or later.
+    public var runsTF32: Bool { tf32Problem == nil }
+
+    /// Why the TF32 GEMM cannot run here, or nil when it can.
+    public var tf32Problem: String? {
+        Self.tf32Problem(acceptsInlinePTX: acceptsInlinePTX, computeCapability: computeCapability,
+                         device: "\(name) on \(platformName)")
+    }
+
+    static func tf32Problem(acceptsInlinePTX: Bool, computeCapability: ComputeCapability?, device: String) -> String? {
+        guard acceptsInlinePTX else {
+            return "it runs inline PTX and needs NVIDIA's OpenCL driver; \(device) is not one"
+        }
+        guard let capability = computeCapability else {
+            return "it needs compute capability 8.0 or later, and \(device) does not report one "
+                + "(no cl_nv_device_attribute_query)"
+        }
+        guard capability >= ComputeCapability(major: 8, minor: 0) else {
+            return "mma.sync on TF32 needs compute capability 8.0 or later (Ampere); \(device) has \(capability)"
+        }
+        return nil
+    }
 
     /// The `opencl:P:D` spelling that selects this device.
     public var spec: String { "opencl:\(platformIndex):\(deviceIndex)" }
@@ -86,6 +112,13 @@ public enum OpenCLDevices {
         let units: cl_uint = try deviceScalar(device, CL_DEVICE_MAX_COMPUTE_UNITS)
         let workGroup: Int = try deviceScalar(device, CL_DEVICE_MAX_WORK_GROUP_SIZE)
         let execution: cl_device_exec_capabilities = try deviceScalar(device, CL_DEVICE_EXECUTION_CAPABILITIES)
+        let extensions = try deviceString(device, CL_DEVICE_EXTENSIONS).split(separator: " ").map(String.init)
+        var capability: ComputeCapability? = nil
+        if extensions.contains("cl_nv_device_attribute_query") {
+            let major: cl_uint = try deviceScalar(device, CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV)
+            let minor: cl_uint = try deviceScalar(device, CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV)
+            capability = ComputeCapability(major: Int(major), minor: Int(minor))
+        }
         return OpenCLDeviceInfo(
             platformIndex: platformIndex, deviceIndex: deviceIndex, platformName: platformName,
             name: try deviceString(device, CL_DEVICE_NAME),
@@ -94,8 +127,9 @@ public enum OpenCLDevices {
             version: try deviceString(device, CL_DEVICE_VERSION),
             kind: kind, globalMemoryBytes: Int(global), maxAllocationBytes: Int(maxAlloc),
             localMemoryBytes: Int(local), computeUnits: Int(units), maxWorkGroupSize: workGroup,
-            extensions: try deviceString(device, CL_DEVICE_EXTENSIONS).split(separator: " ").map(String.init),
-            runsNativeKernels: execution & cl_device_exec_capabilities(CL_EXEC_NATIVE_KERNEL) != 0, id: device)
+            extensions: extensions,
+            runsNativeKernels: execution & cl_device_exec_capabilities(CL_EXEC_NATIVE_KERNEL) != 0,
+            computeCapability: capability, id: device)
     }
 
     private static func platformString(_ platform: cl_platform_id?, _ param: Int32) throws -> String {
@@ -124,4 +158,12 @@ public enum OpenCLDevices {
     private static func trimmed(_ bytes: [CChar]) -> String {
         String(cString: bytes).trimmingCharacters(in: .whitespaces)
     }
+}
+
+/// An NVIDIA compute capability, major.minor.
+public struct ComputeCapability: Comparable, CustomStringConvertible, Sendable {
+    public let major: Int, minor: Int
+    public init(major: Int, minor: Int) { self.major = major; self.minor = minor }
+    public static func < (a: Self, b: Self) -> Bool { (a.major, a.minor) < (b.major, b.minor) }
+    public var description: String { "\(major).\(minor)" }
 }
