@@ -38,7 +38,7 @@ private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
         return GemmVariant.automatic(for: device) == .blas ? [.clblast, .blas] : [.clblast]
     }
 
-    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL), arguments: shapes, variants)
+    @Test("OpenCL matches the reference", .enabled(if: TestBackends.hasOpenCL), arguments: Oclgrind.cases(shapes, limit: 40_000) { $0.0 * $0.1 * $0.2 }, variants)
     func parity(_ s: (Int, Int, Int), variant: GemmVariant) throws {
         let cl = OpenCLBackend(context: TestBackends.openCL!.context, kernels: KernelChoices(gemm: variant))
         let ref = TestBackends.reference
@@ -57,6 +57,39 @@ private func maxAbs(_ values: [Double]) -> Double { values.map(abs).max() ?? 0 }
             assertClose(results[1], expected, shape: [s.0, s.1], expectedShape: [s.0, s.1], rtol: 0,
                         atol: gemmRelative * maxAbs(expected), "gemm \(variant) \(s) ta \(ta) tb \(tb)")
         }
+    }
+
+    /// C of `beta` 0 is usually a fresh or pooled buffer: whatever it holds must not reach the
+    /// result (BLAS semantics), or a NaN left there by an earlier op would survive as 0 · NaN.
+    @Test("beta 0 overwrites NaN and Inf in C, on every GEMM and the TF32 kernel's emulation", .enabled(if: TestBackends.hasOpenCL),
+          arguments: [(1, 1, 1), (7, 13, 5), (33, 65, 17)])
+    func betaZeroIgnoresC(_ s: (Int, Int, Int)) throws {
+        let ref = TestBackends.reference
+        var rng = SeededRandom(seed: UInt64(s.0 + s.1 + s.2))
+        let av = rng.uniform(s.0 * s.2), bv = rng.uniform(s.2 * s.1)
+        let poison = (0..<(s.0 * s.1)).map { [Float.nan, .infinity, -.infinity][$0 % 3] }
+        func product(_ backend: any Backend, _ gemm: (Tensor, Tensor, Tensor) throws -> Void) throws -> [Float] {
+            let c = try backend.upload(poison, shape: [s.0, s.1])
+            try gemm(try backend.upload(av, shape: [s.0, s.2]), try backend.upload(bv, shape: [s.2, s.1]), c)
+            return try backend.download(c)
+        }
+        let expected = try product(ref) { a, b, c in
+            try ref.gemm(a, b, transposeA: false, transposeB: false, alpha: 1, beta: 0, into: c)
+        }.map(Double.init)
+        for variant in Self.variants {
+            let cl = OpenCLBackend(context: TestBackends.openCL!.context, kernels: KernelChoices(gemm: variant))
+            let actual = try product(cl) { a, b, c in
+                try cl.gemm(a, b, transposeA: false, transposeB: false, alpha: 1, beta: 0, into: c)
+            }
+            assertClose(actual, expected, shape: [s.0, s.1], expectedShape: [s.0, s.1], rtol: 0,
+                        atol: gemmRelative * maxAbs(expected), "gemm \(variant) \(s)")
+        }
+        let cl = TestBackends.openCL!
+        let emulated = try product(cl) { a, b, c in
+            try cl.gemmTF32(a, b, transposeA: false, transposeB: false, alpha: 1, beta: 0, into: c, tiles: .small, emulate: true)
+        }
+        assertClose(emulated, expected, shape: [s.0, s.1], expectedShape: [s.0, s.1], rtol: 0,
+                    atol: 4e-3 * maxAbs(expected) * Double(s.2), "TF32 emulated \(s)")
     }
 
     @Test("the host-BLAS GEMM: A and B one buffer (Z·Zᵀ), C written in place over pooled buffers, refused where it cannot run",

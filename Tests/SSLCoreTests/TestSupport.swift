@@ -1,14 +1,23 @@
 // Shared test helpers: the backends under test, seeded inputs, fixtures, and one closeness check.
 import Foundation
+import Synchronization
 import Testing
 @testable import SSLCore
 
 enum TestBackends {
     static let reference = ReferenceBackend()
 
-    /// One OpenCL backend for the whole test run, so kernels compile once.
+    /// One OpenCL backend for the whole test run, so kernels compile once; under Oclgrind one per
+    /// thread (see ``perThread``).
     /// Nil only outside CI when no OpenCL device exists; in CI (`CI` set) a missing device fails.
-    static let openCL: OpenCLBackend? = {
+    static var openCL: OpenCLBackend? {
+        guard let shared else { return nil }
+        return shared.context.device.platformName == "Oclgrind" ? perThread(like: shared) : shared
+    }
+
+    static var hasOpenCL: Bool { shared != nil }
+
+    private static let shared: OpenCLBackend? = {
         do {
             return try OpenCLBackend(device: try Devices.resolve(.openCL))
         } catch {
@@ -20,7 +29,35 @@ enum TestBackends {
         }
     }()
 
-    static var hasOpenCL: Bool { openCL != nil }
+    /// Oclgrind 21.10's uninitialised-value check keeps its shadow-memory pool per thread and
+    /// creates it only on the thread that created the context; a host write that runs on another
+    /// thread dereferences a null pool (`Uninitialized::hostMemoryStore`). Swift Testing runs
+    /// tests on several threads, so under Oclgrind each thread gets a context of its own. They
+    /// live to the end of the run: a context released by an exiting thread frees that pool too.
+    private static func perThread(like shared: OpenCLBackend) -> OpenCLBackend {
+        let thread = Thread.current
+        return perThreadBackends.withLock { backends in
+            if let backend = backends[ObjectIdentifier(thread)]?.backend { return backend }
+            guard let backend = try? OpenCLBackend(device: shared.context.device) else { return shared }
+            backends[ObjectIdentifier(thread)] = (thread, backend)
+            return backend
+        }
+    }
+
+    /// Keyed by the thread object, which the entry keeps alive so that its identity is not reused.
+    private static let perThreadBackends = Mutex<[ObjectIdentifier: (thread: Thread, backend: OpenCLBackend)]>([:])
+}
+
+/// The Oclgrind run (scripts/oclgrind.sh sets `SSL_TEST_OCLGRIND`): Oclgrind interprets every
+/// instruction of a kernel with its checks on (Barlow Twins' parity at 130 × 200 alone takes 15
+/// minutes), so there the parity tests keep their cases of at most `limit` values; the small odd
+/// sizes take every branch of the kernels (1, primes, non-multiples of every tile).
+enum Oclgrind {
+    static let isRunning = ProcessInfo.processInfo.environment["SSL_TEST_OCLGRIND"] != nil
+
+    static func cases<T>(_ all: [T], limit: Int = 5_000, size: (T) -> Int) -> [T] {
+        isRunning ? all.filter { size($0) <= limit } : all
+    }
 }
 
 /// Seeded test inputs, from the library's SplitMix64.
@@ -37,7 +74,8 @@ struct SeededRandom {
 }
 
 /// Checks shape, then |actual − expected| ≤ atol + rtol·|expected| element-wise; reports the
-/// first mismatches and the worst errors. NaN or Inf anywhere in `actual` fails.
+/// first mismatches and the worst errors. NaN or Inf on either side fails: most expected values
+/// come from the reference backend, whose NaN would otherwise compare as "close" to anything.
 func assertClose(_ actual: [Float], _ expected: [Double], shape: [Int], expectedShape: [Int],
                  rtol: Double, atol: Double, _ what: String,
                  sourceLocation: SourceLocation = #_sourceLocation) {
@@ -53,10 +91,10 @@ func assertClose(_ actual: [Float], _ expected: [Double], shape: [Int], expected
     var worstAbs = 0.0, worstRel = 0.0
     for (i, (a, e)) in zip(actual, expected).enumerated() {
         let diff = abs(Double(a) - e)
-        if !a.isFinite || diff > atol + rtol * abs(e) {
+        if !a.isFinite || !e.isFinite || !(diff <= atol + rtol * abs(e)) {
             if mismatches.count < 5 { mismatches.append("[\(i)] \(a) vs \(e)") }
         }
-        if a.isFinite {
+        if a.isFinite && e.isFinite {
             worstAbs = max(worstAbs, diff)
             worstRel = max(worstRel, diff / max(abs(e), 1e-30))
         } else {
