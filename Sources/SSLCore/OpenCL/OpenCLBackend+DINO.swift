@@ -35,8 +35,8 @@ extension OpenCLBackend {
         }
 
         // c' = m·c + (1 − m)·(1/T) Σ_t mean_n(t_t): the mean over all T·N rows, as all crops have N rows.
-        let centerNext = try copy(center)
-        try axpby(centerNext, alpha: 0, beta: centerMomentum, into: centerNext)
+        let centerNext = try empty(center.shape)
+        try axpby(center, alpha: centerMomentum, beta: 0, into: centerNext)
         let crossWeight = Float((1 - Double(centerMomentum)) / Double(sizes.t))
         for crop in teacher {
             try axpby(try mean(crop, axis: 0).reshaped(center.shape), alpha: crossWeight, beta: 1, into: centerNext)
