@@ -146,16 +146,16 @@ struct BenchCommand: ParsableCommand {
             if json { throw ValidationError("--compare prints a table; --json does not apply") }
             return
         }
-        _ = try workloads(gpu: true)
+        _ = try workloads(maxAllocationBytes: .max)
     }
 
     func run() throws {
         if !trainMethods.isEmpty { return try runTraining() }
         if !compareFiles.isEmpty { return try runComparison() }
-        // A dry run opens no device, so it plans `auto` variants as a GPU resolves them.
-        if dryRun { return try workloads(gpu: true).forEach(printPlan) }
+        // A dry run opens no device, so it plans `auto` variants as a device without buffer limits resolves them.
+        if dryRun { return try workloads(maxAllocationBytes: .max).forEach(printPlan) }
         let backend = try makeBackend()
-        let plan = try workloads(gpu: backend.isGPU)
+        let plan = try workloads(maxAllocationBytes: largestBuffer(of: backend))
         let runner = makeRunner(backend)
         let report: any Report = json ? JSONLinesReport() : TableReport(workloads: plan, backend: backend)
         report.begin()
@@ -170,11 +170,11 @@ struct BenchCommand: ParsableCommand {
         let rows = try results.shapes(ops: ops)
         guard !rows.isEmpty else { throw ValidationError("no row of \(compareFiles.joined(separator: ", ")) is an op to run") }
         // Our rows in the variants the library picks: on this run's device, or, with nothing run
-        // here (--dry-run, --ours), as on a GPU.
+        // here (--dry-run, --ours), as on a device without buffer limits.
         let backend = dryRun || oursFile != nil ? nil : try makeBackend()
         let plan = rows.map { row in
             Workload.make(row.op, shape: row.shape, epsilon: epsilon, iterations: sinkhornIterations,
-                          gpu: backend?.isGPU ?? true)
+                          maxAllocationBytes: backend.map(largestBuffer) ?? .max)
         }
         if dryRun { return plan.forEach(printPlan) }
         if let oursFile {
@@ -221,6 +221,11 @@ struct BenchCommand: ParsableCommand {
 
     /// The --device backend, switched to the TF32 GEMM by --tf32 (an error off NVIDIA). The kernel
     /// versions of SSL_SINKHORN, SSL_KNN and SSL_GEMM apply as in every command.
+    /// The largest buffer `backend` allows, which decides NT-Xent's `auto` (no limit off OpenCL).
+    private func largestBuffer(of backend: any Backend) -> Int {
+        (backend as? OpenCLBackend)?.device.maxAllocationBytes ?? .max
+    }
+
     private func makeBackend() throws -> any Backend {
         let backend = try device.backend()
         guard tf32 else { return backend }
@@ -247,8 +252,8 @@ struct BenchCommand: ParsableCommand {
 
     /// Every (op, size, variant) to run, in the order of the ops, then of the sizes given, then of
     /// the variants asked for (a variant that `auto` resolves to twice runs once); `auto` as the
-    /// library resolves it on a GPU (`gpu`) or another device.
-    func workloads(gpu: Bool) throws -> [Workload] {
+    /// library resolves it on a device whose largest buffer is `maxAllocationBytes`.
+    func workloads(maxAllocationBytes: Int) throws -> [Workload] {
         try selectedOps().flatMap { op -> [Workload] in
             let given = sizeTexts(for: op)
             let sizes = given.isEmpty ? Sizes.defaults(for: op, quick: quick) : try given.map { try Sizes.parse($0, for: op) }
@@ -257,7 +262,7 @@ struct BenchCommand: ParsableCommand {
                 for form in redundancyForms.isEmpty ? [.automatic] : redundancyForms {
                     for algorithm in ntxentAlgorithms.isEmpty ? [.automatic] : ntxentAlgorithms {
                         let w = Workload.make(op, shape: shape, epsilon: epsilon, iterations: sinkhornIterations,
-                                              form: form, algorithm: algorithm, gpu: gpu)
+                                              form: form, algorithm: algorithm, maxAllocationBytes: maxAllocationBytes)
                         if !variants.contains(where: { $0.variant == w.variant }) { variants.append(w) }
                     }
                 }

@@ -87,16 +87,16 @@ extension Workload {
 
     /// The workload `op` runs at `shape` (as ``Sizes`` returns it). `form` applies to barlow and
     /// vicreg, `algorithm` to ntxent; `.automatic` is resolved here as the OpenCL backend resolves
-    /// it on a GPU (`gpu`) or another device.
+    /// it on a device whose largest buffer is `maxAllocationBytes`.
     static func make(_ op: Op, shape s: [Int], epsilon: Float, iterations: Int, form: RedundancyForm = .automatic,
-                     algorithm: NTXentAlgorithm = .automatic, gpu: Bool = true) -> Workload {
+                     algorithm: NTXentAlgorithm = .automatic, maxAllocationBytes: Int = .max) -> Workload {
         switch op {
         case .gemm: return .gemm(m: s[0], n: s[1], k: s[2])
         case .xcorr: return .crossCorrelation(n: s[0], d: s[1])
         case .sinkhorn: return .sinkhorn(b: s[0], k: s[1], epsilon: epsilon, iterations: iterations)
         case .barlow: return .barlowTwins(n: s[0], d: s[1], form: form.resolved(n: s[0], d: s[1]))
         case .vicreg: return .vicreg(n: s[0], d: s[1], form: form.resolved(n: s[0], d: s[1]))
-        case .ntxent: return .ntXent(n: s[0], d: s[1], algorithm: algorithm.resolved(d: s[1], gpu: gpu))
+        case .ntxent: return .ntXent(n: s[0], d: s[1], algorithm: algorithm.resolved(rows: 2 * s[0], maxAllocationBytes: maxAllocationBytes))
         case .knn: return .knn(train: s[0], test: s[1], d: s[2], k: s[3])
         }
     }

@@ -65,7 +65,7 @@ import Testing
     static let shapes: [(Int, Int)] = [(1, 3), (2, 13), (7, 200), (33, 65), (65, 3), (130, 200)]
 
     @Test("OpenCL's fused and GEMM algorithms match the reference", .enabled(if: TestBackends.hasOpenCL),
-          arguments: shapes, [false, true])
+          arguments: Oclgrind.cases(shapes) { max($0.0 * $0.1, 4 * $0.0 * $0.0) }, [false, true])
     func parity(_ s: (Int, Int), serialRows: Bool) throws {
         var rng = SeededRandom(seed: UInt64(s.0 * 1000 + s.1))
         let z1 = rng.uniform(s.0 * s.1, scale: 2), z2 = rng.uniform(s.0 * s.1)
@@ -93,21 +93,29 @@ import Testing
         }
     }
 
-    @Test("auto is the fused algorithm on a GPU up to D = 256, GEMMs on other devices, the definition on the reference")
+    @Test("auto is the GEMM algorithm wherever the 2N×2N similarities fit one buffer, else fused; the definition on the reference")
     func automaticAlgorithm() throws {
         let auto = NTXentAlgorithm.automatic
-        #expect(auto.resolved(d: 256, gpu: true) == .fused && auto.resolved(d: 257, gpu: true) == .gemm)
-        #expect(auto.resolved(d: 3, gpu: false) == .gemm)
-        #expect(NTXentAlgorithm.gemm.resolved(d: 3, gpu: true) == .gemm && NTXentAlgorithm.fused.resolved(d: 999, gpu: false) == .fused)
+        #expect(auto.resolved(rows: 130, maxAllocationBytes: 130 * 130 * 4) == .gemm)
+        #expect(auto.resolved(rows: 130, maxAllocationBytes: 130 * 130 * 4 - 1) == .fused)
+        #expect(auto.resolved(rows: Int.max / 2, maxAllocationBytes: .max) == .fused, "R² overflows: no buffer holds it")
+        #expect(NTXentAlgorithm.gemm.resolved(rows: 1 << 20, maxAllocationBytes: 4) == .gemm)
+        #expect(NTXentAlgorithm.fused.resolved(rows: 2, maxAllocationBytes: .max) == .fused)
         try forEachBackend { backend in
             for d in [3, 257] {
                 let r = try backend.ntXent(try backend.upload([Float](repeating: 1, count: 2 * d), shape: [2, d]),
                                            try backend.upload([Float](repeating: 2, count: 2 * d), shape: [2, d]),
                                            temperature: 0.5)
-                let expected: NTXentAlgorithm = backend.kind == .reference ? .automatic
-                    : backend.isGPU && d <= 256 ? .fused : .gemm
+                let expected: NTXentAlgorithm = backend.kind == .reference ? .automatic : .gemm
                 #expect(r.algorithm == expected, "\(backend.name) D \(d)")
             }
+        }
+        // Where the similarities cannot be allocated, auto takes the fused kernels instead of failing.
+        if let capped = try TestBackends.openCL(maxAllocationBytes: 130 * 130 * 4 - 4) {
+            var rng = SeededRandom(seed: 7)
+            let r = try capped.ntXent(try capped.upload(rng.uniform(65 * 13), shape: [65, 13]),
+                                      try capped.upload(rng.uniform(65 * 13), shape: [65, 13]), temperature: 0.1)
+            #expect(r.algorithm == .fused)
         }
     }
 

@@ -54,9 +54,10 @@ extension NTXentOps {
 /// recomputes S once per 128 columns of D, so above D = 256 its flops grow as D²: there the
 /// GEMMs are the better use of the device, and R×R is no longer large next to the R×D inputs.
 /// On a CPU device (PoCL) the fused kernels ran 3–4× slower than CLBlast's GEMMs (local memory
-/// and barriers are emulated there, and R×R fits in host memory), so ``automatic`` keeps ``gemm``.
+/// and barriers are emulated there, and R×R fits in host memory). No GPU has timed them yet, so
+/// ``automatic`` keeps the GEMMs, the path CLBlast backs, wherever R×R fits one buffer.
 public enum NTXentAlgorithm: String, CaseIterable, Sendable {
-    /// ``fused`` on a GPU when D ≤ ``fusedMaxFeatures``, else ``gemm``.
+    /// ``gemm``, or ``fused`` where the R×R similarities exceed the device's largest buffer.
     case automatic = "auto"
     /// Flash-attention style (Kernels/contrastive.cl, ntxent_fused_*): an online log-sum-exp
     /// over tiles of the logits in local memory, storing only each row's log-sum-exp and
@@ -65,13 +66,12 @@ public enum NTXentAlgorithm: String, CaseIterable, Sendable {
     /// CLBlast GEMMs for S = ẑẑᵀ and the gradient's dS·ẑ and dSᵀ·ẑ around one row kernel.
     case gemm
 
-    /// The widest D that ``automatic`` computes ``fused``: two passes of the backward's
-    /// 128-column output tiles.
-    public static let fusedMaxFeatures = 256
-
-    /// ``automatic`` resolved for rows of `d` features on a GPU (`gpu`) or another device.
-    public func resolved(d: Int, gpu: Bool) -> NTXentAlgorithm {
-        self == .automatic ? (gpu && d <= Self.fusedMaxFeatures ? .fused : .gemm) : self
+    /// ``automatic`` resolved for `rows` = 2N stacked rows on a device whose largest buffer is
+    /// `maxAllocationBytes`.
+    public func resolved(rows: Int, maxAllocationBytes: Int) -> NTXentAlgorithm {
+        guard self == .automatic else { return self }
+        let (square, overflow) = rows.multipliedReportingOverflow(by: rows)
+        return !overflow && square <= maxAllocationBytes / 4 ? .gemm : .fused
     }
 }
 

@@ -20,7 +20,8 @@ struct KNNTiles: Equatable, CustomStringConvertible {
     let bucket: Int
 
     /// 128 × 128 tiles, 8 × 8 per work-item, 256 work-items: CLBlast's shape for large SGEMMs on
-    /// NVIDIA; its lists fit 48 KiB of local memory up to k = 31.
+    /// NVIDIA; its lists fit 48 KiB of local memory up to k = 31. Tested, not chosen: its registers
+    /// cap occupancy (see ``OpenCLBackend/knnTiles(k:)``) until a GPU measures it faster.
     static let large = KNNTiles(rows: 128, columns: 128, depth: 16, rowsPerItem: 8, columnsPerItem: 8, bucket: 8)
     /// 64 × 64 tiles, 4 × 4 per work-item, 256 work-items: up to k = 79 in 48 KiB.
     static let small = KNNTiles(rows: 64, columns: 64, depth: 16, rowsPerItem: 4, columnsPerItem: 4, bucket: 8)
@@ -60,16 +61,19 @@ extension OpenCLBackend {
         }
     }
 
-    /// The version chosen when ``KernelChoices/knn`` is nil: on CPU devices unfused (the host
-    /// BLAS's GEMM, then one work-item per row selecting: PoCL, 60 000 × 2 000 × 256, k 20:
-    /// 2.0 s against 6.7 s fused); elsewhere fused whenever its lists fit.
-    public func automaticKNNVariant(k: Int) -> KNNVariant {
-        device.kind == .cpu || knnTiles(k: k) == nil ? .unfused : .fused
-    }
+    /// The version chosen when ``KernelChoices/knn`` is nil: unfused, the path CLBlast (or the
+    /// host BLAS) backs, on every device. On PoCL it is the faster (60 000 × 2 000 × 256, k 20:
+    /// 2.0 s against 6.7 s fused); no GPU has timed the fused kernel yet, so it stays opt-in
+    /// (`SSL_KNN=fused`) until a measurement makes it a device's default.
+    public func automaticKNNVariant(k: Int) -> KNNVariant { .unfused }
 
-    /// The larger tile shape whose local memory fits at `k`, or nil.
+    /// The fused kernel's tiles at `k`: the small ones, whose 64–69 registers a work-item leave
+    /// NVIDIA sm_80/sm_90 28–32 of 64 warps and AMD gfx90a 8 waves, where the large tiles' 143–156
+    /// registers leave 13–14 warps and 3 waves (scripts/kernels-offline.py); nil when the lists
+    /// do not fit the device's local memory or the group its work-group limit.
     func knnTiles(k: Int) -> KNNTiles? {
-        [KNNTiles.large, .small].first { $0.localBytes(k: k) <= device.localMemoryBytes && $0.workItems <= device.maxWorkGroupSize }
+        let tiles = KNNTiles.small
+        return tiles.localBytes(k: k) <= device.localMemoryBytes && tiles.workItems <= device.maxWorkGroupSize ? tiles : nil
     }
 
     /// The fused kernel with the given tiles (tests run both shapes on any device).
