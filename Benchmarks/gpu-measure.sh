@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # One-shot GPU measurement, run on the GPU machine from the repository root, within ~9 minutes:
+#   0. every workload and variant checked against the reference (TF32 and the fused kernels
+#      included, large sizes through a smaller twin); the script stops at the first wrong one;
 #   1. ssl tune, briefly (CLBlast's GEMM parameters for this device and driver);
 #   2. every ssl-bench workload at the sizes with the tuned GEMM and the fused paths;
 #   3. the same ops before this work: CLBlast untuned, two-pass Sinkhorn, GEMM + top-k kNN;
@@ -74,6 +76,20 @@ if command -v nvidia-smi >/dev/null; then
 fi
 step "devices" 30 "$bin/ssl" devices >>"$log"
 grep -q "gpu .*NVIDIA" "$log" || say "warning: ssl devices lists no NVIDIA GPU"
+
+# 0. Checks first: timing a wrong kernel would measure nothing.
+checks=("" "--tf32" "--ntxent-algorithm fused" "--redundancy-form feature")
+for extra in "${checks[@]}"; do
+    # shellcheck disable=SC2086  # each entry is zero or more options
+    step "checks ${extra:-as shipped}" 40 "$bin/ssl-bench" --device "$device" "${quick[@]}" --check-only $extra >>"$log" \
+        || { say "a check failed: see $log; nothing is timed"; exit 1; }
+done
+SSL_KNN=fused step "checks, fused kNN" 20 "$bin/ssl-bench" --device "$device" "${quick[@]}" --check-only --op knn >>"$log" \
+    || { say "a check failed: see $log; nothing is timed"; exit 1; }
+for v in two-pass one-pass one-group; do
+    SSL_SINKHORN=$v step "checks, sinkhorn $v" 20 "$bin/ssl-bench" --device "$device" "${quick[@]}" --check-only --op sinkhorn >>"$log" \
+        || { say "a check failed: see $log; nothing is timed"; exit 1; }
+done
 
 # 1. Tuning: Xgemm at 4096³ (60 % of the budget), XgemmDirect at 256³, then the crossover.
 tuning="$out/tuning.json"

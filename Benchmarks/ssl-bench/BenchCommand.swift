@@ -93,8 +93,15 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "CI-sized defaults: small sizes, 1 warm-up, 3 runs; seconds on a CPU OpenCL device.")
     var quick = false
 
-    @Flag(help: "Print the planned workloads (op, shape, flops, bytes, whether validated) as JSON lines and exit.")
+    @Flag(help: "Print the planned workloads (op, shape, flops, bytes, the shape checked against the reference) as JSON lines and exit.")
     var dryRun = false
+
+    @Flag(help: "Check every workload against the reference (a smaller twin for the large ones) and time nothing; non-zero exit on the first wrong one.")
+    var checkOnly = false
+
+    @Option(help: ArgumentHelp("The largest max relative error a variant may have (default 1e-4; 5e-3 with --tf32); tests set it to 0 to break a variant.",
+                               valueName: "X"))
+    var tolerance: Double?
 
     @Option(name: .customLong("compare"), parsing: .upToNextOption,
             help: ArgumentHelp("JSON lines of a peer (or several files): run our workloads at their (op, shape) rows and print one comparison table.",
@@ -138,6 +145,7 @@ struct BenchCommand: ParsableCommand {
         }
         if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if let runs, runs < 1 { throw ValidationError("--runs must be at least 1, got \(runs)") }
+        if let tolerance, !(tolerance >= 0) { throw ValidationError("--tolerance must be zero or positive, got \(tolerance)") }
         if oursFile != nil && compareFiles.isEmpty { throw ValidationError("--ours only applies with --compare") }
         if !compareFiles.isEmpty {
             if let sized = Op.allCases.first(where: { !sizeTexts(for: $0).isEmpty }) {
@@ -157,10 +165,31 @@ struct BenchCommand: ParsableCommand {
         let backend = try makeBackend()
         let plan = try workloads(maxAllocationBytes: largestBuffer(of: backend))
         let runner = makeRunner(backend)
+        let tolerance = runner.tolerance(override: self.tolerance)
+        if checkOnly {
+            for workload in plan {
+                let check = try runner.check(workload, tolerance: tolerance)
+                let variant = (backend as? OpenCLBackend).map { workload.openCLVariant(on: $0) } ?? "reference"
+                print("ok  \(workload.op.rawValue) \(variant) \(workload.shapeText): "
+                      + (check.error.map { String(format: "%.2e", $0) } ?? "reference") + " ≤ \(tolerance)")
+            }
+            return
+        }
         let report: any Report = json ? JSONLinesReport() : TableReport(workloads: plan, backend: backend)
         report.begin()
+        // A wrong variant gets no row; the others still run, and the exit status says it.
+        var wrong: [BenchError] = []
         for workload in plan {
-            report.write(try runner.measure(workload, printsProfile: profile))
+            do {
+                report.write(try runner.measure(workload, tolerance: tolerance, printsProfile: profile))
+            } catch let error as BenchError {
+                printError("ssl-bench: \(error)")
+                wrong.append(error)
+            }
+        }
+        if !wrong.isEmpty {
+            printError("ssl-bench: \(wrong.count) of \(plan.count) workloads gave wrong results and were not timed")
+            throw ExitCode.failure
         }
     }
 
@@ -195,7 +224,7 @@ struct BenchCommand: ParsableCommand {
                                     ours: (backend as? OpenCLBackend)?.device.name ?? backend.kind.rawValue)
         table.begin()
         for workload in plan {
-            table.write(workload, ours: try runner.measure(workload).median * 1e3)
+            table.write(workload, ours: try runner.measure(workload, tolerance: runner.tolerance(override: tolerance)).median * 1e3)
         }
     }
 
@@ -244,7 +273,8 @@ struct BenchCommand: ParsableCommand {
         let fields: [(String, JSON)] = [
             ("op", .string(w.op.rawValue)), ("variant", .string(w.variant)), ("shape", .integers(w.shape)),
             ("flops", .number(w.flops)),
-            ("bytes", .number(w.bytes)), ("validated", .bool(w.referenceWork <= Runner.referenceWorkLimit)),
+            ("bytes", .number(w.bytes)),
+            ("checked_shape", .integers(w.checkedAt?().shape ?? w.shape)),
             ("timing", .string(w.wallClock ? "wall" : "events")),
         ]
         print("{" + fields.map { "\(JSON.quote($0.0)):\($0.1.text)" }.joined(separator: ",") + "}")

@@ -5,12 +5,20 @@ import SSLCore
 
 /// How a result compared with the reference backend's.
 enum Check {
-    /// max |ours − ref| / max |ref|.
+    /// max |ours − ref| / max |ref|, at the workload's own size.
     case maxRelativeError(Double)
-    /// The reference would take too long at this size.
-    case tooLarge
+    /// max |ours − ref| / max |ref| of the same op and variant at a smaller size
+    /// (``Workload/checkedAt``), the reference being too slow at this one.
+    case atSmallerSize(Double, shape: [Int])
     /// The device is the reference backend itself.
     case isReference
+
+    var error: Double? {
+        switch self {
+        case .maxRelativeError(let e), .atSmallerSize(let e, _): return e
+        case .isReference: return nil
+        }
+    }
 }
 
 /// The outcome of benchmarking one workload on one backend.
@@ -47,14 +55,50 @@ struct Runner {
     let warmup: Int
     let runs: Int
 
-    /// - Parameter printsProfile: print to standard error, after timing, the device time of the
-    ///   timed runs by command (OpenCL only).
-    func measure(_ workload: Workload, printsProfile: Bool = false) throws -> Measurement {
+    /// Tolerance of every float32 variant against the Double reference: the --quick sizes
+    /// measure ≤ 8e-7 of the largest reference value, and summation order alone stays far below.
+    static let float32Tolerance = 1e-4
+    /// TF32 rounds every input to 10 mantissa bits: entries within ~2⁻¹⁰·Σ|a||b|.
+    static let tf32Tolerance = 5e-3
+
+    /// The error a variant is allowed on this backend (`override` replaces it: the tests' way to
+    /// break a correct variant).
+    func tolerance(override: Double?) -> Double {
+        if let override { return override }
+        return (backend as? OpenCLBackend)?.gemmVariant == .tf32 ? Self.tf32Tolerance : Self.float32Tolerance
+    }
+
+    /// Checks `workload` against the reference, at ``Workload/checkedAt`` when it is too large,
+    /// and throws ``BenchError/wrongResult`` when it is off by more than `tolerance`.
+    func check(_ workload: Workload, tolerance: Double) throws -> Check {
+        guard let smaller = workload.checkedAt?() else {
+            let host = workload.inputs()
+            return try check(workload, result: try workload.bind(backend, host)(), host: host, tolerance: tolerance)
+        }
+        let host = smaller.inputs()
+        return try check(smaller, result: try smaller.bind(backend, host)(), host: host, tolerance: tolerance, resized: true)
+    }
+
+    private func check(_ workload: Workload, result: Output, host: [HostInput], tolerance: Double,
+                       resized: Bool = false) throws -> Check {
+        let check = try validate(workload, result: try values(of: result, on: backend), host: host, resized: resized)
+        if let error = check.error, !(error <= tolerance) {
+            throw BenchError.wrongResult(workload: "\(workload.op.rawValue) \(workload.shapeText)", device: backend.name,
+                                         error: error, tolerance: tolerance)
+        }
+        return check
+    }
+
+    /// Checks, then times; a wrong result throws before any timing. - Parameter printsProfile:
+    /// print to standard error, after timing, the device time of the timed runs by command (OpenCL only).
+    func measure(_ workload: Workload, tolerance: Double, printsProfile: Bool = false) throws -> Measurement {
         let host = workload.inputs()
         let call = try workload.bind(backend, host)
-        // Validating first also pays one-time costs (kernel builds, CLBlast's compilation)
-        // outside the timed runs.
-        let check = try validate(workload, result: try values(of: try call(), on: backend), host: host)
+        // At its own size the check is the first call, paying one-time costs (kernel builds,
+        // CLBlast's compilation) outside the timed runs; a larger workload checks a smaller twin.
+        let check = workload.checkedAt == nil
+            ? try self.check(workload, result: try call(), host: host, tolerance: tolerance)
+            : try self.check(workload, tolerance: tolerance)
         for _ in 0..<warmup { _ = try call() }
         try backend.synchronize()
 
@@ -75,16 +119,16 @@ struct Runner {
 
     /// Every output is checked, each against the largest value of its own reference: a loss,
     /// its gradients and its extras live on different scales.
-    private func validate(_ workload: Workload, result: [[Float]], host: [HostInput]) throws -> Check {
+    private func validate(_ workload: Workload, result: [[Float]], host: [HostInput], resized: Bool) throws -> Check {
         // A benchmark of wrong numbers is meaningless, and NaN has no place in the JSON.
         guard result.allSatisfy({ $0.allSatisfy { $0.isFinite } }) else {
             throw BenchError.nonFinite(workload: "\(workload.op.rawValue) \(workload.shapeText)", device: backend.name)
         }
         if backend.kind == .reference { return .isReference }
-        guard workload.referenceWork <= Self.referenceWorkLimit else { return .tooLarge }
         let reference = ReferenceBackend()
         let expected = try values(of: try workload.bind(reference, host)(), on: reference)
-        return .maxRelativeError(zip(result, expected).map { maxRelativeError($0, $1) }.max() ?? 0)
+        let error = zip(result, expected).map { maxRelativeError($0, $1) }.max() ?? 0
+        return resized ? .atSmallerSize(error, shape: workload.shape) : .maxRelativeError(error)
     }
 
     private func values(of output: Output, on backend: any Backend) throws -> [[Float]] {
@@ -114,10 +158,14 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Double {
 
 enum BenchError: Error, CustomStringConvertible {
     case nonFinite(workload: String, device: String)
+    case wrongResult(workload: String, device: String, error: Double, tolerance: Double)
 
     var description: String {
         switch self {
         case let .nonFinite(workload, device): return "\(workload) on \(device) produced NaN or Inf"
+        case let .wrongResult(workload, device, error, tolerance):
+            return "\(workload) on \(device) is off the reference by \(String(format: "%.2e", error)) of its largest "
+                + "value, more than the tolerance \(String(format: "%.1e", tolerance)): not timed"
         }
     }
 }

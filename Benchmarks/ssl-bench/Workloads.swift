@@ -77,6 +77,10 @@ struct Workload {
     let bind: (_ backend: any Backend, _ inputs: [HostInput]) throws -> () throws -> Output
 
     var shapeText: String { shape.map(String.init).joined(separator: "x") }
+
+    /// The same op and variant at a size the reference checks in seconds, for a workload too
+    /// large to check itself; nil when this one is small enough.
+    var checkedAt: (() -> Workload)? = nil
 }
 
 extension Workload {
@@ -90,6 +94,33 @@ extension Workload {
     /// it on a device whose largest buffer is `maxAllocationBytes`.
     static func make(_ op: Op, shape s: [Int], epsilon: Float, iterations: Int, form: RedundancyForm = .automatic,
                      algorithm: NTXentAlgorithm = .automatic, maxAllocationBytes: Int = .max) -> Workload {
+        var workload = makeUnchecked(op, shape: s, epsilon: epsilon, iterations: iterations, form: form,
+                                     algorithm: algorithm, maxAllocationBytes: maxAllocationBytes)
+        if workload.referenceWork > Runner.referenceWorkLimit {
+            let small = checkShape(op, s)
+            workload.checkedAt = {
+                makeUnchecked(op, shape: small, epsilon: epsilon, iterations: iterations, form: form,
+                              algorithm: algorithm, maxAllocationBytes: maxAllocationBytes)
+            }
+        }
+        return workload
+    }
+
+    /// A shape of the same op that the reference computes in seconds, off every tile (primes and
+    /// odd sizes), and in the same regime where the variant depends on it (N < D stays N < D).
+    static func checkShape(_ op: Op, _ s: [Int]) -> [Int] {
+        switch op {
+        case .gemm: return [min(s[0], 257), min(s[1], 131), min(s[2], 193)]
+        case .xcorr, .barlow, .vicreg, .ntxent:
+            let n = min(s[0], 97), d = min(s[1], 211)
+            return s[0] < s[1] ? [min(n, d - 1), d] : [n, min(d, n)]
+        case .sinkhorn: return [min(s[0], 257), min(s[1], 131)]
+        case .knn: return [min(s[0], 1031), min(s[1], 67), min(s[2], 129), s[3]]
+        }
+    }
+
+    private static func makeUnchecked(_ op: Op, shape s: [Int], epsilon: Float, iterations: Int, form: RedundancyForm,
+                                      algorithm: NTXentAlgorithm, maxAllocationBytes: Int) -> Workload {
         switch op {
         case .gemm: return .gemm(m: s[0], n: s[1], k: s[2])
         case .xcorr: return .crossCorrelation(n: s[0], d: s[1])

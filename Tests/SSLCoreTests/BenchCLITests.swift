@@ -41,7 +41,7 @@ private let benchOps = ["gemm", "xcorr", "sinkhorn", "barlow", "vicreg", "ntxent
 
 @Suite(.enabled(if: benchBinary != nil || ProcessInfo.processInfo.environment["CI"] != nil))
 struct BenchCLITests {
-    @Test("every workload name parses, and its --quick sizes are small and validated")
+    @Test("every workload name parses, and its --quick sizes are small and checked at their own size")
     func quickSizes() throws {
         for op in benchOps {
             let run = try runBench(["--quick", "--op", op, "--dry-run"])
@@ -54,12 +54,37 @@ struct BenchCLITests {
                 let flops = try #require(row["flops"] as? Double), bytes = try #require(row["bytes"] as? Double)
                 // CI-sized: at most ~1e8 flops and a few MB, which PoCL runs in well under a second.
                 #expect(flops <= 1e8 && bytes <= 2e7, "\(op) \(shape): \(flops) flops, \(bytes) bytes")
-                #expect(row["validated"] as? Bool == true, "\(op) \(shape) is not checked against the reference")
+                #expect(row["checked_shape"] as? [Int] == shape, "\(op) \(shape) is not checked at its own size")
             }
         }
         #expect(try runBench(["--op", "conv", "--dry-run"]).status != 0)
         #expect(try runBench(["--op", "gemm", "--knn", "10x10x4", "--dry-run"]).status != 0)
         #expect(try runBench(["--knn", "10x10", "--dry-run"]).status != 0)
+    }
+
+    @Test("a large workload is checked through a smaller twin of the same op, in the same regime (N < D stays N < D)")
+    func largeWorkloadsCheckASmallerTwin() throws {
+        let run = try runBench(["--dry-run", "--gemm", "4096", "--barlow", "512x8192", "--ntxent", "8192x128"])
+        #expect(run.status == 0, "\(run.error)")
+        let checked = try jsonLines(run.output).map { $0["checked_shape"] as? [Int] }
+        #expect(checked == [[257, 131, 193], [97, 211], [97, 97]], "\(checked)")
+    }
+
+    @Test("a variant off the reference by more than its tolerance gets no timing row and a non-zero exit",
+          .enabled(if: TestBackends.hasOpenCL))
+    func wrongResultsAreNotTimed() throws {
+        // Tolerance 0 breaks a correct variant: float32 rounding alone exceeds it.
+        let broken = try runBench(["--device", "opencl", "--op", "gemm", "--gemm", "33x17x9", "--gemm", "16",
+                                   "--runs", "1", "--warmup", "0", "--tolerance", "0", "--json"])
+        #expect(broken.status != 0)
+        #expect(broken.output.isEmpty, "a wrong variant was timed: \(broken.output)")
+        #expect(broken.error.contains("gemm 33x17x9") && broken.error.contains("not timed"), "\(broken.error)")
+        #expect(broken.error.contains("2 of 2 workloads gave wrong results"), "\(broken.error)")
+        let checks = try runBench(["--device", "opencl", "--op", "gemm", "--gemm", "33x17x9", "--check-only"])
+        #expect(checks.status == 0 && checks.output.contains("ok  gemm"), "\(checks.output)\(checks.error)")
+        let strict = try runBench(["--device", "opencl", "--op", "gemm", "--gemm", "33x17x9", "--check-only", "--tolerance", "0"])
+        #expect(strict.status != 0 && strict.error.contains("not timed"), "\(strict.error)")
+        #expect(try runBench(["--tolerance", "-1", "--dry-run"]).status != 0)
     }
 
     @Test("--redundancy-form and --ntxent-algorithm plan one row per variant, a variant auto repeats once")
