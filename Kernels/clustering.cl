@@ -101,6 +101,9 @@ __kernel void kmeans_split(__global float* centroids, __global float* counts, co
             if (counts[k] > best) { best = counts[k]; best_k = k; }
         }
         const int cj = group_argmax(best, best_k, values, indices, &best);
+        // group_argmax's barriers fence local memory only: order every item's reads of counts
+        // before item 0 rewrites two of them (Oclgrind reported the read-write race).
+        barrier(CLK_GLOBAL_MEM_FENCE);
         // c_i = c_j ⊙ (1 + e), c_j ⊙= (1 − e), e = ±EPS alternating by feature.
         for (int f = lid; f < cols; f += size) {
             const float c = centroids[(long)cj * cols + f];
