@@ -1,6 +1,7 @@
 // Element-wise kernels and per-row gradients that need no reduction across rows.
 //
-// axpby, fill_value:     one work-item per element.
+// axpby, fill_value,
+// copy_range:            one work-item per element.
 // l2_normalize_backward: one work-group per row, local size 2^k.
 // soft_cross_entropy:    one work-group per row, local size 2^k; writes each row's loss, which
 //                        the host sums with sum_rows (reduce.cl) into the mean.
@@ -12,10 +13,16 @@ __kernel void axpby(__global const float* x, __global float* y, const int count,
     if (gid < count) y[gid] = beta == 0.0f ? alpha * x[gid] : alpha * x[gid] + beta * y[gid];
 }
 
-// y[i] = value: Backend.fill where clEnqueueFillBuffer cannot be used (OpenCLBackend.fill says where).
+// y[i] = value, and y[to + i] = x[from + i]: fills and copies at an offset where the driver's
+// cannot be used (OpenCLDeviceInfo.isOclgrind says where).
 __kernel void fill_value(__global float* y, const int count, const float value) {
     const int gid = get_global_id(0);
     if (gid < count) y[gid] = value;
+}
+
+__kernel void copy_range(__global const float* x, const int from, __global float* y, const int to, const int count) {
+    const int gid = get_global_id(0);
+    if (gid < count) y[to + gid] = x[from + gid];
 }
 
 // For y = x / max(‖x‖, eps): dx = (dy − y⟨y, dy⟩) / ‖x‖, or dy / eps where the norm was clamped.

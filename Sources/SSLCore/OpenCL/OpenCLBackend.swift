@@ -92,10 +92,9 @@ public final class OpenCLBackend: Backend {
     public func fill(_ tensor: Tensor, with value: Float) throws {
         let buffer = try deviceBuffer(tensor, op: "fill")
         guard tensor.count > 0 else { return }
-        // Oclgrind 21.10 runs clEnqueueFillBuffer as one 4-byte store per element, and its
-        // uninitialised-value check keeps only the last store's shadow, so every filled buffer
-        // read later was reported uninitialised. A kernel fill is tracked exactly.
-        if device.platformName == "Oclgrind" {
+        // Oclgrind runs clEnqueueFillBuffer as one store per element and keeps only the last
+        // one's shadow (OpenCLDeviceInfo.isOclgrind); a kernel fill is tracked exactly.
+        if device.isOclgrind {
             return try launchElements("fill_value", in: .elementwise, count: tensor.count, arguments: [
                 .buffer(buffer), try int32(tensor.count, "fill"), .float(value),
             ])

@@ -39,6 +39,12 @@ public struct OpenCLDeviceInfo: CustomStringConvertible {
     /// `cl_nv_pragma_unroll`; the TF32 GEMM's kernel tests the same macro.
     public var acceptsInlinePTX: Bool { extensions.contains("cl_nv_pragma_unroll") }
 
+    /// Oclgrind, the simulator `scripts/oclgrind.sh` checks kernels on. Its uninitialised-value
+    /// check (21.10) keeps one shadow range per buffer, replaced by each host-side store, so a
+    /// store to part of a buffer (a fill, which it runs element by element, or a copy at an
+    /// offset) leaves the rest "uninitialised"; the backend runs those as kernels there.
+    public var isOclgrind: Bool { platformName == "Oclgrind" }
+
     /// Whether the TF32 GEMM runs here: inline PTX and `mma.sync` on TF32, i.e. NVIDIA sm_80 or later.
     public var runsTF32: Bool { tf32Problem == nil }
 
