@@ -12,6 +12,8 @@ packages=(
     dataset-fashion-mnist              # the main job's data (/usr/share/datasets/fashion-mnist)
     openmpi-bin libopenmpi-dev         # Open MPI: mpirun and libmpi for data-parallel runs and the 2-rank tests
                                        # (libmpi is dlopened at run time; one process and the build need neither)
+    oclgrind                           # a simulated GPU-type OpenCL device that checks every access (scripts/oclgrind.sh)
+    clang-15 libclc-15                 # offline kernel compiles for NVIDIA and AMD GPUs (scripts/kernels-offline.py)
     clinfo pkg-config
 )
 

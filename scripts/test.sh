@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds, and runs every test.
+# The test command: installs what is missing, builds, and runs every test, then every kernel's
+# parity tests again under Oclgrind (scripts/oclgrind.sh).
 # OpenCL parity tests run on the first OpenCL device (PoCL on a CPU); with CI set, a missing
 # device fails the run instead of skipping those tests.
 set -euo pipefail
@@ -18,4 +19,5 @@ if summary=$(grep -Eo 'Test run with [0-9]+ tests?' "$log" | tail -n 1); then
     failed=$(grep -Eo 'Test run with [0-9]+ tests? .* failed .* with [0-9]+ issues?' "$log" | grep -c . || true)
     if [ "$status" -eq 0 ]; then echo "tests: $total passed, 0 failed"; fi
 fi
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+bash scripts/oclgrind.sh

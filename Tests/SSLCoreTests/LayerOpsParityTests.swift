@@ -72,7 +72,7 @@ private struct LayerParity {
     /// Outputs are sums of K = Cin·k² ≤ 45 products and dW sums of N·OH·OW ≤ 1568 products of
     /// values in [−1, 1]; float32 rounding, in CLBlast's order or the kernels', stays near
     /// √terms · 6e-8 of the largest |result|, well below the 2e-5 allowed.
-    @Test("conv2d forward and backward", arguments: convolutions)
+    @Test("conv2d forward and backward", arguments: Oclgrind.cases(convolutions) { $0[0] * $0[1] * $0[2] * $0[3] * $0[4] })
     func convolution(_ s: [Int]) throws {
         var p = LayerParity(seed: UInt64(s.reduce(5) { $0 * 13 + $1 }))
         let (stride, padding) = (s[6], s[7])
@@ -114,7 +114,7 @@ private struct LayerParity {
     /// x̂ has |x̂| ≲ 3 from float32 statistics over M ≤ 1568 values (relative errors ~1e-6); the
     /// backward's terms are scaled by γ·rstd·|dY| ≤ ~3, so 1e-5 of that scale bounds the rounding.
     /// (N, F) shapes run both forms of the reduction, as the bias gradient above.
-    @Test("batch norm forward, running statistics and backward", arguments: batchNorms, [false, true])
+    @Test("batch norm forward, running statistics and backward", arguments: Oclgrind.cases(batchNorms) { $0.0.reduce(1, *) }, [false, true])
     func batchNorm(_ s: ([Int], Bool, Bool), columnReductions: Bool) throws {
         let (shape, affine, training) = s
         var p = LayerParity(seed: UInt64(shape.reduce(9) { $0 * 7 + $1 }), columnReductions: columnReductions)
@@ -153,7 +153,7 @@ private struct LayerParity {
     ]
 
     /// Max pooling selects, so it matches exactly; averages divide sums of ≤ 9 values.
-    @Test("max and average pooling forward and backward", arguments: pools)
+    @Test("max and average pooling forward and backward", arguments: Oclgrind.cases(pools) { $0[0] * $0[1] * $0[2] * $0[3] })
     func pooling(_ s: [Int]) throws {
         var p = LayerParity(seed: UInt64(s.reduce(2) { $0 * 19 + $1 }))
         let shape = Array(s[0..<4]), window = PoolWindow(kernel: s[4], stride: s[5], padding: s[6])

@@ -191,7 +191,7 @@ private func offsets(_ rows: [Int]) -> [Int] { rows.indices.map { rows[..<$0].re
     static let opShapes: [[Int]] = [[1, 3], [2, 1], [7, 13], [257, 3], [1, 2, 5, 3], [3, 5, 7, 7], [2, 1, 28, 28], [13, 4, 1, 1]]
 
     @Test("OpenCL moments, given-statistics forward, backward sums and given-sums backward match the reference",
-          .enabled(if: TestBackends.hasOpenCL), arguments: opShapes)
+          .enabled(if: TestBackends.hasOpenCL), arguments: Oclgrind.cases(opShapes) { $0.reduce(1, *) })
     func opParity(_ shape: [Int]) throws {
         let cl = TestBackends.openCL!, ref = TestBackends.reference
         let c = shape[1], inner = shape[2...].reduce(1, *), m = shape[0] * inner

@@ -7,8 +7,8 @@ import Testing
 enum TestBackends {
     static let reference = ReferenceBackend()
 
-    /// One OpenCL backend for the whole test run, so kernels compile once; under Oclgrind one per
-    /// thread (see ``perThread``).
+    /// One OpenCL backend for the whole test run, so kernels compile once (under Oclgrind, see
+    /// ``perThread``).
     /// Nil only outside CI when no OpenCL device exists; in CI (`CI` set) a missing device fails.
     static var openCL: OpenCLBackend? {
         guard let shared else { return nil }
@@ -29,23 +29,22 @@ enum TestBackends {
         }
     }()
 
-    /// Oclgrind 21.10's uninitialised-value check keeps its shadow-memory pool per thread and
-    /// creates it only on the thread that created the context; a host write that runs on another
-    /// thread dereferences a null pool (`Uninitialized::hostMemoryStore`). Swift Testing runs
-    /// tests on several threads, so under Oclgrind each thread gets a context of its own. They
-    /// live to the end of the run: a context released by an exiting thread frees that pool too.
+    /// Oclgrind 21.10's uninitialised-value check keeps a shadow-memory pool per thread, created
+    /// when a context is created on that thread; a host write executed on a thread that never
+    /// created one dereferences a null pool (`Uninitialized::hostMemoryStore`). Swift Testing runs
+    /// tests on several threads, so under Oclgrind each thread first creates a context of its own,
+    /// kept to the end of the run, and then uses the shared one.
     private static func perThread(like shared: OpenCLBackend) -> OpenCLBackend {
         let thread = Thread.current
-        return perThreadBackends.withLock { backends in
-            if let backend = backends[ObjectIdentifier(thread)]?.backend { return backend }
-            guard let backend = try? OpenCLBackend(device: shared.context.device) else { return shared }
-            backends[ObjectIdentifier(thread)] = (thread, backend)
-            return backend
+        perThreadContexts.withLock { contexts in
+            guard contexts[ObjectIdentifier(thread)] == nil else { return }
+            contexts[ObjectIdentifier(thread)] = (thread, try? OpenCLContext(device: shared.context.device, kernelCache: nil))
         }
+        return shared
     }
 
     /// Keyed by the thread object, which the entry keeps alive so that its identity is not reused.
-    private static let perThreadBackends = Mutex<[ObjectIdentifier: (thread: Thread, backend: OpenCLBackend)]>([:])
+    private static let perThreadContexts = Mutex<[ObjectIdentifier: (thread: Thread, context: OpenCLContext?)]>([:])
 }
 
 /// The Oclgrind run (scripts/oclgrind.sh sets `SSL_TEST_OCLGRIND`): Oclgrind interprets every
@@ -58,6 +57,9 @@ enum Oclgrind {
     static func cases<T>(_ all: [T], limit: Int = 5_000, size: (T) -> Int) -> [T] {
         isRunning ? all.filter { size($0) <= limit } : all
     }
+
+    /// All of `all`, or under Oclgrind its first `count`.
+    static func first<T>(_ count: Int, of all: [T]) -> [T] { isRunning ? Array(all.prefix(count)) : all }
 }
 
 /// Seeded test inputs, from the library's SplitMix64.
