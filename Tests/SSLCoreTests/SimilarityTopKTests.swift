@@ -6,11 +6,13 @@ import Testing
 @testable import SSLTrain
 
 @Suite(.enabled(if: TestBackends.hasOpenCL)) struct SimilarityTopKTests {
-    /// Every way the OpenCL backend can compute it: both fused tile shapes and the unfused path.
-    static func openCLVersions() -> [(String, (Tensor, Tensor, Int, Int, TopKResult?) throws -> TopKResult)] {
+    /// Every way the OpenCL backend can compute it at `k`: the fused tile shapes that fit the
+    /// device (Oclgrind's 32 KiB of local memory holds the large tiles' lists only up to k = 15)
+    /// and the unfused path.
+    static func openCLVersions(k: Int) -> [(String, (Tensor, Tensor, Int, Int, TopKResult?) throws -> TopKResult)] {
         let cl = TestBackends.openCL!
         let unfused = OpenCLBackend(context: cl.context, kernels: KernelChoices(knn: .unfused))
-        return [KNNTiles.large, .small].map { tiles in
+        return [KNNTiles.large, .small].filter { cl.knnTilesFit($0, k: k) }.map { tiles in
             ("fused \(tiles)", { q, keys, k, offset, running in
                 try cl.similarityTopKFused(q, keys, k: k, columnOffset: offset, merging: running, tiles: tiles)
             })
@@ -52,7 +54,7 @@ import Testing
         }
         let expected = try run({ try ref.upload($0, shape: $1) }) { try ref.similarityTopK($0, $1, k: $2, columnOffset: $3, merging: $4) }
         let expectedValues = try ref.download(expected.0), expectedIndices = try ref.download(expected.1)
-        for (name, select) in Self.openCLVersions() {
+        for (name, select) in Self.openCLVersions(k: k) {
             let got = try run({ try cl.upload($0, shape: $1) }, select)
             #expect(try cl.download(got.0) == expectedValues, "values \(c), \(name)")
             #expect(try cl.download(got.1) == expectedIndices, "indices \(c), \(name)")
@@ -61,14 +63,15 @@ import Testing
 
     @Test("float features: values to float32 rounding, the same neighbours where gaps exceed it")
     func floatsMatchReference() throws {
-        let (rows, cols, d, k) = (41, 530, 37, 20)
+        // Under Oclgrind 170 keys: still past one 128-column tile and split over several.
+        let (rows, cols, d, k) = (41, Oclgrind.isRunning ? 170 : 530, 37, 20)
         var rng = SeededRandom(seed: 17)
         let queries = rng.uniform(rows * d), keys = rng.uniform(cols * d)
         let ref = TestBackends.reference, cl = TestBackends.openCL!
         let expected = try ref.similarityTopK(try ref.upload(queries, shape: [rows, d]), try ref.upload(keys, shape: [cols, d]),
                                               k: k, columnOffset: 3, merging: nil)
         let ev = try ref.download(expected.values), ei = try ref.download(expected.indices)
-        for (name, select) in Self.openCLVersions() {
+        for (name, select) in Self.openCLVersions(k: k) {
             let got = try select(try cl.upload(queries, shape: [rows, d]), try cl.upload(keys, shape: [cols, d]), k, 3, nil)
             let gv = try cl.download(got.values), gi = try cl.download(got.indices)
             // |s| ≤ D = 37 summed in float32 in another order: ≤ D·2⁻²⁴·Σ|q||k| ≈ 1e-5 apart.
@@ -91,7 +94,7 @@ import Testing
         let expected = try ref.similarityTopK(try ref.upload(queries, shape: [2, 2]), try ref.upload(keys, shape: [3, 2]),
                                               k: 4, columnOffset: 0, merging: nil)
         #expect(try ref.download(expected.indices) == [0, 1, 2, -1, 2, 0, 1, -1])
-        for (name, select) in Self.openCLVersions() {
+        for (name, select) in Self.openCLVersions(k: 4) {
             let got = try select(try cl.upload(queries, shape: [2, 2]), try cl.upload(keys, shape: [3, 2]), 4, 0, nil)
             #expect(try cl.download(got.indices) == [0, 1, 2, -1, 2, 0, 1, -1], "\(name)")
             #expect(try cl.download(got.values) == [-.infinity, -.infinity, -.infinity, -.infinity, 2, 1, 1, -.infinity], "\(name)")
@@ -101,9 +104,10 @@ import Testing
     @Test("KNNClassifier: both versions give the same predictions, and votes to rounding")
     func classifierVersionsAgree() throws {
         let cl = TestBackends.openCL!
-        let train = try evalRandomFeatures(300, 24, seed: 31), test = try evalRandomFeatures(70, 24, seed: 32)
-        let labels = evalRandomLabels(300, classes: 5, seed: 33)
-        let knn = KNNClassifier(k: 20, temperature: 0.07, testChunk: 64, trainChunk: 200)
+        let trainRows = Oclgrind.isRunning ? 130 : 300  // under Oclgrind still two train chunks
+        let train = try evalRandomFeatures(trainRows, 24, seed: 31), test = try evalRandomFeatures(70, 24, seed: 32)
+        let labels = evalRandomLabels(trainRows, classes: 5, seed: 33)
+        let knn = KNNClassifier(k: 20, temperature: 0.07, testChunk: 64, trainChunk: Oclgrind.isRunning ? 100 : 200)
         let fused = try knn.classify(train: train, labels: labels, test: test,
                                      on: OpenCLBackend(context: cl.context, kernels: KernelChoices(knn: .fused)))
         let unfused = try knn.classify(train: train, labels: labels, test: test,
@@ -112,6 +116,19 @@ import Testing
         // Similarities to float32 rounding (~D·2⁻²⁴), weights exp(Δs/T): ~1/T times that.
         assertClose(fused.votes, unfused.votes.map(Double.init), shape: [fused.votes.count], expectedShape: [unfused.votes.count],
                     rtol: 1e-4, atol: 1e-5, "fused vs unfused votes")
+    }
+
+    @Test("fused tiles that do not fit the device's local memory are a clear error, not a failed launch")
+    func tilesThatDoNotFitAreRefused() throws {
+        // 16 KiB, as on older GPUs: the small tiles' lists (8 bytes × 64 rows × k) fit up to k = 15.
+        let cl = try #require(try TestBackends.openCL(localMemoryBytes: 16 * 1024))
+        let k = 40
+        let q = try cl.zeros([2, 3]), keys = try cl.zeros([k + 1, 3])
+        #expect(!cl.knnTilesFit(.small, k: k))
+        let error = #expect(throws: SSLError.self) {
+            _ = try cl.similarityTopKFused(q, keys, k: k, columnOffset: 0, merging: nil, tiles: .small)
+        }
+        #expect(error?.description.contains("use KNNVariant.unfused") == true, "\(String(describing: error))")
     }
 
     @Test("GEMM + topK is chosen automatically until a device measures the fused version faster; shapes and k are checked as topK's")

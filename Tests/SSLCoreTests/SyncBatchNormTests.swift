@@ -44,7 +44,12 @@ final class SimulatedRanks {
         (turn, pending, totals, failure) = (0, [], [], nil)
         (finished, rounds) = (finished.map { _ in false }, rounds.map { _ in 0 })
         condition.unlock()
-        for rank in ranks { Thread { self.execute(rank, body) }.start() }
+        for rank in ranks {
+            Thread {
+                _ = TestBackends.openCL  // under Oclgrind, gives this thread its context (TestBackends.perThread)
+                self.execute(rank, body)
+            }.start()
+        }
         condition.lock()
         defer { condition.unlock() }
         while finished.contains(false) { condition.wait() }

@@ -72,8 +72,13 @@ extension OpenCLBackend {
     /// registers leave 13–14 warps and 3 waves (scripts/kernels-offline.py); nil when the lists
     /// do not fit the device's local memory or the group its work-group limit.
     func knnTiles(k: Int) -> KNNTiles? {
-        let tiles = KNNTiles.small
-        return tiles.localBytes(k: k) <= device.localMemoryBytes && tiles.workItems <= device.maxWorkGroupSize ? tiles : nil
+        knnTilesFit(.small, k: k) ? .small : nil
+    }
+
+    /// Whether `tiles` at `k` fit this device: their lists in its local memory, their work-group
+    /// within its limit.
+    func knnTilesFit(_ tiles: KNNTiles, k: Int) -> Bool {
+        tiles.localBytes(k: k) <= device.localMemoryBytes && tiles.workItems <= device.maxWorkGroupSize
     }
 
     /// The fused kernel with the given tiles (tests run both shapes on any device).
@@ -84,6 +89,12 @@ extension OpenCLBackend {
                                                                            columnOffset: columnOffset, running: running)
         precondition(tiles.rowsPerItem * tiles.columnsPerItem <= 64 && 2 * tiles.rows * tiles.bucket
                      <= tiles.depth * (tiles.rows + tiles.columns + 2), "knn.cl's assumptions on \(tiles)")
+        guard knnTilesFit(tiles, k: k) else {
+            throw SSLError.invalidArgument(
+                op: op, detail: "the fused kNN's \(tiles) need \(tiles.localBytes(k: k)) bytes of local memory at k = \(k) "
+                    + "and work-groups of \(tiles.workItems); \(device.name) has \(device.localMemoryBytes) bytes and "
+                    + "groups up to \(device.maxWorkGroupSize): use KNNVariant.unfused")
+        }
         let values = try empty([rows, k]), indices = try empty([rows, k])
         guard rows > 0 else { return try TopKResult(values: values, indices: indices) }
         let kernel = try context.kernel("knn_topk_tiles", in: .knn, options: tiles.options)
