@@ -37,6 +37,9 @@ else
     trap 'rm -rf "$logs"' EXIT
 fi
 
+# Every Oclgrind report names the kernel it happened in, or the API call for --check-api.
+count_reports() { grep -cE '^[[:space:]]+Kernel: |OpenCL runtime error detected' "$1" || true; }
+
 # One process for all suites, so that each program (CLBlast's GEMMs above all) is built once:
 # under Oclgrind a build is unoptimised LLVM, seconds per program. Oclgrind spreads each kernel's
 # work-groups over the cores itself.
@@ -48,9 +51,8 @@ run_suites() {
         oclgrind --data-races --uninitialized --check-api \
         "$xctest" --testing-library swift-testing --no-parallel --filter "$filter" >"$log" 2>&1
     local status=$?
-    # Every Oclgrind report names the kernel it happened in, or the API call for --check-api.
     local reports
-    reports=$(grep -cE '^[[:space:]]+Kernel: |OpenCL runtime error detected' "$log" || true)
+    reports=$(count_reports "$log")
     grep -E '^✔ Suite .* passed after' "$log" | sed -E 's/^✔ Suite ([A-Za-z]+) passed after ([0-9.]+) seconds.*/ok   \1: \2 s/'
     if [ "$status" -ne 0 ] || [ "$reports" -ne 0 ] || ! grep -q 'Test run with .* passed' "$log"; then
         echo "FAIL: exit $status, $reports Oclgrind reports, $((SECONDS - start)) s"
@@ -74,7 +76,7 @@ run_cli() {
     } >"$log" 2>&1
     rm -rf "$dir"
     local reports
-    reports=$(grep -cE '^[[:space:]]+Kernel: |OpenCL runtime error detected' "$log" || true)
+    reports=$(count_reports "$log")
     if [ "$status" -ne 0 ] || [ "$reports" -ne 0 ]; then
         echo "FAIL ssl op gemm: exit $status, $reports Oclgrind reports"
         grep -vE '^[[:space:]]*$' "$log" | head -n 30 | sed 's/^/    /'
