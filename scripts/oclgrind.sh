@@ -53,7 +53,7 @@ run_suites() {
     local status=$?
     local reports
     reports=$(count_reports "$log")
-    grep -E '^✔ Suite .* passed after' "$log" | sed -E 's/^✔ Suite ([A-Za-z]+) passed after ([0-9.]+) seconds.*/ok   \1: \2 s/'
+    grep -E '^✔ Suite .* passed after' "$log" | sed -E 's/^✔ Suite ([A-Za-z0-9]+) passed after ([0-9.]+) seconds.*/ok   \1: \2 s/'
     if [ "$status" -ne 0 ] || [ "$reports" -ne 0 ] || ! grep -q 'Test run with .* passed' "$log"; then
         echo "FAIL: exit $status, $reports Oclgrind reports, $((SECONDS - start)) s"
         grep -E '✘|^[A-Z][a-z-]+ .* (address|detected|race)|^[[:space:]]+(Kernel|Entity|Function|Error): |^[[:space:]]+At line|crash|[Ff]atal|corrupt|free\(\)|tcache' "$log" \
