@@ -71,12 +71,10 @@ struct Runner {
     /// Checks `workload` against the reference, at ``Workload/checkedAt`` when it is too large,
     /// and throws ``BenchError/wrongResult`` when it is off by more than `tolerance`.
     func check(_ workload: Workload, tolerance: Double) throws -> Check {
-        guard let smaller = workload.checkedAt?() else {
-            let host = workload.inputs()
-            return try check(workload, result: try workload.bind(backend, host)(), host: host, tolerance: tolerance)
-        }
-        let host = smaller.inputs()
-        return try check(smaller, result: try smaller.bind(backend, host)(), host: host, tolerance: tolerance, resized: true)
+        let checked = workload.checkedAt?() ?? workload
+        let host = checked.inputs()
+        return try check(checked, result: try checked.bind(backend, host)(), host: host, tolerance: tolerance,
+                         resized: workload.checkedAt != nil)
     }
 
     private func check(_ workload: Workload, result: Output, host: [HostInput], tolerance: Double,

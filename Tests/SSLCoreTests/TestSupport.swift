@@ -12,7 +12,7 @@ enum TestBackends {
     /// Nil only outside CI when no OpenCL device exists; in CI (`CI` set) a missing device fails.
     static var openCL: OpenCLBackend? {
         guard let shared else { return nil }
-        return shared.context.device.platformName == "Oclgrind" ? perThread(like: shared) : shared
+        return shared.context.device.isOclgrind ? perThread(like: shared) : shared
     }
 
     static var hasOpenCL: Bool { shared != nil }
