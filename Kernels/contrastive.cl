@@ -82,7 +82,8 @@ __kernel void ntxent_rows(__global const float* sim, __global float* row_loss, _
 //          Each of the ⌈D/BD⌉ column blocks recomputes the dot products over all of D.
 // Sizes are ints (the host refuses larger); every edge (R, D, the last split) is guarded.
 // The tiles are untuned defaults (no GPU has measured them): 6.3 KB of local memory in the
-// forward, 24.8 KB in the backward, about 100 registers a work-item. The host mirrors BR, BC, BD
+// forward, 24.8 KB in the backward (12.5 KB with -DNTX_BD=32, which the host builds for devices
+// with less local memory), about 100 registers a work-item. The host mirrors BR, BC, BK, BD
 // and WX×WY (NTXentFusedTiles in OpenCLBackend+NTXent.swift; a test compares them).
 #ifndef NTX_BR
 #define NTX_BR 32   // query rows per work-group

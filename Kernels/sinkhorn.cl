@@ -24,7 +24,8 @@
 //                last computes β and writes the codes instead of partials.
 //   sinkhorn_pass:             local size T = 2^t; rows in rounds of T/G teams of G = 2^g
 //                              work-items (team_logsumexp); partials (groups × K) max and sum.
-//   sinkhorn_alpha_from_parts: work-groups of 32 columns × (T/32) lanes over the partials.
+//   sinkhorn_alpha_from_parts: work-groups of 32 columns × up to 8 lanes (powers of two) over
+//                              the partials; fewer where the device's groups are smaller.
 //
 // v3 one-group: the whole of it in one launch of one work-group, α (K) and β (B) in local
 //                memory, the iterations a loop with barriers. For small B·K, where the other

@@ -31,11 +31,15 @@ KERNELS = ROOT / "Kernels"
 # The build options each program is built with, as Sources/SSLCore/OpenCL picks them, and where
 # that form runs: "gpu" on every GPU, "nvidia" on NVIDIA's only, "other" on CPUs or in tests (compiled
 # too, as a user may force them, but not held to "no spills" nor tabled).
-# Keep the tile options equal to KNNTiles.large/.small and TF32Tiles.standard/.small (a test checks).
+# Keep the tile options equal to KNNTiles' and TF32Tiles' (a test checks).
 KNN_LARGE = "-DKNN_TM=128 -DKNN_TN=128 -DKNN_TK=16 -DKNN_WPTM=8 -DKNN_WPTN=8 -DKNN_BUCKET=8 -DKNN_MAX_SPLITS=64"
 KNN_SMALL = "-DKNN_TM=64 -DKNN_TN=64 -DKNN_TK=16 -DKNN_WPTM=4 -DKNN_WPTN=4 -DKNN_BUCKET=8 -DKNN_MAX_SPLITS=64"
+KNN_PORTABLE = "-DKNN_TM=32 -DKNN_TN=32 -DKNN_TK=16 -DKNN_WPTM=4 -DKNN_WPTN=4 -DKNN_BUCKET=8 -DKNN_MAX_SPLITS=64"
 TF32_STANDARD = "-DGT_BM=128 -DGT_BN=128 -DGT_BK=16 -DGT_WM=2 -DGT_WN=4"
 TF32_SMALL = "-DGT_BM=32 -DGT_BN=32 -DGT_BK=8 -DGT_WM=2 -DGT_WN=2"
+TF32_PORTABLE = "-DGT_BM=32 -DGT_BN=32 -DGT_BK=8 -DGT_WM=1 -DGT_WN=2"
+# The fused NT-Xent backward's narrow tile, for devices with 16 KiB of local memory.
+NTX_NARROW = "-DNTX_BD=32"
 
 PROGRAMS = ["elementwise", "reduce", "softmax", "normalize", "batchnorm", "sinkhorn", "redundancy",
             "contrastive", "clustering", "distillation", "layers", "optim", "eval", "knn", "augment"]
@@ -47,6 +51,7 @@ def variants():
         if name == "knn":
             yield name, KNN_LARGE, "gpu"
             yield name, KNN_SMALL, "gpu"
+            yield name, KNN_PORTABLE, "gpu"
             continue
         yield name, "", "gpu"
         yield name, "-DROWS_SERIAL", "other"
@@ -54,12 +59,14 @@ def variants():
         yield "batchnorm", f"-DCOLUMN_WIDTH={width}", "other"
         yield "layers", f"-DCOLUMN_WIDTH={width}", "other"
     yield "layers", "-DGELU_POLYNOMIAL_ERF", "other"
+    yield "contrastive", NTX_NARROW, "gpu"
     # TF32 runs on NVIDIA sm_80+ with the standard tiles; the small tiles and the emulated mma are
     # the tests' (the emulation compiles anywhere).
     yield "gemm_tf32", TF32_STANDARD, "nvidia"
     yield "gemm_tf32", TF32_SMALL, "other"
     yield "gemm_tf32", TF32_STANDARD + " -DGT_EMULATE", "other"
     yield "gemm_tf32", TF32_SMALL + " -DGT_EMULATE", "other"
+    yield "gemm_tf32", TF32_PORTABLE + " -DGT_EMULATE", "other"
 
 
 @dataclass
@@ -264,7 +271,9 @@ def runs_there(result):
 
 
 def short_options(options):
-    names = {KNN_LARGE: "knn large", KNN_SMALL: "knn small", TF32_STANDARD: "tf32 standard",
+    names = {KNN_LARGE: "knn large", KNN_SMALL: "knn small", KNN_PORTABLE: "knn portable",
+             NTX_NARROW: "narrow backward", TF32_PORTABLE + " -DGT_EMULATE": "tf32 portable, emulated",
+             TF32_STANDARD: "tf32 standard",
              TF32_SMALL: "tf32 small", TF32_STANDARD + " -DGT_EMULATE": "tf32 standard, emulated",
              TF32_SMALL + " -DGT_EMULATE": "tf32 small, emulated"}
     return names.get(options, options or "GPU")

@@ -25,8 +25,15 @@ default_suites=(
     OptimizerParityTests RowOpsTests SeLATests SimSiamTests SimilarityTopKTests SinkhornTests SwAVTests
     SyncBatchNormTests VICRegTests
 )
+# DeviceLimitsTests runs apart, on a simulated device with the small limits it is about:
+# groups of at most 64 work-items and 16 KiB of local memory.
+small_limit_suites=(DeviceLimitsTests)
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=("${default_suites[@]}")
+[ ${#suites[@]} -gt 0 ] || suites=("${default_suites[@]}" "${small_limit_suites[@]}")
+main_suites=() small_suites=()
+for suite in "${suites[@]}"; do
+    if [[ " ${small_limit_suites[*]} " == *" $suite "* ]]; then small_suites+=("$suite"); else main_suites+=("$suite"); fi
+done
 
 # OCLGRIND_LOGS=DIR keeps each suite's full log there.
 if [ -n "${OCLGRIND_LOGS:-}" ]; then
@@ -43,11 +50,15 @@ count_reports() { grep -cE '^[[:space:]]+Kernel: |OpenCL runtime error detected'
 # One process for all suites, so that each program (CLBlast's GEMMs above all) is built once:
 # under Oclgrind a build is unoptimised LLVM, seconds per program. Oclgrind spreads each kernel's
 # work-groups over the cores itself.
+#   run_suites NAME [VAR=VALUE ...] -- SUITE ...: extra environment for Oclgrind before the --.
 run_suites() {
-    local log="$logs/suites.log" start=$SECONDS filter
-    filter="SSLCoreTests\.($(IFS='|'; echo "${suites[*]}"))/"
+    local name=$1 log="$logs/$1.log" start=$SECONDS filter extra=()
+    shift
+    while [ "$1" != "--" ]; do extra+=("$1"); shift; done
+    shift
+    filter="SSLCoreTests\.($(IFS='|'; echo "$*"))/"
     # --no-parallel: Oclgrind's compiler is not safe to enter from two threads at once.
-    SSL_TEST_OCLGRIND=1 SSL_KERNEL_CACHE=off OCLGRIND_BUILD_OPTIONS=-cl-opt-disable \
+    env "${extra[@]}" SSL_TEST_OCLGRIND=1 SSL_KERNEL_CACHE=off OCLGRIND_BUILD_OPTIONS=-cl-opt-disable \
         oclgrind --data-races --uninitialized --check-api \
         "$xctest" --testing-library swift-testing --no-parallel --filter "$filter" >"$log" 2>&1
     local status=$?
@@ -55,12 +66,12 @@ run_suites() {
     reports=$(count_reports "$log")
     grep -E '^✔ Suite .* passed after' "$log" | sed -E 's/^✔ Suite ([A-Za-z0-9]+) passed after ([0-9.]+) seconds.*/ok   \1: \2 s/'
     if [ "$status" -ne 0 ] || [ "$reports" -ne 0 ] || ! grep -q 'Test run with .* passed' "$log"; then
-        echo "FAIL: exit $status, $reports Oclgrind reports, $((SECONDS - start)) s"
+        echo "FAIL $name: exit $status, $reports Oclgrind reports, $((SECONDS - start)) s"
         grep -E '✘|^[A-Z][a-z-]+ .* (address|detected|race)|^[[:space:]]+(Kernel|Entity|Function|Error): |^[[:space:]]+At line|crash|[Ff]atal|corrupt|free\(\)|tcache' "$log" \
             | head -n 80 | sed 's/^/    /'
         return 1
     fi
-    echo "ok   $(grep -Eo 'Test run with [0-9]+ tests?' "$log" | grep -Eo '[0-9]+') tests, 0 reports, $((SECONDS - start)) s"
+    echo "ok   $name: $(grep -Eo 'Test run with [0-9]+ tests?' "$log" | grep -Eo '[0-9]+') tests, 0 reports, $((SECONDS - start)) s"
 }
 
 # The command line as users run it: a CLBlast GEMM under every check, then a
@@ -89,8 +100,11 @@ start=$SECONDS
 set +e
 run_cli
 cli_status=$?
-run_suites
-status=$?
+status=0
+if [ ${#main_suites[@]} -gt 0 ]; then run_suites suites -- "${main_suites[@]}" || status=1; fi
+if [ ${#small_suites[@]} -gt 0 ]; then
+    run_suites small-limits OCLGRIND_MAX_WGSIZE=64 OCLGRIND_LOCAL_MEM_SIZE=16384 -- "${small_suites[@]}" || status=1
+fi
 [ "$cli_status" -eq 0 ] || status=1
 set -e
 echo "oclgrind: ${#suites[@]} suites in $((SECONDS - start)) s"

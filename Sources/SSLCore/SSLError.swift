@@ -19,6 +19,10 @@ public enum SSLError: Error, CustomStringConvertible, Equatable {
     case unknownDevice(spec: String, reason: String)
     /// A buffer larger than the device's `CL_DEVICE_MAX_MEM_ALLOC_SIZE`.
     case allocationTooLarge(bytes: Int, limit: Int, device: String)
+    /// A kernel launch beyond what the device runs: more work-items per group than the kernel may
+    /// have there (`CL_KERNEL_WORK_GROUP_SIZE`, `CL_DEVICE_MAX_WORK_GROUP_SIZE`) or more local
+    /// memory than the device has; `detail` says which, with both numbers.
+    case exceedsDeviceLimits(kernel: String, device: String, detail: String)
     /// Operand shapes that do not fit together.
     case shapeMismatch(op: String, detail: String)
     /// A tensor that belongs to another backend than the one asked to compute with it.
@@ -50,6 +54,8 @@ public enum SSLError: Error, CustomStringConvertible, Equatable {
             return "device '\(spec)': \(reason)"
         case let .allocationTooLarge(bytes, limit, device):
             return "cannot allocate \(bytes) bytes on \(device): the device allows at most \(limit) bytes per buffer"
+        case let .exceedsDeviceLimits(kernel, device, detail):
+            return "kernel '\(kernel)' does not fit \(device): \(detail)"
         case let .shapeMismatch(op, detail):
             return "\(op): shape mismatch: \(detail)"
         case let .wrongBackend(op, expected, found):

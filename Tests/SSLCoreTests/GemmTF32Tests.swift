@@ -25,24 +25,32 @@ import Testing
                 try cl.gemmTF32(try cl.upload(aStored, shape: transposeA ? [k, m] : [m, k]),
                                 try cl.upload(bStored, shape: transposeB ? [n, k] : [k, n]),
                                 transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, into: c, tiles: tiles)
-                let got = try cl.download(c)
-                var worst = 0.0
-                for i in 0..<m {
-                    for j in 0..<n {
-                        var exact = 0.0, magnitude = 0.0
-                        for p in 0..<k {
-                            exact += Double(a[i * k + p]) * Double(b[p * n + j])
-                            magnitude += abs(Double(a[i * k + p]) * Double(b[p * n + j]))
-                        }
-                        let expected = Double(alpha) * exact + (beta == 0 ? 0 : Double(beta) * Double(c0[i * n + j]))
-                        // TF32 rounds each input by ≤ 2⁻¹¹ (products ≤ 2⁻¹⁰ off); float32 sums add ~K·2⁻²⁴.
-                        let bound = 0x1p-9 * Double(abs(alpha)) * magnitude + 1e-6
-                        worst = max(worst, abs(Double(got[i * n + j]) - expected) / bound)
-                    }
-                }
-                #expect(got.allSatisfy(\.isFinite) && worst <= 1, "\(s) T\(transposeA)\(transposeB) \(tiles) α \(alpha) β \(beta): \(worst)× the bound")
+                let worst = Self.worstError(try cl.download(c), a: a, b: b, c0: c0, m: m, n: n, k: k, alpha: alpha, beta: beta)
+                #expect(worst <= 1, "\(s) T\(transposeA)\(transposeB) \(tiles) α \(alpha) β \(beta): \(worst)× the bound")
             }
         }
+    }
+
+    /// The largest error of `got` = alpha·A·B + beta·C0 against the Double product, as a multiple
+    /// of TF32's bound; infinity where `got` is not finite. TF32 rounds each input by ≤ 2⁻¹¹
+    /// (products ≤ 2⁻¹⁰ off); float32 sums add ~K·2⁻²⁴.
+    static func worstError(_ got: [Float], a: [Float], b: [Float], c0: [Float], m: Int, n: Int, k: Int,
+                           alpha: Float, beta: Float) -> Double {
+        guard got.allSatisfy(\.isFinite) else { return .infinity }
+        var worst = 0.0
+        for i in 0..<m {
+            for j in 0..<n {
+                var exact = 0.0, magnitude = 0.0
+                for p in 0..<k {
+                    exact += Double(a[i * k + p]) * Double(b[p * n + j])
+                    magnitude += abs(Double(a[i * k + p]) * Double(b[p * n + j]))
+                }
+                let expected = Double(alpha) * exact + (beta == 0 ? 0 : Double(beta) * Double(c0[i * n + j]))
+                let bound = 0x1p-9 * Double(abs(alpha)) * magnitude + 1e-6
+                worst = max(worst, abs(Double(got[i * n + j]) - expected) / bound)
+            }
+        }
+        return worst
     }
 
     @Test("inputs are rounded to TF32 (10-bit mantissa, to nearest, ties away from zero)")

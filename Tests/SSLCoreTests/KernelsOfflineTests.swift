@@ -22,7 +22,9 @@ private var offlineToolsInstalled: Bool {
     func tileOptionsMatchTheLibrary() throws {
         let text = try String(contentsOfFile: script, encoding: .utf8)
         for (name, options) in [("KNN_LARGE", KNNTiles.large.options), ("KNN_SMALL", KNNTiles.small.options),
-                                ("TF32_STANDARD", TF32Tiles.standard.options), ("TF32_SMALL", TF32Tiles.small.options)] {
+                                ("KNN_PORTABLE", KNNTiles.portable.options), ("TF32_STANDARD", TF32Tiles.standard.options),
+                                ("TF32_SMALL", TF32Tiles.small.options), ("TF32_PORTABLE", TF32Tiles.portable.options),
+                                ("NTX_NARROW", "-DNTX_BD=\(NTXentFusedTiles.columnChoices.last!)")] {
             #expect(text.contains("\(name) = \"\(options)\""), "\(name) in scripts/kernels-offline.py is not \(options)")
         }
         for program in KernelProgram.allCases where program != .gemmTF32 {

@@ -148,10 +148,15 @@ import Testing
             }.first
         }
         let t = NTXentFusedTiles.self
-        #expect(define("NTX_BR") == t.rows && define("NTX_BC") == t.keys && define("NTX_BD") == t.columns)
+        #expect(define("NTX_BR") == t.rows && define("NTX_BC") == t.keys && define("NTX_BK") == t.depth
+                && define("NTX_BD") == t.columns)
         #expect(define("NTX_WX") == t.workGroup.0 && define("NTX_WY") == t.workGroup.1)
         #expect(t.splits(rows: 8192, d: 128, computeUnits: 132) == (forward: 5, backward: 5))
         #expect(t.splits(rows: 260, d: 200, computeUnits: 2) == (forward: 2, backward: 1))
+        // The local memory the kernel comment states, and the narrow tile a 16 KiB device gets.
+        #expect(t.forwardLocalBytes == 6272 && t.backwardLocalBytes(columns: 128) == 24832)
+        #expect(t.backwardColumns(localMemoryBytes: 48 * 1024) == 128 && t.backwardColumns(localMemoryBytes: 16 * 1024) == 32)
+        #expect(t.backwardColumns(localMemoryBytes: 8 * 1024) == nil)
     }
 
     @Test("matches SimCLR's add_contrastive_loss (halved) on every backend", arguments: ["2x3", "8x17"])

@@ -9,10 +9,10 @@ import Testing
     /// Every way the OpenCL backend can compute it at `k`: the fused tile shapes that fit the
     /// device (Oclgrind's 32 KiB of local memory holds the large tiles' lists only up to k = 15)
     /// and the unfused path.
-    static func openCLVersions(k: Int) -> [(String, (Tensor, Tensor, Int, Int, TopKResult?) throws -> TopKResult)] {
+    static func openCLVersions(k: Int) throws -> [(String, (Tensor, Tensor, Int, Int, TopKResult?) throws -> TopKResult)] {
         let cl = TestBackends.openCL!
         let unfused = OpenCLBackend(context: cl.context, kernels: KernelChoices(knn: .unfused))
-        return [KNNTiles.large, .small].filter { cl.knnTilesFit($0, k: k) }.map { tiles in
+        return try [KNNTiles.large, .small].filter { try cl.knnTilesFit($0, k: k) }.map { tiles in
             ("fused \(tiles)", { q, keys, k, offset, running in
                 try cl.similarityTopKFused(q, keys, k: k, columnOffset: offset, merging: running, tiles: tiles)
             })
@@ -54,7 +54,7 @@ import Testing
         }
         let expected = try run({ try ref.upload($0, shape: $1) }) { try ref.similarityTopK($0, $1, k: $2, columnOffset: $3, merging: $4) }
         let expectedValues = try ref.download(expected.0), expectedIndices = try ref.download(expected.1)
-        for (name, select) in Self.openCLVersions(k: k) {
+        for (name, select) in try Self.openCLVersions(k: k) {
             let got = try run({ try cl.upload($0, shape: $1) }, select)
             #expect(try cl.download(got.0) == expectedValues, "values \(c), \(name)")
             #expect(try cl.download(got.1) == expectedIndices, "indices \(c), \(name)")
@@ -71,7 +71,7 @@ import Testing
         let expected = try ref.similarityTopK(try ref.upload(queries, shape: [rows, d]), try ref.upload(keys, shape: [cols, d]),
                                               k: k, columnOffset: 3, merging: nil)
         let ev = try ref.download(expected.values), ei = try ref.download(expected.indices)
-        for (name, select) in Self.openCLVersions(k: k) {
+        for (name, select) in try Self.openCLVersions(k: k) {
             let got = try select(try cl.upload(queries, shape: [rows, d]), try cl.upload(keys, shape: [cols, d]), k, 3, nil)
             let gv = try cl.download(got.values), gi = try cl.download(got.indices)
             // |s| ≤ D = 37 summed in float32 in another order: ≤ D·2⁻²⁴·Σ|q||k| ≈ 1e-5 apart.
@@ -94,7 +94,7 @@ import Testing
         let expected = try ref.similarityTopK(try ref.upload(queries, shape: [2, 2]), try ref.upload(keys, shape: [3, 2]),
                                               k: 4, columnOffset: 0, merging: nil)
         #expect(try ref.download(expected.indices) == [0, 1, 2, -1, 2, 0, 1, -1])
-        for (name, select) in Self.openCLVersions(k: 4) {
+        for (name, select) in try Self.openCLVersions(k: 4) {
             let got = try select(try cl.upload(queries, shape: [2, 2]), try cl.upload(keys, shape: [3, 2]), 4, 0, nil)
             #expect(try cl.download(got.indices) == [0, 1, 2, -1, 2, 0, 1, -1], "\(name)")
             #expect(try cl.download(got.values) == [-.infinity, -.infinity, -.infinity, -.infinity, 2, 1, 1, -.infinity], "\(name)")
@@ -124,7 +124,7 @@ import Testing
         let cl = try #require(try TestBackends.openCL(localMemoryBytes: 16 * 1024))
         let k = 40
         let q = try cl.zeros([2, 3]), keys = try cl.zeros([k + 1, 3])
-        #expect(!cl.knnTilesFit(.small, k: k))
+        #expect(try !cl.knnTilesFit(.small, k: k))
         let error = #expect(throws: SSLError.self) {
             _ = try cl.similarityTopKFused(q, keys, k: k, columnOffset: 0, merging: nil, tiles: .small)
         }

@@ -6,7 +6,13 @@ extension OpenCLBackend {
         let op = "topK"
         let (rows, cols) = try EvalReference.validateTopK(scores.shape, k: k, columnOffset: columnOffset, running: running)
         let values = try empty([rows, k]), indices = try empty([rows, k])
-        if rowsRunSerially(rows) {
+        let kernel = try context.kernel("topk_merge", in: .eval)
+        // The tile is the work-group: up to 256 scores per step, a power of two for the bitonic sort.
+        let local = try groupSize(for: kernel, length: cols)
+        // Two k-lists and the tile's values and indices in local memory; where they do not fit
+        // (large k on a small device), one work-item a row keeps its list in global memory.
+        let localBytes = 2 * (2 * k * 4) + 2 * (local * 4)
+        if rowsRunSerially(rows) || localBytes > device.localMemoryBytes {
             let s = try arg(scores, op)
             try launchElements("topk_rows_serial", in: .eval, count: rows, arguments: [
                 s, try int32(rows, op), try int32(cols, op), try int32(columnOffset, op),
@@ -15,9 +21,6 @@ extension OpenCLBackend {
             ])
             return try TopKResult(values: values, indices: indices)
         }
-        let kernel = try context.kernel("topk_merge", in: .eval)
-        // The tile is the work-group: up to 256 scores per step, a power of two for the bitonic sort.
-        let local = try groupSize(for: kernel, length: cols)
         let s = try arg(scores, op)
         try context.launch(kernel, name: "topk_merge", global: [rows * local], local: [local], arguments: [
             s, try int32(cols, op), try int32(columnOffset, op),

@@ -52,7 +52,8 @@ extension OpenCLBackend {
         switch gemmVariant {
         case .tf32:
             try kernels.check(on: device)
-            return try gemmTF32(a, b, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, into: c)
+            return try gemmTF32(a, b, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, into: c,
+                                tiles: try tf32Tiles(emulated: !device.runsTF32))
         case .blas:
             try kernels.check(on: device)
             return try gemmHostBLAS(a, b, g, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, into: c)
@@ -97,7 +98,7 @@ extension OpenCLBackend {
     /// NVIDIA's, else (or with `emulate`) the mma emulated in local memory, which tests use to
     /// check everything around the instruction.
     func gemmTF32(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool, alpha: Float, beta: Float,
-                  into c: Tensor, tiles: TF32Tiles = .standard, emulate: Bool = false) throws {
+                  into c: Tensor, tiles: TF32Tiles, emulate: Bool = false) throws {
         let op = "gemm"
         let g = try Shapes.gemm(a.shape, b.shape, c: c.shape, transposeA: transposeA, transposeB: transposeB)
         guard g.m > 0 && g.n > 0 else { return }
@@ -112,8 +113,22 @@ extension OpenCLBackend {
             try arg(b, op), try int32(b.shape[1], op), .int(transposeB ? 1 : 0), .float(beta),
             try arg(c, op), try int32(g.n, op),
             // Per warp a 16×8 A and an 8×8 B when emulated; unread by the PTX branch.
-            .local(bytes: emulated ? tiles.workItems / 32 * 192 * 4 : 4),
+            .local(bytes: tiles.scratchBytes(emulated: emulated)),
         ])
+    }
+
+    /// The widest TF32 tiles this device runs: the standard ones wherever TF32 exists (sm_80 and
+    /// later allow 1024 work-items and 48 KiB), smaller ones for the emulated kernel on devices
+    /// with smaller groups or less local memory.
+    func tf32Tiles(emulated: Bool) throws -> TF32Tiles {
+        for tiles in [TF32Tiles.standard, .small, .portable] where tiles.localBytes(emulated: emulated) <= device.localMemoryBytes {
+            let kernel = try context.kernel("gemm_tf32", in: .gemmTF32, options: tiles.options + (emulated ? " -DGT_EMULATE" : ""))
+            if try maxGroupSize(kernel) >= tiles.workItems { return tiles }
+        }
+        throw SSLError.exceedsDeviceLimits(
+            kernel: "gemm_tf32", device: device.name,
+            detail: "even its smallest tiles need groups of \(TF32Tiles.portable.workItems) work-items and "
+                + "\(TF32Tiles.portable.localBytes(emulated: emulated)) bytes of local memory; use the default GEMM (clblast)")
     }
 }
 
@@ -129,7 +144,17 @@ struct TF32Tiles: Equatable {
     static let standard = TF32Tiles(rows: 128, columns: 128, depth: 16, warpsM: 2, warpsN: 4)
     /// 32 × 32 × 8, 2 × 2 warps of 16 × 16: for the tests' odd sizes.
     static let small = TF32Tiles(rows: 32, columns: 32, depth: 8, warpsM: 2, warpsN: 2)
+    /// 32 × 32 × 8, 1 × 2 warps of 32 × 16: 64 work-items, for the emulated kernel on devices
+    /// with groups that small.
+    static let portable = TF32Tiles(rows: 32, columns: 32, depth: 8, warpsM: 1, warpsN: 2)
 
     var workItems: Int { 32 * warpsM * warpsN }
+
+    /// The emulated mma's per-warp scratch (a 16×8 A and an 8×8 B, with room to spare); the PTX
+    /// form reads none, but a local argument needs a size.
+    func scratchBytes(emulated: Bool) -> Int { emulated ? workItems / 32 * 192 * 4 : 4 }
+
+    /// The A and B slices (rows padded to depth + 4 floats) and the scratch.
+    func localBytes(emulated: Bool) -> Int { 4 * (rows + columns) * (depth + 4) + scratchBytes(emulated: emulated) }
     var options: String { "-DGT_BM=\(rows) -DGT_BN=\(columns) -DGT_BK=\(depth) -DGT_WM=\(warpsM) -DGT_WN=\(warpsN)" }
 }

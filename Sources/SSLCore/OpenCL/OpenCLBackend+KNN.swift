@@ -25,6 +25,9 @@ struct KNNTiles: Equatable, CustomStringConvertible {
     static let large = KNNTiles(rows: 128, columns: 128, depth: 16, rowsPerItem: 8, columnsPerItem: 8, bucket: 8)
     /// 64 × 64 tiles, 4 × 4 per work-item, 256 work-items: up to k = 79 in 48 KiB.
     static let small = KNNTiles(rows: 64, columns: 64, depth: 16, rowsPerItem: 4, columnsPerItem: 4, bucket: 8)
+    /// 32 × 32 tiles, 4 × 4 per work-item, 64 work-items: for devices that run neither shape above
+    /// (groups of 64, as some integrated GPUs allow a register-heavy kernel; up to k = 46 in 16 KiB).
+    static let portable = KNNTiles(rows: 32, columns: 32, depth: 16, rowsPerItem: 4, columnsPerItem: 4, bucket: 8)
     /// The splits of the key columns one call may use (the merge kernel's head array).
     static let maxSplits = 64
 
@@ -52,10 +55,11 @@ extension OpenCLBackend {
         case .unfused:
             return try topK(try matmul(queries, keys, transposeB: true), k: k, columnOffset: columnOffset, merging: running)
         case .fused:
-            guard let tiles = knnTiles(k: k) else {
+            guard let tiles = try knnTiles(k: k) else {
                 throw SSLError.invalidArgument(
                     op: "similarityTopK", detail: "the fused kNN keeps k = \(k) entries per row in local memory, "
-                        + "more than \(device.name)'s \(device.localMemoryBytes) bytes hold; use KNNVariant.unfused")
+                        + "more than \(device.name)'s \(device.localMemoryBytes) bytes hold for tiles its work-groups "
+                        + "run; use KNNVariant.unfused")
             }
             return try similarityTopKFused(queries, keys, k: k, columnOffset: columnOffset, merging: running, tiles: tiles)
         }
@@ -69,16 +73,19 @@ extension OpenCLBackend {
 
     /// The fused kernel's tiles at `k`: the small ones, whose 64–69 registers a work-item leave
     /// NVIDIA sm_80/sm_90 28–32 of 64 warps and AMD gfx90a 8 waves, where the large tiles' 143–156
-    /// registers leave 13–14 warps and 3 waves (scripts/kernels-offline.py); nil when the lists
-    /// do not fit the device's local memory or the group its work-group limit.
-    func knnTiles(k: Int) -> KNNTiles? {
-        knnTilesFit(.small, k: k) ? .small : nil
+    /// registers leave 13–14 warps and 3 waves (scripts/kernels-offline.py); the portable ones
+    /// where those do not fit; nil where no shape fits.
+    func knnTiles(k: Int) throws -> KNNTiles? {
+        try [KNNTiles.small, .portable].first { try knnTilesFit($0, k: k) }
     }
 
     /// Whether `tiles` at `k` fit this device: their lists in its local memory, their work-group
-    /// within its limit.
-    func knnTilesFit(_ tiles: KNNTiles, k: Int) -> Bool {
-        tiles.localBytes(k: k) <= device.localMemoryBytes && tiles.workItems <= device.maxWorkGroupSize
+    /// within what the kernel built with them may have here.
+    func knnTilesFit(_ tiles: KNNTiles, k: Int) throws -> Bool {
+        guard tiles.localBytes(k: k) <= device.localMemoryBytes, tiles.workItems <= device.maxWorkGroupSize else {
+            return false
+        }
+        return try maxGroupSize(try context.kernel("knn_topk_tiles", in: .knn, options: tiles.options)) >= tiles.workItems
     }
 
     /// The fused kernel with the given tiles (tests run both shapes on any device).
@@ -89,19 +96,15 @@ extension OpenCLBackend {
                                                                            columnOffset: columnOffset, running: running)
         precondition(tiles.rowsPerItem * tiles.columnsPerItem <= 64 && 2 * tiles.rows * tiles.bucket
                      <= tiles.depth * (tiles.rows + tiles.columns + 2), "knn.cl's assumptions on \(tiles)")
-        guard knnTilesFit(tiles, k: k) else {
+        guard try knnTilesFit(tiles, k: k) else {
             throw SSLError.invalidArgument(
                 op: op, detail: "the fused kNN's \(tiles) need \(tiles.localBytes(k: k)) bytes of local memory at k = \(k) "
                     + "and work-groups of \(tiles.workItems); \(device.name) has \(device.localMemoryBytes) bytes and "
-                    + "groups up to \(device.maxWorkGroupSize): use KNNVariant.unfused")
+                    + "groups up to \(device.maxWorkGroupSize) (fewer where a kernel's registers limit them): use KNNVariant.unfused")
         }
         let values = try empty([rows, k]), indices = try empty([rows, k])
         guard rows > 0 else { return try TopKResult(values: values, indices: indices) }
         let kernel = try context.kernel("knn_topk_tiles", in: .knn, options: tiles.options)
-        guard try maxGroupSize(kernel) >= tiles.workItems else {
-            throw SSLError.invalidArgument(op: op, detail: "\(device.name) cannot run the fused kNN's \(tiles.workItems) "
-                                           + "work-items per group (\(tiles)); use KNNVariant.unfused")
-        }
         // Split the key columns so that the groups fill the device, each split at least 2 tiles
         // wide so that filling its lists (every score of the first tile enters) stays a small part.
         let rowTiles = (rows + tiles.rows - 1) / tiles.rows

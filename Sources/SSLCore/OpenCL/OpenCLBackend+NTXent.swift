@@ -28,7 +28,8 @@ extension OpenCLBackend {
         let (rowLoss, dZHat) = algorithm == .gemm
             ? try ntXentGEMM(zHat, n: n, temperature: temperature)
             : try ntXentFused(zHat, n: n, d: d, temperature: temperature,
-                              splits: splits ?? NTXentFusedTiles.splits(rows: rows, d: d, computeUnits: device.computeUnits))
+                              splits: splits ?? NTXentFusedTiles.splits(rows: rows, d: d, computeUnits: device.computeUnits,
+                                                                        localMemoryBytes: device.localMemoryBytes))
         let dZ = try l2NormalizeBackward(z, dZHat, eps: eps)
         let dZ1 = try empty([n, d]), dZ2 = try empty([n, d])
         try copyRows(dZ, rows: 0..<n, into: dZ1, at: 0, op: op)
@@ -63,7 +64,13 @@ extension OpenCLBackend {
             let tilesPerSplit = (tiles + min(max(wanted, 1), tiles) - 1) / min(max(wanted, 1), tiles)
             return (tilesPerSplit, (tiles + tilesPerSplit - 1) / tilesPerSplit)
         }
-        let rowBlocks = (rows + t.rows - 1) / t.rows, columnBlocks = (d + t.columns - 1) / t.columns
+        guard let columns = t.backwardColumns(localMemoryBytes: device.localMemoryBytes) else {
+            throw SSLError.exceedsDeviceLimits(
+                kernel: "ntxent_fused_backward", device: device.name,
+                detail: "its narrowest tiles need \(t.backwardLocalBytes(columns: t.columnChoices.last!)) bytes of local "
+                    + "memory, the device has \(device.localMemoryBytes); use NTXentAlgorithm.gemm")
+        }
+        let rowBlocks = (rows + t.rows - 1) / t.rows, columnBlocks = (d + columns - 1) / columns
         let rowsArg = try int32(rows, op), dArg = try int32(d, op), nArg = try int32(n, op)
         let invT = Float(1 / Double(temperature))
         let (wx, wy) = t.workGroup
@@ -82,7 +89,8 @@ extension OpenCLBackend {
 
         let (backwardTiles, backwardSplits) = share(requested.backward)
         let partial = try empty([backwardSplits, rows, d])
-        let backward = try context.kernel("ntxent_fused_backward", in: .contrastive)
+        let backward = try context.kernel("ntxent_fused_backward", in: .contrastive,
+                                          options: columns == t.columns ? "" : "-DNTX_BD=\(columns)")
         try context.launch(backward, name: "ntxent_fused_backward",
                            global: [columnBlocks * wx, rowBlocks * wy, backwardSplits], local: [wx, wy, 1],
                            arguments: [try arg(zHat, op), try arg(lse, op), try arg(partial, op), rowsArg, dArg, nArg,
@@ -96,21 +104,42 @@ extension OpenCLBackend {
 }
 
 /// The fused NT-Xent kernels' tiles, as Kernels/contrastive.cl defines them (NTX_BR, NTX_BC,
-/// NTX_BD, NTX_WX × NTX_WY; a test reads the defines back), and how many splits of the keys to use.
+/// NTX_BK, NTX_BD, NTX_WX × NTX_WY; a test reads the defines back), and how many splits of the keys to use.
 enum NTXentFusedTiles {
     /// Query rows per work-group (NTX_BR).
     static let rows = 32
     /// Key rows per tile (NTX_BC).
     static let keys = 32
-    /// Columns of dẑ per backward work-group (NTX_BD).
+    /// Features per staging step of the dot products (NTX_BK).
+    static let depth = 16
+    /// Columns of dẑ per backward work-group (NTX_BD), the kernel's default.
     static let columns = 128
+    /// NTX_BD from the widest down, for devices whose local memory does not hold the default's
+    /// key tile (24.8 KB; at 32 columns 12.5 KB fits a 16 KiB device).
+    static let columnChoices = [columns, 64, 32]
     /// Work-items per work-group (NTX_WX, NTX_WY).
     static let workGroup = (8, 8)
+
+    /// The forward's local memory: the query and key slices and the rows' merge states.
+    static var forwardLocalBytes: Int { 4 * (depth * (rows + 1) + depth * (keys + 1) + 2 * rows * workGroup.0) }
+
+    /// The backward's local memory with `columns` columns of dẑ per group: the slices, the
+    /// weights of a tile and its keys' columns.
+    static func backwardLocalBytes(columns: Int) -> Int {
+        4 * (depth * (rows + 1) + depth * (keys + 1) + rows * (keys + 1) + keys * columns)
+    }
+
+    /// The widest backward tile whose local memory fits `localMemoryBytes`, nil if none does.
+    static func backwardColumns(localMemoryBytes: Int) -> Int? {
+        columnChoices.first { backwardLocalBytes(columns: $0) <= localMemoryBytes }
+    }
 
     /// Splits enough for about 8 work-groups per compute unit (so that a small batch still fills
     /// a GPU), at most 16. The backward's partial sums, splits × R × D floats, are also kept
     /// within the R × R that the GEMM algorithm's similarities take.
-    static func splits(rows: Int, d: Int, computeUnits: Int) -> (forward: Int, backward: Int) {
+    static func splits(rows: Int, d: Int, computeUnits: Int,
+                       localMemoryBytes: Int = .max) -> (forward: Int, backward: Int) {
+        let columns = backwardColumns(localMemoryBytes: localMemoryBytes) ?? Self.columns
         let rowBlocks = (rows + Self.rows - 1) / Self.rows, columnBlocks = (d + columns - 1) / columns
         let target = 8 * max(computeUnits, 1)
         let forward = (target + rowBlocks - 1) / rowBlocks

@@ -31,10 +31,12 @@ extension OpenCLBackend {
     }
 
     /// The version chosen when ``KernelChoices/sinkhorn`` is nil: one group for small problems
-    /// whose duals fit in local memory, else one pass per iteration.
+    /// whose duals fit in local memory (with the largest group the device may give the kernel),
+    /// else one pass per iteration, which runs on any group size.
     public func automaticSinkhornVariant(b: Int, k: Int) -> SinkhornVariant {
-        b * k <= sinkhornOneGroupMaxElements && oneGroupLocalBytes(b: b, k: k, local: 1024) <= device.localMemoryBytes
-            ? .oneGroup : .onePass
+        let largestGroup = min(1024, device.maxWorkGroupSize)
+        return b * k <= sinkhornOneGroupMaxElements
+            && oneGroupLocalBytes(b: b, k: k, local: largestGroup) <= device.localMemoryBytes ? .oneGroup : .onePass
     }
 
     /// ``Backend/sinkhorn(_:epsilon:iterations:)`` by the given version.
@@ -81,7 +83,11 @@ extension OpenCLBackend {
         let alpha = try empty([p.k]), codes = try empty([p.b, p.k])
         let partMax = try empty([groups, p.k]), partSum = try empty([groups, p.k])
         let fold = try context.kernel("sinkhorn_alpha_from_parts", in: .sinkhorn)
-        let lanes = min(8, max(1, try maxGroupSize(fold) / 32))
+        // 32 columns (a warp's coalesced reads) × up to 8 lanes of groups, both powers of two for
+        // the kernel's tree; narrower where the device's groups are smaller.
+        let width = try groupSize(for: fold, length: 32, cap: 32), foldGroup = try maxGroupSize(fold)
+        var lanes = 1
+        while lanes < 8 && width * lanes * 2 <= foldGroup { lanes *= 2 }
         let s = try arg(scores, op)
         func runPass(mode: Int32) throws {
             try context.launch(pass, name: "sinkhorn_pass", global: [groups * local], local: [local], arguments: [
@@ -92,10 +98,10 @@ extension OpenCLBackend {
             ])
         }
         func foldAlpha() throws {
-            try context.launch(fold, name: "sinkhorn_alpha_from_parts", global: [(p.k + 31) / 32 * 32, lanes],
-                               local: [32, lanes], arguments: [
+            try context.launch(fold, name: "sinkhorn_alpha_from_parts", global: [(p.k + width - 1) / width * width, lanes],
+                               local: [width, lanes], arguments: [
                 try arg(partMax, op), try arg(partSum, op), try arg(alpha, op), try int32(groups, op),
-                try int32(p.k, op), .float(p.logK), .local(bytes: 32 * lanes * 4), .local(bytes: 32 * lanes * 4),
+                try int32(p.k, op), .float(p.logK), .local(bytes: width * lanes * 4), .local(bytes: width * lanes * 4),
             ])
         }
         try runPass(mode: 0)

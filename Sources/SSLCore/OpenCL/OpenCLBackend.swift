@@ -126,12 +126,7 @@ public final class OpenCLBackend: Backend {
     }
 
     /// The largest work-group `kernel` can be launched with on this device (its registers and local memory allowing).
-    func maxGroupSize(_ kernel: cl_kernel) throws -> Int {
-        var kernelMax = 0
-        try check(clGetKernelWorkGroupInfo(kernel, device.id, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
-                                           MemoryLayout<Int>.size, &kernelMax, nil), "clGetKernelWorkGroupInfo")
-        return min(device.maxWorkGroupSize, max(kernelMax, 1))
-    }
+    func maxGroupSize(_ kernel: cl_kernel) throws -> Int { try context.maxGroupSize(kernel) }
 
     /// Whether a row kernel runs one work-item per row: on a CPU device with rows enough to keep
     /// every core busy. PoCL runs a group's work-items as loops between barriers, and group_sum's

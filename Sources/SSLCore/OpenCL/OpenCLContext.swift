@@ -129,6 +129,7 @@ public final class OpenCLContext {
         for (index, argument) in arguments.enumerated() {
             try argument.set(on: kernel, index: cl_uint(index), kernelName: name)
         }
+        if let local { try checkFits(kernel, name: name, workItems: local.reduce(1, *)) }
         let status: cl_int = global.withUnsafeBufferPointer { g in
             if let local {
                 return local.withUnsafeBufferPointer { l in
@@ -139,6 +140,39 @@ public final class OpenCLContext {
             return clEnqueueNDRangeKernel(queue, kernel, cl_uint(g.count), nil, g.baseAddress, nil, 0, nil, &event)
         }
         try check(status, "clEnqueueNDRangeKernel(\(name), global \(global), local \(local ?? []))")
+    }
+
+    /// The most work-items per group `kernel` may have here: its `CL_KERNEL_WORK_GROUP_SIZE`
+    /// (what its registers and local memory leave) within the device's limit.
+    func maxGroupSize(_ kernel: cl_kernel) throws -> Int {
+        let kernelMax: Int = try groupInfo(kernel, CL_KERNEL_WORK_GROUP_SIZE)
+        return min(device.maxWorkGroupSize, max(kernelMax, 1))
+    }
+
+    /// Refuses groups the device cannot run with an error naming the limit, where the driver
+    /// would answer CL_INVALID_WORK_GROUP_SIZE or CL_OUT_OF_RESOURCES (or, on some, fail later).
+    /// Called once the arguments are set: `CL_KERNEL_LOCAL_MEM_SIZE` then counts the kernel's own
+    /// local arrays and its local arguments together (PoCL and Oclgrind, probed).
+    private func checkFits(_ kernel: cl_kernel, name: String, workItems: Int) throws {
+        let maxItems = try maxGroupSize(kernel)
+        guard workItems <= maxItems else {
+            throw SSLError.exceedsDeviceLimits(
+                kernel: name, device: device.name,
+                detail: "groups of \(workItems) work-items, but it runs at most \(maxItems) per group there")
+        }
+        let localBytes: cl_ulong = try groupInfo(kernel, CL_KERNEL_LOCAL_MEM_SIZE)
+        guard localBytes <= device.localMemoryBytes else {
+            throw SSLError.exceedsDeviceLimits(
+                kernel: name, device: device.name,
+                detail: "\(localBytes) bytes of local memory per group, but the device has \(device.localMemoryBytes)")
+        }
+    }
+
+    private func groupInfo<T: FixedWidthInteger>(_ kernel: cl_kernel, _ param: Int32) throws -> T {
+        var value: T = 0
+        try check(clGetKernelWorkGroupInfo(kernel, device.id, cl_kernel_work_group_info(param),
+                                           MemoryLayout<T>.size, &value, nil), "clGetKernelWorkGroupInfo")
+        return value
     }
 
     /// While timing, enqueues a marker so that the span covers work whose events are not returned
