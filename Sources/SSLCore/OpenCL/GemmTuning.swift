@@ -183,8 +183,10 @@ public enum GemmTunings {
         var values = sorted.map { Int($0.value) }
         let status = pointers.withUnsafeMutableBufferPointer { namesBuffer in
             values.withUnsafeMutableBufferPointer { valuesBuffer in
-                CLBlastOverrideParameters(device.id, kernel, CLBlastPrecisionSingle, sorted.count,
-                                          namesBuffer.baseAddress, valuesBuffer.baseAddress)
+                OpenCLContext.withCLBlast {
+                    CLBlastOverrideParameters(device.id, kernel, CLBlastPrecisionSingle, sorted.count,
+                                              namesBuffer.baseAddress, valuesBuffer.baseAddress)
+                }
             }
         }
         guard status == CLBlastSuccess else {

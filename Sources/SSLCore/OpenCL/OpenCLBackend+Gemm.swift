@@ -66,12 +66,13 @@ extension OpenCLBackend {
         let lda = a.shape[1], ldb = b.shape[1], ldc = g.n
         try context.markStart()
         var event: cl_event? = nil
-        let status = CLBlastSgemm(
-            CLBlastLayoutRowMajor,
-            transposeA ? CLBlastTransposeYes : CLBlastTransposeNo,
-            transposeB ? CLBlastTransposeYes : CLBlastTransposeNo,
-            g.m, g.n, g.k, alpha, ab.mem, 0, lda, bb.mem, 0, ldb, beta, cb.mem, 0, ldc,
-            &context.queue, &event)
+        let status = OpenCLContext.withCLBlast {
+            CLBlastSgemm(CLBlastLayoutRowMajor,
+                         transposeA ? CLBlastTransposeYes : CLBlastTransposeNo,
+                         transposeB ? CLBlastTransposeYes : CLBlastTransposeNo,
+                         g.m, g.n, g.k, alpha, ab.mem, 0, lda, bb.mem, 0, ldb, beta, cb.mem, 0, ldc,
+                         &context.queue, &event)
+        }
         guard status == CLBlastSuccess else {
             throw SSLError.clblast(call: "CLBlastSgemm(m \(g.m), n \(g.n), k \(g.k))", status: status.rawValue)
         }

@@ -55,14 +55,27 @@ public final class OpenCLContext {
     /// (Oclgrind: "corrupted double-linked list" in `Program::~Program`). An exit handler
     /// registered after both libraries loaded runs before either's destructors, so it empties the
     /// cache while the implementation is intact.
-    private static let clearCLBlastAtExit: Void = { atexit { _ = CLBlastClearCache() } }()
+    private static let clearCLBlastAtExit: Void = { atexit { _ = OpenCLContext.withCLBlast { CLBlastClearCache() } } }()
+
+    /// Runs a CLBlast call under one process-wide lock. CLBlast keeps process-wide caches of
+    /// programs, binaries and parameter databases, and 1.5.3 (Debian's) was not written for
+    /// concurrent callers (upstream later fixed a race in its cache: CNugteren/CLBlast#495). Here
+    /// one full test run in three had a GEMM fail with CLBlastUnexpectedError while other threads
+    /// built GEMM programs and cleared the cache (deinit); with every call under this lock, none
+    /// in six. Once a program is built a call only enqueues, so the lock is held for microseconds.
+    static func withCLBlast<T>(_ body: () throws -> T) rethrows -> T {
+        clblastLock.lock(); defer { clblastLock.unlock() }
+        return try body()
+    }
+
+    private static let clblastLock = NSLock()
 
     deinit {
         if let queue { clFinish(queue) }
         pool.drain()
         programs.releaseAll()
         // CLBlast's cached programs hold this context; they go before it, in dependency order.
-        _ = CLBlastClearCache()
+        _ = Self.withCLBlast { CLBlastClearCache() }
         if let queue { clReleaseCommandQueue(queue) }
         clReleaseContext(context)
     }
