@@ -18,6 +18,8 @@ private func smallConfig(_ method: Method, steps: Int, epochs: Int = 1, seed: UI
     c.steps = steps
     c.epochs = epochs
     c.seed = seed
+    // No warm-up: its first step has learning rate 0, which would leave a step unchecked.
+    c.warmupEpochs = 0
     c.trainSubset = 640
     c.evaluate = false
     c.localCrops = 2
@@ -76,6 +78,14 @@ private func relativeGap(_ a: [Double], _ b: [Double]) -> Double {
     /// reduction over the batch (CLBlast's dW = Xᵀ·dY, the batch-norm sums, the loss's own
     /// reductions) runs in float32 over 32 rows instead of 64, each off by up to ~√N·2⁻²⁴ ≈ 5e-7
     /// relative, and three optimizer steps compound them; 1e-4 bounds that with margin.
+    ///
+    /// Every step moves the weights (no warm-up, whose first step has learning rate 0), and every
+    /// method runs at seed 0. A ReLU pre-activation within rounding of 0 could still be gated
+    /// differently by the two runs (it happened once: SimSiam's predictor on PoCL, with the
+    /// warm-up); the flip costs a few percent on that step, far outside these bounds, so the test
+    /// would fail loudly rather than pass by a chosen seed. At these settings none occurs: the
+    /// largest gaps are SimSiam's losses, 3e-6 (reference) and 1.5e-5 (PoCL), whose loss near 0
+    /// makes rounding relatively large; the others stay below 1e-6.
     @Test("mpirun -np 2 ssl train equals one process: per-step losses and final embeddings",
           .enabled(if: enabled), arguments: Method.allCases, ["reference", "opencl"])
     func twoRanksEqualOneProcess(method: Method, device: String) throws {
@@ -85,8 +95,7 @@ private func relativeGap(_ a: [Double], _ b: [Double]) -> Double {
         // meets a pre-activation of 7e-9 at step 1, which PoCL's one-process run rounds to
         // −3e-7 and the reference and two PoCL ranks to +7e-9 — a gradient entry switched off,
         // 5 % on the step's gradient, and no fault of the data-parallel path. Seed 1 has no such tie.
-        let seed: UInt64 = method == .simsiam && device == "opencl" ? 1 : 0
-        let run = try RunFolder(smallConfig(method, steps: 3, seed: seed))
+        let run = try RunFolder(smallConfig(method, steps: 3))
         defer { try? FileManager.default.removeItem(atPath: run.path) }
         let ssl = try #require(sslBinary)
         let single = try runProcess(ssl, run.arguments(out: "one", device: device), timeout: 300)

@@ -1,6 +1,7 @@
 // `ssl train` and `ssl embed` end to end, and a checkpoint that survives `kill -9` while saving.
 import Foundation
 import Testing
+@testable import SSLCore
 @testable import SSLTrain
 @testable import ssl
 
@@ -63,38 +64,46 @@ private struct TinyRun {
         #expect(throws: (any Error).self) { _ = try SSLCommand.parseAsRoot(["train", "--method", "nonsense"]) }
     }
 
-    /// The built `ssl` beside the test bundle, for the subprocess test.
-    private var binary: URL? {
-        let url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ssl")
-        return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
-    }
-
-    @Test("kill -9 during training leaves a checkpoint that loads and resumes",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: URL(fileURLWithPath: CommandLine.arguments[0])
-            .deletingLastPathComponent().appendingPathComponent("ssl").path)))
+    /// `ssl train` killed inside the checkpoint writer, deterministically: the test hook of
+    /// AtomicFile kills the process at its second checkpoint write, after the temporary file is
+    /// written and before the rename. 64 images in batches of 16 save a checkpoint every 4 steps,
+    /// so the first run leaves the checkpoint of step 4 (killed writing step 8's), and the run
+    /// resumed from it that of step 8 (killed writing step 12's). Each run removes the temporary file the previous kill abandoned.
+    @Test("kill -9 inside the checkpoint writer leaves the previous checkpoint, which loads and resumes",
+          .enabled(if: sslBinary != nil || inCI))
     func killWhileSaving() throws {
-        let run = try TinyRun(epochs: 100_000, steps: nil)  // a checkpoint every 4 steps, for ever
+        let ssl = try #require(sslBinary, "the ssl executable beside the tests (swift build)")
+        let run = try TinyRun(epochs: 100_000, steps: nil)
         defer { try? FileManager.default.removeItem(atPath: run.folder) }
         let checkpoint = "\(run.out)/checkpoint.npz"
-        for attempt in 0..<3 {
-            let process = Process()
-            process.executableURL = binary!
-            process.arguments = ["train", "--config", run.config, "--out", run.out, "--device", "reference"]
-                + (attempt > 0 ? ["--resume"] : [])
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // Wait for a first checkpoint, then kill at a moment unrelated to the save cycle.
-            let deadline = Date().addingTimeInterval(60)
-            while !FileManager.default.fileExists(atPath: checkpoint) && Date() < deadline { usleep(20_000) }
-            usleep(useconds_t(150_000 + 97_000 * attempt))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal)
+        var abandoned: [String] = []
+        for (attempt, expectedStep) in [4, 8].enumerated() {
+            let result = try runProcess(ssl, ["train", "--config", run.config, "--out", run.out, "--device", "reference"]
+                                            + (attempt > 0 ? ["--resume"] : []),
+                                        timeout: 120, environment: ["SSL_TEST_KILL_BEFORE_RENAME": "checkpoint.npz:2"])
+            try #require(!result.timedOut && result.status == SIGKILL, "attempt \(attempt): exit \(result.status):\n\(result.output)")
             let reader = try CheckpointReader(path: checkpoint)  // loads: CRC-checked, complete
             #expect(reader.tensorNames.contains { $0.hasPrefix("model/encoder.") })
+            let step = try reader.metadata(CheckpointMeta.self).globalStep
+            #expect(step == expectedStep, "attempt \(attempt): the checkpoint of step \(step)")
             let leftovers = try FileManager.default.contentsOfDirectory(atPath: run.out).filter { $0.hasSuffix(".tmp") }
-            #expect(leftovers.count <= 1, "at most the one temporary file the kill interrupted: \(leftovers)")
+            #expect(leftovers.count == 1 && !abandoned.contains(leftovers[0]),
+                    "the interrupted write's temporary file only, not the previous run's: \(leftovers), before \(abandoned)")
+            abandoned = leftovers
         }
+    }
+
+    @Test("abandoned temporary files are removed, those of a running process and other files stay")
+    func abandonedTemporaries() throws {
+        let folder = TrainingFixtures.folder()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // A pid above the kernel's pid_max (4194304 at most) belongs to no process.
+        let names = [".checkpoint.npz.\(getpid()).7.tmp", ".checkpoint.npz.99999999.7.tmp", ".steps.jsonl.99999999.7.tmp",
+                     "checkpoint.npz"]
+        for name in names { FileManager.default.createFile(atPath: folder + "/" + name, contents: Data([1])) }
+        AtomicFile.removeAbandonedTemporaries(of: URL(fileURLWithPath: folder + "/checkpoint.npz"))
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
+        #expect(left == [names[0], names[2], names[3]])
     }
 }

@@ -139,7 +139,11 @@ public final class Trainer {
     /// Trains until the last epoch or `config.steps`, checkpointing at each epoch's end.
     public func run() throws {
         try group.requireSame(try config.canonicalJSON(), what: "configuration")
-        if writesFiles { try FileManager.default.createDirectory(atPath: files.folder, withIntermediateDirectories: true) }
+        if writesFiles {
+            try FileManager.default.createDirectory(atPath: files.folder, withIntermediateDirectories: true)
+            // A run killed while writing leaves its temporary file; the next run in the folder removes it.
+            for file in [files.checkpoint, files.steps] { AtomicFile.removeAbandonedTemporaries(of: URL(fileURLWithPath: file)) }
+        }
         let log = writesFiles ? try StepLog(path: files.steps, keepingFirst: position.globalStep) : nil
         let started = Date(), wallBefore = history.wallSeconds, waitBefore = group.waitSeconds
         let communicationBefore = history.communicationSeconds
