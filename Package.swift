@@ -55,7 +55,7 @@ let package = Package(
                 .embedInCode("augment.cl"),
             ]
         ),
-        // Measured CLBlast GEMM parameters per device and driver (written by `ssl tune`),
+        // Measured CLBlast GEMM parameters and ops' forms per device and driver (written by `ssl tune`),
         // embedded so that the binary stays relocatable; each file is listed here and in Tuning/TuningFiles.swift.
         .target(
             name: "Tuning",
@@ -63,6 +63,7 @@ let package = Package(
             exclude: ["README.md"],
             resources: [
                 .embedInCode("pthread-skylake-avx512-Intel_R__Xeon_R__Processor--3.1_debian.json"),
+                .embedInCode("pthread-skylake-avx512-AMD_EPYC--3.1_debian.json"),
             ]
         ),
         // zlib, for the gzip-compressed IDX files of MNIST-style data sets.

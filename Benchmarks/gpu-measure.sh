@@ -2,8 +2,9 @@
 # One-shot GPU measurement, run on the GPU machine from the repository root, within ~9 minutes:
 #   0. every workload and variant checked against the reference (TF32 and the fused kernels
 #      included, large sizes through a smaller twin); the script stops at the first wrong one;
-#   1. ssl tune, briefly (CLBlast's GEMM parameters for this device and driver);
-#   2. every ssl-bench workload at the sizes with the tuned GEMM and the fused paths;
+#   1. ssl tune, briefly (CLBlast's GEMM parameters for this device and driver, then every op's
+#      fused and unfused forms timed: the fastest become the device's automatic choices);
+#   2. every ssl-bench workload at the sizes with the tuned GEMM and the measured paths;
 #   3. the same ops before this work: CLBlast untuned, two-pass Sinkhorn, GEMM + top-k kNN;
 #   4. the kernel versions side by side (Sinkhorn's three at small and large B, kNN's two);
 #   5. SGEMM on TF32 tensor cores (--tf32);
@@ -91,7 +92,8 @@ for v in two-pass one-pass one-group; do
         || { say "a check failed: see $log; nothing is timed"; exit 1; }
 done
 
-# 1. Tuning: Xgemm at 4096³ (60 % of the budget), XgemmDirect at 256³, then the crossover.
+# 1. Tuning: Xgemm at 4096³ (60 % of the budget), XgemmDirect at 256³, the crossover, then the
+#    paths (seconds on a GPU).
 tuning="$out/tuning.json"
 if step "ssl tune" 150 "$bin/ssl" tune --device "$device" "${tune[@]}" --out "$tuning" >>"$log"; then
     export SSL_GEMM_TUNING="$tuning"

@@ -7,6 +7,8 @@ public enum TuningFiles {
         [
             ("pthread-skylake-avx512-Intel_R__Xeon_R__Processor--3.1_debian.json",
              PackageResources.pthread_skylake_avx512_Intel_R__Xeon_R__Processor__3_1_debian_json),
+            ("pthread-skylake-avx512-AMD_EPYC--3.1_debian.json",
+             PackageResources.pthread_skylake_avx512_AMD_EPYC__3_1_debian_json),
         ]
     }
 }

@@ -60,6 +60,8 @@ struct DevicesCommand: ParsableCommand {
             let parameters = try selection?.tuning.kernels[kernel] ?? GemmTunings.parametersInUse(kernel, on: d)
             print("        \(kernel): \(GemmTunings.describe(parameters))")
         }
+        print("      paths: " + (selection?.tuning.paths.map { "\($0.summary) (measured)" }
+                                  ?? "the defaults (no tuning file has measured them: ssl tune)"))
     }
 
     private func gib(_ bytes: Int) -> String {

@@ -7,12 +7,15 @@ import SSLCore
 struct TuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune",
-        abstract: "Search CLBlast's GEMM parameters for this device and write them as a tuning file.",
+        abstract: "Search CLBlast's GEMM parameters and time the ops' fused and unfused forms on this device; write a tuning file.",
         discussion: """
             Random, then greedy, candidates from CLBlast's own tuner search spaces (Xgemm kernels \
             0 and 1, XgemmDirect), each checked against the result of the parameters in use and \
             timed by profiling events, within --budget seconds; then the size from which the \
-            indirect kernel beats the direct one. The file (default Tuning/<device>--<driver>.json) \
+            indirect kernel beats the direct one. Then every form of NT-Xent (fused, GEMM), Barlow \
+            Twins (Gram, feature), Sinkhorn (one group, one and two passes) and kNN (fused, GEMM + \
+            top-k) at training's sizes: the fastest becomes the device's automatic choice. \
+            The file (default Tuning/<device>--<driver>.json) \
             is applied at start-up when SSL_GEMM_TUNING names it, or for every build once it is \
             embedded: add .embedInCode("<file>") to the Tuning target in Package.swift and a line \
             to Tuning/TuningFiles.swift.
@@ -42,6 +45,12 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "Timed runs per candidate.")
     var runs = 3
 
+    @Flag(inversion: .prefixedNo, help: "Search CLBlast's GEMM parameters (--no-gemm keeps those in use).")
+    var gemm = true
+
+    @Flag(inversion: .prefixedNo, help: "Time the ops' fused and unfused forms (--no-paths keeps the file's choices).")
+    var paths = true
+
     @Option(help: "Where to write the file; default Tuning/<device>--<driver>.json (Tuning/ when it exists, else here).")
     var out: String?
 
@@ -51,6 +60,7 @@ struct TuneCommand: ParsableCommand {
         if let candidates, candidates < 1 { throw ValidationError("--candidates must be at least 1, got \(candidates)") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1, got \(runs)") }
         _ = try kernelSet()
+        guard gemm || paths else { throw ValidationError("--no-gemm and --no-paths leave nothing to tune") }
     }
 
     private func kernelSet() throws -> Set<GemmTuner.Kernel> {
@@ -73,10 +83,15 @@ struct TuneCommand: ParsableCommand {
         options.budgetSeconds = budget
         options.maxCandidates = candidates ?? Int.max
         options.seed = seed
-        options.kernels = try kernelSet()
+        options.kernels = gemm ? try kernelSet() : []
         options.runs = runs
         let command = (["ssl"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-        let tuning = try GemmTuner(backend: backend, options: options).run(command: command) { printError($0) }
+        var tuning = try GemmTuner(backend: backend, options: options).run(command: command) { printError($0) }
+        if paths {
+            // Timed with the GEMM parameters just found, as training will run.
+            try GemmTunings.apply(tuning, source: "this search", to: backend.device)
+            tuning.paths = try PathTuner(backend: backend).run { printError($0) }
+        }
         let name = GemmTuning.fileName(device: tuning.device, driver: tuning.driver)
         let path = out ?? (FileManager.default.fileExists(atPath: "Tuning") ? "Tuning/" + name : name)
         try AtomicFile.write(try tuning.encoded(), to: URL(fileURLWithPath: path))
@@ -84,5 +99,6 @@ struct TuneCommand: ParsableCommand {
         for (kernel, parameters) in tuning.kernels.sorted(by: { $0.key < $1.key }) {
             print("  \(kernel): \(GemmTunings.describe(parameters))")
         }
+        if let chosen = tuning.paths { print("  paths: \(chosen.summary)") }
     }
 }

@@ -133,7 +133,7 @@ import Testing
 
     @Test("GEMM + topK is chosen automatically until a device measures the fused version faster; shapes and k are checked as topK's")
     func choiceAndErrors() throws {
-        let cl = TestBackends.openCL!
+        let cl = untunedOpenCL!
         #expect(cl.automaticKNNVariant(k: 20) == .unfused)
         let q = try cl.zeros([2, 3]), keys = try cl.zeros([4, 3])
         let message = { (body: () throws -> Void) -> String in

@@ -129,9 +129,10 @@ func swavSinkhorn(_ s: [Float], b: Int, k: Int, epsilon: Double, iterations: Int
         }
     }
 
-    @Test("the automatic choice is one group for small B·K and one pass above", .enabled(if: TestBackends.hasOpenCL))
+    @Test("the automatic choice is one group for small B·K and one pass above (without a tuning file)",
+          .enabled(if: TestBackends.hasOpenCL))
     func automaticVariant() throws {
-        let cl = TestBackends.openCL!
+        let cl = untunedOpenCL!
         #expect(cl.automaticSinkhornVariant(b: 32, k: 100) == .oneGroup)
         #expect(cl.automaticSinkhornVariant(b: 256, k: 3000) == .onePass)
         #expect(cl.automaticSinkhornVariant(b: 1, k: cl.sinkhornOneGroupMaxElements + 1) == .onePass)

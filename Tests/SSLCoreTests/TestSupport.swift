@@ -165,6 +165,18 @@ func forEachBackendBothRowForms(_ body: (any Backend) throws -> Void) rethrows {
     for backend in allBackendsBothRowForms { try body(backend) }
 }
 
+/// The OpenCL test device with the library's built-in automatic choices, whatever tuning file
+/// (``TunedPaths``) applies to it; nil without OpenCL.
+var untunedOpenCL: OpenCLBackend? {
+    guard let device = TestBackends.openCL else { return nil }
+    let backend = OpenCLBackend(context: device.context, kernels: device.kernels)
+    backend.paths = nil
+    return backend
+}
+
+/// The reference and ``untunedOpenCL``: for the tests of the built-in automatic choices.
+var untunedBackends: [any Backend] { [TestBackends.reference] + (untunedOpenCL.map { [$0] } ?? []) }
+
 /// Runs `body` once per backend, naming the backend in its failures.
 func forEachBackend(_ body: (any Backend) throws -> Void) rethrows {
     for backend in allBackends { try body(backend) }

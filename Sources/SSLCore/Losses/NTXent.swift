@@ -57,7 +57,8 @@ extension NTXentOps {
 /// and barriers are emulated there, and R×R fits in host memory). No GPU has timed them yet, so
 /// ``automatic`` keeps the GEMMs, the path CLBlast backs, wherever R×R fits one buffer.
 public enum NTXentAlgorithm: String, CaseIterable, Sendable {
-    /// ``gemm``, or ``fused`` where the R×R similarities exceed the device's largest buffer.
+    /// ``gemm``, or ``fused`` where the R×R similarities exceed the device's largest buffer or
+    /// the device's tuning file measured it faster (``TunedPaths/ntXent``).
     case automatic = "auto"
     /// Flash-attention style (Kernels/contrastive.cl, ntxent_fused_*): an online log-sum-exp
     /// over tiles of the logits in local memory, storing only each row's log-sum-exp and
@@ -67,11 +68,12 @@ public enum NTXentAlgorithm: String, CaseIterable, Sendable {
     case gemm
 
     /// ``automatic`` resolved for `rows` = 2N stacked rows on a device whose largest buffer is
-    /// `maxAllocationBytes`.
-    public func resolved(rows: Int, maxAllocationBytes: Int) -> NTXentAlgorithm {
+    /// `maxAllocationBytes`: `preferred` (a device's measured choice, ``TunedPaths/ntXent``)
+    /// wherever the similarities fit, else fused.
+    public func resolved(rows: Int, maxAllocationBytes: Int, preferred: NTXentAlgorithm = .gemm) -> NTXentAlgorithm {
         guard self == .automatic else { return self }
         let (square, overflow) = rows.multipliedReportingOverflow(by: rows)
-        return !overflow && square <= maxAllocationBytes / 4 ? .gemm : .fused
+        return !overflow && square <= maxAllocationBytes / 4 && preferred != .fused ? .gemm : .fused
     }
 }
 

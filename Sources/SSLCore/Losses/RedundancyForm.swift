@@ -19,7 +19,8 @@
 /// diagonal one, which rank(C) ≤ N − 1 < D rules out when N is well below D (the off-diagonal
 /// share of ‖C‖² is at least 1 − (N − 1)/D when the diagonal is near 1).
 public enum RedundancyForm: String, CaseIterable, Sendable {
-    /// ``gram`` when N < D, else ``feature``, on the OpenCL backend. The reference backend, the
+    /// ``gram`` when N < D (or below the ratio the device's tuning file measured), else
+    /// ``feature``, on the OpenCL backend. The reference backend, the
     /// ground truth, computes the definition (``feature``) unless told otherwise.
     case automatic = "auto"
     /// Through the N×N Gram matrices G = AAᵀ of the batch; never allocates a D×D buffer.
@@ -27,9 +28,15 @@ public enum RedundancyForm: String, CaseIterable, Sendable {
     /// Through the D×D matrices of the definitions (C or K).
     case feature
 
-    /// The form ``automatic`` stands for on a device, for views of `n` samples and `d` features.
-    public static func preferred(n: Int, d: Int) -> RedundancyForm { n < d ? .gram : .feature }
+    /// The form ``automatic`` stands for on a device, for views of `n` samples and `d` features:
+    /// Gram while N < ratio · D, by default 1 (where it takes fewer flops), or the ratio a device
+    /// measured (``TunedPaths/gramBelowRatio``).
+    public static func preferred(n: Int, d: Int, gramBelowRatio ratio: Double = 1) -> RedundancyForm {
+        Double(n) < ratio * Double(d) ? .gram : .feature
+    }
 
-    /// This form with ``automatic`` replaced by ``preferred(n:d:)``.
-    public func resolved(n: Int, d: Int) -> RedundancyForm { self == .automatic ? Self.preferred(n: n, d: d) : self }
+    /// This form with ``automatic`` replaced by ``preferred(n:d:gramBelowRatio:)``.
+    public func resolved(n: Int, d: Int, gramBelowRatio ratio: Double = 1) -> RedundancyForm {
+        self == .automatic ? Self.preferred(n: n, d: d, gramBelowRatio: ratio) : self
+    }
 }

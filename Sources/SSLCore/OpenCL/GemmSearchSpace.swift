@@ -102,6 +102,18 @@ struct GemmSearchSpace: Sendable {
         return space.constraints.first { !$0.holds(p) }?.text
     }
 
+    /// Whether a file's parameters for `kernel` fit `device`'s local memory and work-group size
+    /// (true for kernels without either).
+    static func fits(kernel: String, _ p: [String: Int], on device: OpenCLDeviceInfo) -> Bool {
+        let space: GemmSearchSpace
+        switch kernel {
+        case "Xgemm": space = p["GEMMK"] == 1 ? xgemmKernel1 : xgemmKernel0
+        case "XgemmDirect": space = xgemmDirect
+        default: return true
+        }
+        return 4 * space.localFloats(p) <= device.localMemoryBytes && space.workItems(p) <= device.maxWorkGroupSize
+    }
+
     /// Whether `p` is in this space and fits `device` (local memory, work-group size).
     func admits(_ p: [String: Int], on device: OpenCLDeviceInfo) -> Bool {
         (constraints + searchOnly).allSatisfy { $0.holds(p) } && 4 * localFloats(p) <= device.localMemoryBytes

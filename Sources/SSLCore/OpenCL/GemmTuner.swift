@@ -60,8 +60,10 @@ public struct GemmTuner {
         let start = Date()
         // Kernels not searched now keep the applied file's parameters, so a search can be redone
         // one kernel at a time (SSL_GEMM_TUNING=file ssl tune --kernels routine).
-        let applied = backend.context.gemmTuning?.tuning
-        var kernels = applied?.kernels ?? [:], measured = applied?.measured ?? [:]
+        // A file of another CPU (GemmTunings.selection) lends its parameters, not its history.
+        let selection = backend.context.gemmTuning
+        let applied = selection?.tuning, own = selection?.deviceMatches == true ? applied : nil
+        var kernels = applied?.kernels ?? [:], measured = own?.measured ?? [:]
         let routineBefore = try GemmTunings.parametersInUse("GemmRoutine", on: device)
         let shares: [Kernel: Double] = [.xgemm: 0.6, .direct: 0.3, .routine: 0.1]
         let total = options.kernels.reduce(0) { $0 + shares[$1]! }
@@ -90,8 +92,8 @@ public struct GemmTuner {
         formatter.dateFormat = "yyyy-MM-dd"
         formatter.locale = Locale(identifier: "en_US_POSIX")
         return GemmTuning(device: device.name, driver: device.driverVersion, platform: device.platformName,
-                          date: formatter.string(from: start), command: applied.map { $0.command + "; " + command } ?? command,
-                          kernels: kernels, measured: measured)
+                          kind: device.kind.rawValue, date: formatter.string(from: start), command: own.map { $0.command + "; " + command } ?? command,
+                          kernels: kernels, measured: measured, paths: own?.paths)
     }
 
     // MARK: - One kernel

@@ -18,12 +18,18 @@ import Tuning
 public struct GemmTuning: Codable, Equatable, Sendable {
     /// `CL_DEVICE_NAME`, `CL_DRIVER_VERSION` and the platform's name where it was measured.
     public var device: String, driver: String, platform: String
+    /// The device's type (``OpenCLDeviceInfo/Kind``: "cpu", "gpu", …); nil in older files. A CPU
+    /// file serves every CPU of its platform that has none of its own.
+    public var kind: String?
     /// When and by which command (for the record; not read back).
     public var date: String, command: String
     /// Every parameter of each CLBlast kernel named: `Xgemm`, `XgemmDirect`, `GemmRoutine`.
     public var kernels: [String: [String: Int]]
     /// What was measured for each kernel.
     public var measured: [String: Measurement]
+    /// The forms of the ops with several that ran fastest here (`ssl tune`); nil in files
+    /// written before they were measured.
+    public var paths: TunedPaths?
 
     /// One kernel's search: at which size, how fast the best and the parameters in use before
     /// (GFLOP/s, 2·M·N·K per second of device time), and how many candidates ran. For
@@ -45,10 +51,11 @@ public struct GemmTuning: Codable, Equatable, Sendable {
         }
     }
 
-    public init(device: String, driver: String, platform: String, date: String, command: String,
-                kernels: [String: [String: Int]], measured: [String: Measurement]) {
-        (self.device, self.driver, self.platform, self.date, self.command) = (device, driver, platform, date, command)
-        (self.kernels, self.measured) = (kernels, measured)
+    public init(device: String, driver: String, platform: String, kind: String? = nil, date: String, command: String,
+                kernels: [String: [String: Int]], measured: [String: Measurement], paths: TunedPaths? = nil) {
+        (self.device, self.driver, self.platform, self.kind) = (device, driver, platform, kind)
+        (self.date, self.command) = (date, command)
+        (self.kernels, self.measured, self.paths) = (kernels, measured, paths)
     }
 
     /// The parameter names of each kernel this library tunes, as CLBlast 1.5's database holds
@@ -81,8 +88,14 @@ public struct GemmTuning: Codable, Equatable, Sendable {
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw SSLError.file(path: source, reason: "not a GEMM tuning file: '\(path)' has the wrong type")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw SSLError.file(path: source, reason: "not a GEMM tuning file: '\(path)' has an invalid value")
         } catch {
             throw SSLError.file(path: source, reason: "not a GEMM tuning file: not valid JSON")
+        }
+        if let problem = tuning.paths?.problem {
+            throw SSLError.file(path: source, reason: "paths: \(problem)")
         }
         for (kernel, parameters) in tuning.kernels.sorted(by: { $0.key < $1.key }) {
             guard let names = parameterNames[kernel] else {
@@ -120,9 +133,16 @@ public struct GemmTuningSelection: Equatable, Sendable {
     public let tuning: GemmTuning
     /// False when the file was measured with another driver version of the same device.
     public let driverMatches: Bool
+    /// False when the file was measured on another CPU of the same platform (a CPU without a file
+    /// of its own takes one).
+    public let deviceMatches: Bool
+
+    public init(source: String, tuning: GemmTuning, driverMatches: Bool, deviceMatches: Bool = true) {
+        (self.source, self.tuning, self.driverMatches, self.deviceMatches) = (source, tuning, driverMatches, deviceMatches)
+    }
 
     public var summary: String {
-        let driver = driverMatches ? "" : ", measured with driver \(tuning.driver)"
+        let driver = deviceMatches ? driverMatches ? "" : ", measured with driver \(tuning.driver)" : ", measured on \(tuning.device)"
         let best = tuning.measured["Xgemm"].map { m in
             String(format: ", Xgemm %.0f GFLOP/s at %@ (was %.0f)", m.gflops, m.size.map(String.init).joined(separator: "x"), m.baselineGflops)
         } ?? ""
@@ -155,14 +175,25 @@ public enum GemmTunings {
 
     /// The file for `device`: `SSL_GEMM_TUNING`'s when it is for this device name (whatever its
     /// driver: it was asked for), else the embedded one of the same name and driver, else one of
-    /// the same name.
+    /// the same name; for a CPU without one, a file measured on another CPU of its platform (PoCL
+    /// compiles CLBlast's kernels for whichever x86 CPU runs them) whose parameters fit its limits.
     public static func selection(for device: OpenCLDeviceInfo,
                                  environment: [String: String] = ProcessInfo.processInfo.environment) throws -> GemmTuningSelection? {
         let all = try files(environment: environment)
         let given = environment[environmentVariable].map { path in all.first { $0.source == path } } ?? nil
         let candidates = (given.map { [$0] } ?? []) + all.filter { $0.tuning.driver == device.driverVersion } + all
-        return candidates.first { $0.tuning.device == device.name }.map {
-            GemmTuningSelection(source: $0.source, tuning: $0.tuning, driverMatches: $0.tuning.driver == device.driverVersion)
+        if let exact = candidates.first(where: { $0.tuning.device == device.name }) {
+            return GemmTuningSelection(source: exact.source, tuning: exact.tuning,
+                                       driverMatches: exact.tuning.driver == device.driverVersion)
+        }
+        guard device.kind == .cpu else { return nil }
+        let sibling = candidates.first { file in
+            file.tuning.kind == OpenCLDeviceInfo.Kind.cpu.rawValue && file.tuning.platform == device.platformName
+                && file.tuning.kernels.allSatisfy { GemmSearchSpace.fits(kernel: $0.key, $0.value, on: device) }
+        }
+        return sibling.map {
+            GemmTuningSelection(source: $0.source, tuning: $0.tuning, driverMatches: $0.tuning.driver == device.driverVersion,
+                                deviceMatches: false)
         }
     }
 

@@ -14,7 +14,7 @@ extension OpenCLBackend {
         let (n, d) = try BarlowTwinsReference.validate(z1.shape, z2.shape, lambda: lambda, eps: eps)
         let bn1 = try batchNorm(z1, eps: eps), bn2 = try batchNorm(z2, eps: eps)
         let (loss, dY1, dY2, c): (Tensor, Tensor, Tensor, LazyTensor)
-        let resolved = form.resolved(n: n, d: d)
+        let resolved = form.resolved(n: n, d: d, gramBelowRatio: paths?.gramBelowRatio ?? 1)
         switch resolved {
         case .gram:
             (loss, dY1, dY2) = try barlowTwinsGram(bn1.y, bn2.y, n: n, d: d, lambda: lambda)

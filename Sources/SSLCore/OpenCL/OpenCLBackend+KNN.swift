@@ -65,11 +65,13 @@ extension OpenCLBackend {
         }
     }
 
-    /// The version chosen when ``KernelChoices/knn`` is nil: unfused, the path CLBlast (or the
-    /// host BLAS) backs, on every device. On PoCL it is the faster (60 000 × 2 000 × 256, k 20:
-    /// 2.0 s against 6.7 s fused); no GPU has timed the fused kernel yet, so it stays opt-in
-    /// (`SSL_KNN=fused`) until a measurement makes it a device's default.
-    public func automaticKNNVariant(k: Int) -> KNNVariant { .unfused }
+    /// The version chosen when ``KernelChoices/knn`` is nil: the one a tuning file measured
+    /// faster (``TunedPaths/knn``) where its tiles fit, else unfused, the path CLBlast (or the
+    /// host BLAS) backs. On PoCL unfused is the faster (60 000 × 2 000 × 256, k 20: 2.0 s against
+    /// 6.7 s fused); no GPU has timed the fused kernel yet.
+    public func automaticKNNVariant(k: Int) -> KNNVariant {
+        paths?.knn == .fused && (try? knnTiles(k: k)) != nil ? .fused : .unfused
+    }
 
     /// The fused kernel's tiles at `k`: the small ones, whose 64–69 registers a work-item leave
     /// NVIDIA sm_80/sm_90 28–32 of 64 warps and AMD gfx90a 8 waves, where the large tiles' 143–156

@@ -10,7 +10,8 @@ extension OpenCLBackend {
     public func ntXent(_ z1: Tensor, _ z2: Tensor, temperature: Float,
                        algorithm: NTXentAlgorithm) throws -> NTXentResult {
         let (n, d) = try NTXentReference.validate(z1.shape, z2.shape, temperature: temperature)
-        let resolved = algorithm.resolved(rows: 2 * n, maxAllocationBytes: device.maxAllocationBytes)
+        let resolved = algorithm.resolved(rows: 2 * n, maxAllocationBytes: device.maxAllocationBytes,
+                                          preferred: paths?.ntXent ?? .gemm)
         return try ntXent(z1, z2, n: n, d: d, temperature: temperature, algorithm: resolved, splits: nil)
     }
 

@@ -21,8 +21,11 @@ extension OpenCLBackend {
     /// (PoCL, where a work-group runs on one core) measured: one group wins at 32×100 and loses
     /// from 128×300 on (Benchmarks/README.md), so 2¹³. On a GPU estimated, 7 launches × ~4 µs
     /// against 7 reads at one compute unit's ~100 GB/s, so 2¹⁶; Benchmarks/gpu-measure.sh times
-    /// every version at B 32–256 to settle it.
-    public var sinkhornOneGroupMaxElements: Int { device.kind == .gpu ? 1 << 16 : 1 << 13 }
+    /// every version at B 32–256 to settle it. A tuning file's measured threshold
+    /// (``TunedPaths/sinkhornOneGroupMaxElements``) replaces both.
+    public var sinkhornOneGroupMaxElements: Int {
+        paths?.sinkhornOneGroupMaxElements ?? (device.kind == .gpu ? 1 << 16 : 1 << 13)
+    }
 
     public func sinkhorn(_ scores: Tensor, epsilon: Float, iterations: Int) throws -> Tensor {
         let (b, k) = try Shapes.sinkhorn(scores.shape, epsilon: epsilon, iterations: iterations)
@@ -32,11 +35,13 @@ extension OpenCLBackend {
 
     /// The version chosen when ``KernelChoices/sinkhorn`` is nil: one group for small problems
     /// whose duals fit in local memory (with the largest group the device may give the kernel),
-    /// else one pass per iteration, which runs on any group size.
+    /// else one pass per iteration (or the version a tuning file measured faster), which run on
+    /// any group size.
     public func automaticSinkhornVariant(b: Int, k: Int) -> SinkhornVariant {
         let largestGroup = min(1024, device.maxWorkGroupSize)
         return b * k <= sinkhornOneGroupMaxElements
-            && oneGroupLocalBytes(b: b, k: k, local: largestGroup) <= device.localMemoryBytes ? .oneGroup : .onePass
+            && oneGroupLocalBytes(b: b, k: k, local: largestGroup) <= device.localMemoryBytes
+            ? .oneGroup : paths?.sinkhornPasses ?? .onePass
     }
 
     /// ``Backend/sinkhorn(_:epsilon:iterations:)`` by the given version.

@@ -15,7 +15,7 @@ extension OpenCLBackend {
         let op = "vicreg"
         let (n, d) = try VICRegReference.validate(z1.shape, z2.shape, simCoeff: simCoeff, stdCoeff: stdCoeff,
                                                   covCoeff: covCoeff)
-        let resolved = form.resolved(n: n, d: d), gram = resolved == .gram
+        let resolved = form.resolved(n: n, d: d, gramBelowRatio: paths?.gramBelowRatio ?? 1), gram = resolved == .gram
         let nArg = try int32(n, op), dArg = try int32(d, op)
         let xc1 = try empty([n, d]), xc2 = try empty([n, d])
         let partials = try empty([3, d]), stdGrad = try empty([2, d]), variance = try empty([2, d])

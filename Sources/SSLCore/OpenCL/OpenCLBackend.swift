@@ -12,11 +12,15 @@ public final class OpenCLBackend: Backend {
     /// Which version of a kernel family runs where there are several (fused or not, TF32 GEMM).
     /// Set it before using the backend from several threads.
     public var kernels: KernelChoices
+    /// The forms the device's tuning file measured fastest, which the automatic choices follow
+    /// where ``kernels`` sets none; nil (the built-in defaults) without one.
+    public var paths: TunedPaths?
 
     /// A backend on `device`, its kernel choices from the environment (``KernelChoices/init(environment:)``).
     public init(device: OpenCLDeviceInfo) throws {
         self.context = try OpenCLContext(device: device)
         self.kernels = try KernelChoices(environment: ProcessInfo.processInfo.environment)
+        self.paths = context.gemmTuning?.tuning.paths
         try kernels.check(on: context.device)
     }
 
@@ -24,6 +28,7 @@ public final class OpenCLBackend: Backend {
     public init(context: OpenCLContext, kernels: KernelChoices = KernelChoices()) {
         self.context = context
         self.kernels = kernels
+        self.paths = context.gemmTuning?.tuning.paths
     }
 
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
