@@ -163,7 +163,7 @@ struct BenchCommand: ParsableCommand {
         // A dry run opens no device, so it plans `auto` variants as a device without buffer limits resolves them.
         if dryRun { return try workloads(maxAllocationBytes: .max).forEach(printPlan) }
         let backend = try makeBackend()
-        let plan = try workloads(maxAllocationBytes: largestBuffer(of: backend))
+        let plan = try workloads(maxAllocationBytes: largestBuffer(of: backend), paths: (backend as? OpenCLBackend)?.paths)
         let runner = makeRunner(backend)
         let tolerance = runner.tolerance(override: self.tolerance)
         if checkOnly {
@@ -203,7 +203,7 @@ struct BenchCommand: ParsableCommand {
         let backend = dryRun || oursFile != nil ? nil : try makeBackend()
         let plan = rows.map { row in
             Workload.make(row.op, shape: row.shape, epsilon: epsilon, iterations: sinkhornIterations,
-                          maxAllocationBytes: backend.map(largestBuffer) ?? .max)
+                          maxAllocationBytes: backend.map(largestBuffer) ?? .max, paths: (backend as? OpenCLBackend)?.paths)
         }
         if dryRun { return plan.forEach(printPlan) }
         if let oursFile {
@@ -282,8 +282,9 @@ struct BenchCommand: ParsableCommand {
 
     /// Every (op, size, variant) to run, in the order of the ops, then of the sizes given, then of
     /// the variants asked for (a variant that `auto` resolves to twice runs once); `auto` as the
-    /// library resolves it on a device whose largest buffer is `maxAllocationBytes`.
-    func workloads(maxAllocationBytes: Int) throws -> [Workload] {
+    /// library resolves it on a device whose largest buffer is `maxAllocationBytes` and whose
+    /// tuning file measured `paths`.
+    func workloads(maxAllocationBytes: Int, paths: TunedPaths? = nil) throws -> [Workload] {
         try selectedOps().flatMap { op -> [Workload] in
             let given = sizeTexts(for: op)
             let sizes = given.isEmpty ? Sizes.defaults(for: op, quick: quick) : try given.map { try Sizes.parse($0, for: op) }
@@ -292,7 +293,8 @@ struct BenchCommand: ParsableCommand {
                 for form in redundancyForms.isEmpty ? [.automatic] : redundancyForms {
                     for algorithm in ntxentAlgorithms.isEmpty ? [.automatic] : ntxentAlgorithms {
                         let w = Workload.make(op, shape: shape, epsilon: epsilon, iterations: sinkhornIterations,
-                                              form: form, algorithm: algorithm, maxAllocationBytes: maxAllocationBytes)
+                                              form: form, algorithm: algorithm, maxAllocationBytes: maxAllocationBytes,
+                                              paths: paths)
                         if !variants.contains(where: { $0.variant == w.variant }) { variants.append(w) }
                     }
                 }

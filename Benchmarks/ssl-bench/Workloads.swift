@@ -91,16 +91,19 @@ extension Workload {
 
     /// The workload `op` runs at `shape` (as ``Sizes`` returns it). `form` applies to barlow and
     /// vicreg, `algorithm` to ntxent; `.automatic` is resolved here as the OpenCL backend resolves
-    /// it on a device whose largest buffer is `maxAllocationBytes`.
+    /// it on a device whose largest buffer is `maxAllocationBytes` and whose tuning file measured
+    /// `paths`. The smaller twin that checks a large workload keeps the large one's resolved form.
     static func make(_ op: Op, shape s: [Int], epsilon: Float, iterations: Int, form: RedundancyForm = .automatic,
-                     algorithm: NTXentAlgorithm = .automatic, maxAllocationBytes: Int = .max) -> Workload {
-        var workload = makeUnchecked(op, shape: s, epsilon: epsilon, iterations: iterations, form: form,
-                                     algorithm: algorithm, maxAllocationBytes: maxAllocationBytes)
+                     algorithm: NTXentAlgorithm = .automatic, maxAllocationBytes: Int = .max,
+                     paths: TunedPaths? = nil) -> Workload {
+        let form = form.resolved(n: s[0], d: s.count > 1 ? s[1] : 1, gramBelowRatio: paths?.gramBelowRatio ?? 1)
+        let algorithm = algorithm.resolved(rows: 2 * s[0], maxAllocationBytes: maxAllocationBytes,
+                                           preferred: paths?.ntXent ?? .gemm)
+        var workload = makeUnchecked(op, shape: s, epsilon: epsilon, iterations: iterations, form: form, algorithm: algorithm)
         if workload.referenceWork > Runner.referenceWorkLimit {
             let small = checkShape(op, s)
             workload.checkedAt = {
-                makeUnchecked(op, shape: small, epsilon: epsilon, iterations: iterations, form: form,
-                              algorithm: algorithm, maxAllocationBytes: maxAllocationBytes)
+                makeUnchecked(op, shape: small, epsilon: epsilon, iterations: iterations, form: form, algorithm: algorithm)
             }
         }
         return workload
@@ -119,15 +122,16 @@ extension Workload {
         }
     }
 
+    /// `form` and `algorithm` resolved (not automatic).
     private static func makeUnchecked(_ op: Op, shape s: [Int], epsilon: Float, iterations: Int, form: RedundancyForm,
-                                      algorithm: NTXentAlgorithm, maxAllocationBytes: Int) -> Workload {
+                                      algorithm: NTXentAlgorithm) -> Workload {
         switch op {
         case .gemm: return .gemm(m: s[0], n: s[1], k: s[2])
         case .xcorr: return .crossCorrelation(n: s[0], d: s[1])
         case .sinkhorn: return .sinkhorn(b: s[0], k: s[1], epsilon: epsilon, iterations: iterations)
-        case .barlow: return .barlowTwins(n: s[0], d: s[1], form: form.resolved(n: s[0], d: s[1]))
-        case .vicreg: return .vicreg(n: s[0], d: s[1], form: form.resolved(n: s[0], d: s[1]))
-        case .ntxent: return .ntXent(n: s[0], d: s[1], algorithm: algorithm.resolved(rows: 2 * s[0], maxAllocationBytes: maxAllocationBytes))
+        case .barlow: return .barlowTwins(n: s[0], d: s[1], form: form)
+        case .vicreg: return .vicreg(n: s[0], d: s[1], form: form)
+        case .ntxent: return .ntXent(n: s[0], d: s[1], algorithm: algorithm)
         case .knn: return .knn(train: s[0], test: s[1], d: s[2], k: s[3])
         }
     }
