@@ -87,7 +87,11 @@ struct TrainCommand: ParsableCommand {
         printError(world.size == 1 ? "device: \(backend.name)"
                    : "rank \(world.rank)/\(world.size) on \(world.hostName): device \(backend.name)")
         var c = try config.map { try TrainConfig.load($0) } ?? TrainConfig.defaults(for: method!)
-        if let method, method != c.method { c = TrainConfig.defaults(for: method) }
+        if let method, let config, method != c.method {
+            // Replacing the file's settings by another method's defaults would drop them unseen.
+            throw ValidationError("--method \(method.rawValue) differs from the method of \(config) (\(c.method.rawValue)): "
+                                  + "drop --method, or use a configuration of \(method.rawValue)")
+        }
         preset.resolved(gpu: backend.isGPU).apply(to: &c)
         if let encoder { c.encoder = encoder }
         if let epochs { c.epochs = epochs }

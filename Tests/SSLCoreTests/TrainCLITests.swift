@@ -54,6 +54,49 @@ private struct TinyRun {
         #expect(try NumPy.read("\(run.folder)/emb_labels.npy").integers().count == 32)
     }
 
+    /// 64 images in batches of 16: 2 epochs of 4 steps, checkpointed at step 8. Resuming with
+    /// batches of 32 used to loop for ever (step 4 of an epoch of 2 never ends) and overwrote
+    /// the checkpoint's configuration.
+    @Test("--resume refuses a changed batch size, seed or data, naming it; more epochs continue the run; --method must match --config")
+    func resumeChecksTheRun() throws {
+        let run = try TinyRun(epochs: 2, steps: nil)
+        defer { try? FileManager.default.removeItem(atPath: run.folder) }
+        let base = ["train", "--config", run.config, "--out", run.out, "--device", "reference", "--no-eval"]
+        var first = try SSLCommand.parseAsRoot(base)
+        try first.run()
+        let checkpoint = try Data(contentsOf: URL(fileURLWithPath: "\(run.out)/checkpoint.npz"))
+        for (extra, named) in [(["--batch-size", "32"], "batchSize 16, but this run has batchSize 32"),
+                               (["--seed", "5"], "seed 0, but this run has seed 5")] {
+            var resumed = try SSLCommand.parseAsRoot(base + extra + ["--resume", "--epochs", "4"])
+            let error = #expect(throws: SSLError.self) { try resumed.run() }
+            #expect(error?.description.contains(named) == true && error?.description.contains("checkpoint.npz") == true,
+                    "\(String(describing: error))")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: "\(run.out)/checkpoint.npz")) == checkpoint, "left as it was")
+        }
+        // The same images' file with half of them: 2 steps an epoch, so step 8 is no position of it.
+        let images = try NumPy.read("\(run.folder)/train_x.npy").floats(), labels = try NumPy.read("\(run.folder)/train_y.npy").integers()
+        try NumPy.write(Array(images.prefix(32 * 144)), shape: [32, 12, 12], to: "\(run.folder)/train_x.npy")
+        try NumPy.write(Array(labels.prefix(32)), shape: [32], to: "\(run.folder)/train_y.npy")
+        var shrunk = try SSLCommand.parseAsRoot(base + ["--resume", "--epochs", "4"])
+        let error = #expect(throws: SSLError.self) { try shrunk.run() }
+        #expect(error?.description.contains("global step 8, which a run of 2 steps per epoch cannot continue from") == true,
+                "\(String(describing: error))")
+        try NumPy.write(images, shape: [64, 12, 12], to: "\(run.folder)/train_x.npy")
+        try NumPy.write(labels, shape: [64], to: "\(run.folder)/train_y.npy")
+        var otherMethod = try SSLCommand.parseAsRoot(base + ["--method", "simclr"])
+        let mismatch = #expect(throws: (any Error).self) { try otherMethod.run() }
+        #expect("\(String(describing: mismatch))".contains("--method simclr differs from the method of \(run.config) (barlow)"),
+                "\(String(describing: mismatch))")
+        // Step counts that overflow are errors, not traps.
+        var endless = try SSLCommand.parseAsRoot(base + ["--epochs", "\(Int.max)"])
+        let overflow = #expect(throws: SSLError.self) { try endless.run() }
+        #expect(overflow?.description.contains("more steps than can be counted") == true, "\(String(describing: overflow))")
+        var longer = try SSLCommand.parseAsRoot(base + ["--resume", "--epochs", "3"])
+        try longer.run()
+        let steps = try String(contentsOfFile: "\(run.out)/steps.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(steps.count == 12, "8 steps before the resume, 4 after")
+    }
+
     @Test("a missing data set or a bad configuration is an error naming it")
     func badInputs() throws {
         var missing = try SSLCommand.parseAsRoot(["train", "--method", "barlow", "--dataset", "mnist:/nonexistent",

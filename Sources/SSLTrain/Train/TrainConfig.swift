@@ -117,6 +117,29 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
+    /// The keys a resumed run may change: how long it runs and how it evaluates. Every other key
+    /// decides which images, views, model and updates the steps see.
+    public static let resumableKeys: Set<String> = ["epochs", "steps", "evaluate", "evalEvery", "evalTrain", "evalTest"]
+
+    /// The keys outside ``resumableKeys`` whose values differ from `saved`'s (a checkpoint's), in
+    /// key order, with both values as JSON text.
+    public func trajectoryDifferences(from saved: TrainConfig) throws -> [(key: String, saved: String, given: String)] {
+        func fields(_ c: TrainConfig) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: try JSONEncoder().encode(c)) as? [String: Any] ?? [:]
+        }
+        func text(_ value: Any?) -> String {
+            guard let value, !(value is NSNull) else { return "unset" }
+            if let string = value as? String { return string }
+            let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
+            return data.map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+        }
+        let (ours, theirs) = (try fields(self), try fields(saved))
+        return Set(ours.keys).union(theirs.keys).subtracting(Self.resumableKeys).sorted().compactMap { key in
+            let (given, before) = (text(ours[key]), text(theirs[key]))
+            return given == before ? nil : (key, before, given)
+        }
+    }
+
     /// Throws a clear error for values no run can use.
     public func validate() throws {
         func bad(_ detail: String) -> SSLError { .invalidArgument(op: "train", detail: detail) }
@@ -125,6 +148,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         guard batchSize >= 2 else { throw bad("--batch-size must be at least 2 (batch statistics), got \(batchSize)") }
         if let lr = baseLR, !(lr > 0 && lr.isFinite) { throw bad("--lr must be positive, got \(lr)") }
         if let steps, steps < 1 { throw bad("--steps must be at least 1, got \(steps)") }
+        guard warmupEpochs.isFinite && warmupEpochs >= 0 else { throw bad("warmupEpochs must be a finite number ≥ 0, got \(warmupEpochs)") }
         if let t = temperature, !(t > 0 && t.isFinite) { throw bad("--temperature must be positive, got \(t)") }
         if let n = trainSubset, n < batchSize { throw bad("--train-subset \(n) is smaller than one batch of \(batchSize)") }
         if let v = validation, v < 1 { throw bad("--validation must hold out at least 1 image, got \(v)") }

@@ -110,12 +110,17 @@ public final class Trainer {
         guard stepsPerEpoch >= 1 else {
             throw SSLError.invalidArgument(op: "train", detail: "\(train.count) images do not fill one batch of \(config.batchSize)")
         }
-        totalSteps = stepsPerEpoch * config.epochs
+        let (total, overflow) = stepsPerEpoch.multipliedReportingOverflow(by: config.epochs)
+        guard !overflow else {
+            throw SSLError.invalidArgument(op: "train", detail: "--epochs \(config.epochs) of \(stepsPerEpoch) steps each is "
+                                           + "more steps than can be counted")
+        }
+        totalSteps = total
         stopStep = min(config.steps ?? totalSteps, totalSteps)
         let recipe = OptimizerRecipe.paper(config.method)
         let lr = try LinearScalingRule.learningRate(base: config.baseLR ?? recipe.baseLR, batchSize: config.batchSize)
         // The papers warm up for 10 epochs; a short run warms up for a tenth of itself instead.
-        let warmup = min(Int(config.warmupEpochs * Double(stepsPerEpoch)), totalSteps / 10)
+        let warmup = Int(min(config.warmupEpochs * Double(stepsPerEpoch), Double(totalSteps / 10)))
         schedule = try LinearWarmupCosine(baseLR: lr, warmupSteps: warmup, totalSteps: totalSteps, finalLR: lr * 0.001)
         let decay = config.weightDecay ?? recipe.weightDecay
         let parameters = objective.parameters
@@ -322,11 +327,22 @@ public final class Trainer {
     }
 
     /// Restores every tensor and the position from `path`; the run continues from there.
+    /// - Throws: ``SSLError/file(path:reason:)`` when the checkpoint belongs to a run of another
+    ///   configuration (``TrainConfig/trajectoryDifferences(from:)``: batch size, seed, data, model,
+    ///   optimizer…; only the length of the run and its evaluation may change) or holds a position
+    ///   this run cannot continue from.
     public func resume(from path: String) throws {
         let reader = try CheckpointReader(path: path)
         let meta = try reader.metadata(CheckpointMeta.self)
-        guard meta.config.method == config.method, meta.config.encoder == config.encoder else {
-            throw SSLError.file(path: path, reason: "holds a \(meta.config.method.rawValue)/\(meta.config.encoder) run, not \(config.method.rawValue)/\(config.encoder)")
+        if let first = try config.trajectoryDifferences(from: meta.config).first {
+            throw SSLError.file(path: path, reason: "was written by a run with \(first.key) \(first.saved), but this run has "
+                                + "\(first.key) \(first.given): resume with the same \(first.key), or start a new run in another folder")
+        }
+        let (global, overflow) = meta.epoch.multipliedReportingOverflow(by: stepsPerEpoch)
+        guard meta.epoch >= 0, meta.step >= 0, meta.step < stepsPerEpoch, !overflow,
+              meta.globalStep == global + meta.step, meta.optimizerSteps >= 0 else {
+            throw SSLError.file(path: path, reason: "holds the position epoch \(meta.epoch), step \(meta.step), global step "
+                                + "\(meta.globalStep), which a run of \(stepsPerEpoch) steps per epoch cannot continue from")
         }
         for t in try namedTensors() where !t.name.hasPrefix("optimizer/") {
             try reader.restore(t.name, into: t.tensor, on: backend)
