@@ -56,7 +56,7 @@ struct OpCommand: ParsableCommand {
             abstract: "SwAV codes by Sinkhorn-Knopp: scores (B, K) to codes (B, K), each row summing to 1.")
 
         @Option(help: "Scores S, (B, K).") var scores: String
-        @Option(help: "Entropic regularisation ε (SwAV's default 0.05); any ε > 0 stays finite.") var epsilon: Float = 0.05
+        @Option(help: "Entropic regularisation ε (SwAV's default 0.05); codes stay finite for any ε from 3e-39 (1/ε must fit a float32).") var epsilon: Float = 0.05
         @Option(help: "Sinkhorn iterations (SwAV's default 3).") var iterations: Int = 3
         @Option(help: "Output .npy path for the codes, (B, K).") var out: String
         @OptionGroup var device: DeviceOptions

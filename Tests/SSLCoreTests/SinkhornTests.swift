@@ -172,6 +172,29 @@ func swavSinkhorn(_ s: [Float], b: Int, k: Int, epsilon: Double, iterations: Int
             #expect(throws: SSLError.self) { try backend.sinkhorn(s, epsilon: .nan, iterations: 3) }
             #expect(throws: SSLError.self) { try backend.sinkhorn(s, epsilon: 0.05, iterations: 0) }
             #expect(throws: SSLError.self) { try backend.sinkhorn(try s.reshaped([12]), epsilon: 0.05, iterations: 3) }
+            let tiny = #expect(throws: SSLError.self) { try backend.sinkhorn(s, epsilon: 1e-45, iterations: 3) }
+            #expect(tiny?.description.contains("the smallest whose reciprocal float32 holds") == true, "\(String(describing: tiny))")
+        }
+    }
+
+    /// At ε → 0 the codes approach a hard assignment, but not everywhere: where M + α of two
+    /// prototypes differ by the O(1) log terms, a row splits between them (0.167/0.833 exactly).
+    /// Once |S|/ε leaves M + α no digits at that scale (float32 from ~1e-8 on, Double from ~1e-15)
+    /// those splits round differently, so the backends are not compared here; each must still give
+    /// finite codes in [0, 1] whose every row sums to 1.
+    @Test("tiny ε: finite codes in [0, 1], every row summing to 1, on every backend",
+          arguments: [Float(1e-6), 1e-12, 1e-17, 1e-30])
+    func tinyEpsilon(_ epsilon: Float) throws {
+        let (b, k) = (13, 7)
+        var rng = SeededRandom(seed: 99)
+        let scores = rng.uniform(b * k)
+        try forEachBackend { backend in
+            let q = try backend.download(try backend.sinkhorn(try backend.upload(scores, shape: [b, k]), epsilon: epsilon, iterations: 3))
+            #expect(q.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 }, "\(backend.name) ε \(epsilon)")
+            for i in 0..<b {
+                let row = q[(i * k)..<((i + 1) * k)].reduce(0, +)
+                #expect(abs(row - 1) < 1e-5, "\(backend.name) ε \(epsilon): row \(i) sums to \(row)")
+            }
         }
     }
 }

@@ -77,6 +77,11 @@ enum Shapes {
         guard epsilon > 0, epsilon.isFinite else {
             throw SSLError.invalidArgument(op: "sinkhorn", detail: "epsilon must be a positive finite number, got \(epsilon)")
         }
+        // The kernels scale by 1/ε in float32, which overflows below ~2.9e-39.
+        guard (1 / epsilon).isFinite else {
+            throw SSLError.invalidArgument(op: "sinkhorn", detail: "epsilon \(epsilon) is below \(1 / Float.greatestFiniteMagnitude), "
+                                           + "the smallest whose reciprocal float32 holds")
+        }
         guard iterations >= 1 else {
             throw SSLError.invalidArgument(op: "sinkhorn", detail: "iterations must be at least 1, got \(iterations)")
         }

@@ -39,14 +39,24 @@ public enum SinkhornReference {
     }
 
     /// SwAV's codes of scores `(rows, cols)`: each row sums to 1 after the last sample update.
+    ///
+    /// The last sample update and the plan are one step: with t = M_b + α, β_b + log B = −lse(t),
+    /// so row b of the codes is softmax(t). Computed so, from the same t, a row sums to 1 even
+    /// where |S|/ε is so large (ε = 1e-17) that M + α keeps no digits below 1: adding β to the
+    /// rounded M + α separately left rows summing to up to 12.
     public static func codes(_ scores: [Double], rows: Int, cols: Int, epsilon: Double, iterations: Int) -> [Double] {
         let m = scores.map { $0 / epsilon }
         var alpha = [Double](repeating: 0, count: cols), beta = [Double](repeating: 0, count: rows)
-        for _ in 0..<iterations {
+        for iteration in 0..<iterations {
             updatePrototypes(m, rows: rows, cols: cols, beta: beta, alpha: &alpha)
-            updateSamples(m, rows: rows, cols: cols, alpha: alpha, beta: &beta)
+            if iteration < iterations - 1 { updateSamples(m, rows: rows, cols: cols, alpha: alpha, beta: &beta) }
         }
-        return plan(m, rows: rows, cols: cols, alpha: alpha, beta: beta, logScale: log(Double(rows)))
+        var codes = [Double](repeating: 0, count: rows * cols)
+        for b in 0..<rows {
+            let t = (0..<cols).map { m[b * cols + $0] + alpha[$0] }, lse = logSumExp(t)
+            for k in 0..<cols { codes[b * cols + k] = exp(t[k] - lse) }
+        }
+        return codes
     }
 }
 
