@@ -149,4 +149,30 @@ private struct TinyRun {
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
         #expect(left == [names[0], names[2], names[3]])
     }
+
+    @Test("atomic writes replace regular files only: a link is written through, a device node directly, a folder refused")
+    func atomicWriteTargets() throws {
+        let folder = TrainingFixtures.folder()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try AtomicFile.write(Data("x".utf8), to: URL(fileURLWithPath: "/dev/null"))
+        var status = stat()
+        #expect(stat("/dev/null", &status) == 0 && status.st_mode & S_IFMT == S_IFCHR, "/dev/null is still a device")
+
+        let target = folder + "/target.npy", link = folder + "/link.npy"
+        FileManager.default.createFile(atPath: target, contents: Data("old".utf8))
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+        try AtomicFile.write(Data("new".utf8), to: URL(fileURLWithPath: link))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == target)
+        #expect(FileManager.default.contents(atPath: target) == Data("new".utf8))
+
+        let intoFolder = #expect(throws: SSLError.self) { try AtomicFile.write(Data(), to: URL(fileURLWithPath: folder)) }
+        #expect(intoFolder?.description == "\(folder): is a folder; give a file name")
+        // A folder that cannot be made (a file stands in its place): the path and the reason in words.
+        let blocked = #expect(throws: SSLError.self) {
+            try AtomicFile.write(Data(), to: URL(fileURLWithPath: target + "/sub/out.npy"))
+        }
+        let text = blocked?.description ?? ""
+        #expect(text.hasPrefix(target + "/sub/out.npy: cannot create its folder") && !text.contains("NSCocoaErrorDomain"), "\(text)")
+    }
 }
