@@ -21,7 +21,11 @@ struct EmbedCommand: ParsableCommand {
         if let limit, limit < 1 { throw ValidationError("--limit must be positive") }
     }
 
+    /// Where the labels go: `--out`'s name with `_labels`.
+    private var labelPath: String { (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + "_labels.npy" }
+
     func run() throws {
+        for output in [out, labelPath] { try refuseOverwriting([checkpoint], with: output) }
         let backend = try device.backend()
         let probeConfig = try TrainedEncoder.peekConfig(checkpoint)
         let data = try DataSources.load(dataset ?? probeConfig.dataset, trainSubset: nil, evalTrain: Int.max, evalTest: Int.max)
@@ -32,7 +36,6 @@ struct EmbedCommand: ParsableCommand {
                                             normalization: data.normalization, on: backend)
         try NumPy.write(features.values, shape: [features.rows, features.columns], to: out)
         if let labels = images.labels {
-            let labelPath = (out.hasSuffix(".npy") ? String(out.dropLast(4)) : out) + "_labels.npy"
             try NumPy.write(labels.prefix(count).map(Int64.init), shape: [count], to: labelPath)
         }
         print("wrote \(out): \(features.rows)×\(features.columns)")

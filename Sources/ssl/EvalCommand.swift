@@ -33,7 +33,7 @@ struct EvalCommand: ParsableCommand {
 
         func run() throws {
             let sets = try data.read()
-            let folder = try OutputFolder(out)
+            let folder = try OutputFolder(out, inputs: data.paths)
             let backend = try device.backend()
             let result = try KNNClassifier(k: k, temperature: temperature)
                 .classify(train: sets.train, labels: sets.trainLabels, test: sets.test, on: backend)
@@ -56,10 +56,10 @@ struct EvalCommand: ParsableCommand {
         func run() throws {
             let x = try readFeatures(features, name: "features")
             let y = try readLabels(labels, name: "labels", count: x.rows, featuresPath: features)
-            let folder = try OutputFolder(out)
+            let folder = try OutputFolder(out, inputs: [features, labels])
             let backend = try device.backend()
             let s = try Silhouette(metric: metric).samples(x, labels: y, on: backend)
-            try NumPy.write(s, shape: [s.count], to: folder.file("samples"))
+            try NumPy.write(s, shape: [s.count], to: try folder.file("samples"))
             print(String(format: "silhouette score (%@): %.6f", metric.rawValue, Silhouette.score(of: s)))
         }
     }
@@ -84,7 +84,7 @@ struct EvalCommand: ParsableCommand {
 
         func run() throws {
             let sets = try data.read()
-            let folder = try OutputFolder(out)
+            let folder = try OutputFolder(out, inputs: data.paths)
             let backend = try device.backend()
             let model = try LinearProbe(c: c, maxIterations: maxIterations, tolerance: tolerance)
                 .fit(sets.train, labels: sets.trainLabels, on: backend)
@@ -106,6 +106,8 @@ struct EvalTrainTestFiles: ParsableArguments {
     @Option(help: "Train labels, (N).") var trainLabels: String
     @Option(help: "Test features, (M, D).") var testFeatures: String
     @Option(help: "Test labels, (M).") var testLabels: String
+
+    var paths: [String] { [trainFeatures, trainLabels, testFeatures, testLabels] }
 
     func read() throws -> (train: FeatureMatrix, trainLabels: [Int], test: FeatureMatrix, testLabels: [Int]) {
         let train = try readFeatures(trainFeatures, name: "train features")
@@ -137,15 +139,10 @@ private func readLabels(_ path: String, name: String, count: Int, featuresPath: 
 }
 
 private func writeLabels(_ labels: [Int], to folder: OutputFolder, name: String) throws {
-    try NumPy.write(labels.map(Int64.init), shape: [labels.count], to: folder.file(name))
+    try NumPy.write(labels.map(Int64.init), shape: [labels.count], to: try folder.file(name))
 }
 
 private func accuracyLine(_ what: String, _ predictions: [Int], _ labels: [Int]) throws -> String {
     let share = try EvalMetrics.accuracy(predictions: predictions, labels: labels)
     return String(format: "%@: %.2f%% (%d/%d)", what, 100 * share, Int((share * Double(labels.count)).rounded()), labels.count)
-}
-
-extension OutputFolder {
-    /// `DIR/<name>.npy`.
-    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name + ".npy") }
 }

@@ -43,7 +43,7 @@ struct SwAVLossCommand: ParsableCommand {
         let crops = try paths.enumerated().map { v, path in try readTensor(path, name: "z\(v + 1)", rank: 2, on: backend) }
         let r = try backend.swav(crops: crops, prototypes: try readTensor(prototypes, name: "prototypes", rank: 2, on: backend),
                                  epsilon: epsilon, iterations: iterations, temperature: temperature, queues: nil)
-        let folder = try OutputFolder(out)
+        let folder = try OutputFolder(out, inputs: [z1, z2, prototypes] + extras)
         try folder.write("loss", r.loss, on: backend)
         for (i, codes) in r.codes.enumerated() { try folder.write("codes_\(i + 1)", codes, on: backend) }
         for v in crops.indices {
@@ -81,10 +81,10 @@ struct KMeansOpCommand: ParsableCommand {
         let backend = try device.backend()
         let r = try backend.kmeans(try readTensor(x, name: "X", rank: 2, on: backend), k: k, iterations: iterations,
                                    seed: seed)
-        let folder = try OutputFolder(out)
+        let folder = try OutputFolder(out, inputs: [x])
         try folder.write("centroids", r.centroids, on: backend)
         try NumPy.write(r.assignments.map(Int64.init), shape: [r.assignments.count],
-                        to: (folder.path as NSString).appendingPathComponent("assignments.npy"))
+                        to: try folder.file("assignments"))
         try folder.write("inertia", r.inertia, on: backend)
     }
 }

@@ -23,7 +23,7 @@ struct NTXentLossCommand: ParsableCommand {
         let r = try backend.ntXent(try readTensor(z1, name: "z1", rank: 2, on: backend),
                                    try readTensor(z2, name: "z2", rank: 2, on: backend), temperature: temperature,
                                    algorithm: algorithm)
-        let folder = try OutputFolder(out)
+        let folder = try OutputFolder(out, inputs: [z1, z2])
         try folder.write("loss", r.loss, on: backend)
         try folder.write("grad_z1", r.dZ1, on: backend)
         try folder.write("grad_z2", r.dZ2, on: backend)
@@ -49,7 +49,7 @@ struct MoCoLossCommand: ParsableCommand {
                                  k: try readTensor(k, name: "k", rank: 2, on: backend),
                                  queue: try readTensor(queue, name: "queue", rank: 2, on: backend),
                                  temperature: temperature)
-        let folder = try OutputFolder(out)
+        let folder = try OutputFolder(out, inputs: [q, k, queue])
         try folder.write("loss", r.loss, on: backend)
         try folder.write("grad_q", r.dQ, on: backend)
     }
@@ -97,7 +97,7 @@ struct MemoryBankLossCommand: ParsableCommand {
             bank: try readTensor(bank, name: "bank", rank: 2, on: backend), temperature: temperature,
             negatives: negatives, seed: seed, normalizer: try normalizer.map { try backend.upload([$0], shape: []) },
             momentum: momentum)
-        let folder = try OutputFolder(out)
+        let folder = try OutputFolder(out, inputs: [z, indices, bank])
         try folder.write("loss", r.loss, on: backend)
         try folder.write("grad_z", r.dZ, on: backend)
         try folder.write("bank_next", r.bankNext, on: backend)

@@ -19,7 +19,7 @@ struct BYOLLossCommand: ParsableCommand {
         let backend = try device.backend()
         let result = try backend.byol(p: try readTensor(p, name: "p", rank: 2, on: backend),
                                       z: try readTensor(z, name: "z", rank: 2, on: backend))
-        let folder = try OutputFolder(out)
+        let folder = try OutputFolder(out, inputs: [p, z])
         try folder.write("loss", result.loss, on: backend)
         try folder.write("grad_p", result.dP, on: backend)
     }
@@ -43,7 +43,7 @@ struct SimSiamLossCommand: ParsableCommand {
         let read = { (path: String, name: String) in try readTensor(path, name: name, rank: 2, on: backend) }
         let result = try backend.simSiam(p1: try read(p1, "p1"), p2: try read(p2, "p2"),
                                          z1: try read(z1, "z1"), z2: try read(z2, "z2"))
-        let folder = try OutputFolder(out)
+        let folder = try OutputFolder(out, inputs: [p1, p2, z1, z2])
         try folder.write("loss", result.loss, on: backend)
         try folder.write("grad_p1", result.dP1, on: backend)
         try folder.write("grad_p2", result.dP2, on: backend)
@@ -97,7 +97,7 @@ struct DINOLossCommand: ParsableCommand {
         let result = try backend.dino(student: students, teacher: teachers, center: c,
                                       studentTemperature: studentTemperature, teacherTemperature: teacherTemperature,
                                       centerMomentum: centerMomentum)
-        let folder = try OutputFolder(out)
+        let folder = try OutputFolder(out, inputs: [student, teacher, center])
         try folder.write("loss", result.loss, on: backend)
         for (i, d) in result.dStudent.enumerated() { try folder.write("grad_student_\(i)", d, on: backend) }
         try folder.write("center_next", result.centerNext, on: backend)

@@ -29,7 +29,7 @@ struct BarlowLossCommand: ParsableCommand {
         let r = try backend.barlowTwins(try readTensor(z1, name: "z1", rank: 2, on: backend),
                                         try readTensor(z2, name: "z2", rank: 2, on: backend),
                                         lambda: lambda, eps: eps, form: form)
-        let folder = try OutputFolder(out)
+        let folder = try OutputFolder(out, inputs: [z1, z2])
         for (name, tensor) in [("loss", r.loss), ("c", try r.c), ("grad_z1", r.dZ1), ("grad_z2", r.dZ2)] {
             try folder.write(name, tensor, on: backend)
         }
@@ -63,7 +63,7 @@ struct VICRegLossCommand: ParsableCommand {
         let r = try backend.vicreg(try readTensor(z1, name: "z1", rank: 2, on: backend),
                                    try readTensor(z2, name: "z2", rank: 2, on: backend),
                                    simCoeff: simCoeff, stdCoeff: stdCoeff, covCoeff: covCoeff, form: form)
-        let folder = try OutputFolder(out)
+        let folder = try OutputFolder(out, inputs: [z1, z2])
         for (name, tensor) in [("loss", r.loss), ("parts", r.parts), ("grad_z1", r.dZ1), ("grad_z2", r.dZ2)] {
             try folder.write(name, tensor, on: backend)
         }

@@ -21,9 +21,11 @@ struct LossCommand: ParsableCommand {
 /// The output folder of a `ssl loss` run.
 struct OutputFolder {
     let path: String
+    /// The command's input files, which no output may replace.
+    let inputs: [String]
 
-    init(_ path: String) throws {
-        self.path = path
+    init(_ path: String, inputs: [String]) throws {
+        (self.path, self.inputs) = (path, inputs)
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
@@ -31,9 +33,16 @@ struct OutputFolder {
         }
     }
 
+    /// `DIR/<name>.npy`, refused when it is one of the inputs.
+    func file(_ name: String) throws -> String {
+        let file = (path as NSString).appendingPathComponent(name + ".npy")
+        try refuseOverwriting(inputs, with: file)
+        return file
+    }
+
     /// Writes `DIR/<name>.npy`; refuses NaN or Inf rather than writing it.
     func write(_ name: String, _ tensor: Tensor, on backend: any Backend) throws {
-        try save(tensor, on: backend, to: (path as NSString).appendingPathComponent(name + ".npy"), what: name)
+        try save(tensor, on: backend, to: try file(name), what: name)
     }
 }
 

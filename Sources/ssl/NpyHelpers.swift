@@ -12,6 +12,20 @@ func readMatrix(_ path: String, name: String) throws -> (values: [Float], shape:
     return (values, array.shape)
 }
 
+/// Refuses an output that is one of the command's inputs, under any name (the same file by
+/// device and inode, or the same path where it does not exist yet): writing it would destroy the input.
+func refuseOverwriting(_ inputs: [String], with output: String) throws {
+    for input in inputs where sameFile(input, output) {
+        throw SSLError.file(path: output, reason: "is also the input \(input); write the result elsewhere")
+    }
+}
+
+func sameFile(_ a: String, _ b: String) -> Bool {
+    var sa = stat(), sb = stat()
+    if stat(a, &sa) == 0 && stat(b, &sb) == 0 { return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino }
+    return URL(fileURLWithPath: a).standardizedFileURL.path == URL(fileURLWithPath: b).standardizedFileURL.path
+}
+
 /// Downloads a result, refuses NaN/Inf rather than writing it, and saves it as float32 `.npy`.
 func save(_ tensor: Tensor, on backend: any Backend, to path: String, what: String) throws {
     let (values, shape) = try backend.host(tensor)

@@ -22,6 +22,7 @@ struct OpCommand: ParsableCommand {
         @OptionGroup var device: DeviceOptions
 
         func run() throws {
+            try refuseOverwriting([a, b], with: out)
             let (av, ashape) = try readMatrix(a, name: "A")
             let (bv, bshape) = try readMatrix(b, name: "B")
             let backend = try device.backend()
@@ -43,6 +44,7 @@ struct OpCommand: ParsableCommand {
         @OptionGroup var device: DeviceOptions
 
         func run() throws {
+            try refuseOverwriting([z1, z2], with: out)
             let (v1, s1) = try readMatrix(z1, name: "Z1")
             let (v2, s2) = try readMatrix(z2, name: "Z2")
             let backend = try device.backend()
@@ -67,6 +69,7 @@ struct OpCommand: ParsableCommand {
         }
 
         func run() throws {
+            try refuseOverwriting([scores], with: out)
             let (v, shape) = try readMatrix(scores, name: "scores")
             let backend = try device.backend()
             let q = try backend.sinkhorn(try backend.upload(v, shape: shape), epsilon: epsilon, iterations: iterations)

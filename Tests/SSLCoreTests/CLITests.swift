@@ -62,6 +62,29 @@ private var devices: [String] { TestBackends.hasOpenCL ? ["reference", "opencl"]
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 
+    /// Under another name too: a hard link is the same file.
+    @Test("an output that is one of the inputs is refused, and the input stays as it was")
+    func outputOntoAnInput() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let a = folder.appendingPathComponent("a.npy").path, alias = folder.appendingPathComponent("alias.npy").path
+        try FileManager.default.copyItem(atPath: Fixtures.path("gemm_7x13x5_NN_a"), toPath: a)
+        try FileManager.default.linkItem(atPath: a, toPath: alias)
+        let before = try Data(contentsOf: URL(fileURLWithPath: a))
+        let b = Fixtures.path("gemm_7x13x5_NN_b")
+        for arguments in [["op", "gemm", "--a", a, "--b", b, "--out", a], ["op", "gemm", "--a", a, "--b", b, "--out", alias],
+                          ["op", "sinkhorn", "--scores", a, "--out", folder.path + "/./a.npy"],
+                          ["loss", "barlow", "--z1", folder.appendingPathComponent("loss.npy").path, "--z2", a, "--out", folder.path]] {
+            if arguments.contains(folder.appendingPathComponent("loss.npy").path) {
+                try FileManager.default.copyItem(atPath: a, toPath: folder.appendingPathComponent("loss.npy").path)
+            }
+            let error = #expect(throws: SSLError.self, "\(arguments)") { try runSSL(arguments + ["--device", "reference"]) }
+            #expect(error?.description.contains("is also the input") == true, "\(String(describing: error))")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a)) == before)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder.appendingPathComponent("loss.npy").path)) == before)
+    }
+
     @Test("NaN in an input is refused with the input's name")
     func nanInput() throws {
         let folder = try temporaryFolder()

@@ -52,6 +52,13 @@ private struct TinyRun {
         let features = try NumPy.read(embedding)
         #expect(features.shape == [32, 16])
         #expect(try NumPy.read("\(run.folder)/emb_labels.npy").integers().count == 32)
+
+        // Onto its own checkpoint: refused, the checkpoint kept.
+        let checkpoint = "\(run.out)/checkpoint.npz", before = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+        var onto = try SSLCommand.parseAsRoot(["embed", "--checkpoint", checkpoint, "--out", checkpoint, "--device", "reference"])
+        let error = #expect(throws: SSLError.self) { try onto.run() }
+        #expect(error?.description.contains("is also the input") == true, "\(String(describing: error))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: checkpoint)) == before)
     }
 
     /// 64 images in batches of 16: 2 epochs of 4 steps, checkpointed at step 8. Resuming with
