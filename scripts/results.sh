@@ -10,7 +10,7 @@ swift build -c release --product ssl >&2
 bin=$(swift build -c release --show-bin-path)
 methods=(simclr moco memorybank swav deepcluster sela byol simsiam dino barlow vicreg)
 [ "${TABLE_ONLY:-0}" = 1 ] || for m in "${methods[@]}"; do
-    "$bin/ssl" train --method "$m" --preset "$preset" --out "runs/results-$preset/$m" "$@" >&2
+    "$bin/ssl" train --method "$m" --preset "$preset" --out "runs/results-$preset/$m" --force "$@" >&2
 done
 python3 - "$preset" "${methods[@]}" <<'PY'
 import json, sys

@@ -9,5 +9,8 @@ bash scripts/setup.sh
 swift build -c release --product ssl
 bin=$(swift build -c release --show-bin-path)
 "$bin/ssl" devices
-"$bin/ssl" train --method simclr --preset auto --out runs/main "$@"
+# Each run of the main job starts over (--force), unless asked to --resume the last one.
+force=--force
+for argument in "$@"; do [ "$argument" = --resume ] && force=; done
+"$bin/ssl" train --method simclr --preset auto --out runs/main $force "$@"
 echo "report: runs/main/report.svg, metrics: runs/main/metrics.json"

@@ -58,6 +58,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of initialisation, shuffling and augmentation.") var seed: UInt64?
     @Option(help: "Output folder.") var out: String = "runs/latest"
     @Flag(help: "Continue from OUT/checkpoint.npz.") var resume = false
+    @Flag(help: "Start a new run in --out although it holds another run's files (they are removed first).") var force = false
     @Flag(help: "Only train and checkpoint: no kNN during training, no final evaluation.") var noEval = false
     @Flag(help: "Under mpirun, keep each rank's own batch-norm statistics instead of synchronising them.")
     var localBatchNorm = false
@@ -67,6 +68,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if method == nil && config == nil { throw ValidationError("give --method or --config") }
+        if resume && force { throw ValidationError("--resume continues the run in --out and --force replaces it: give one") }
     }
 
     func run() throws {
@@ -119,6 +121,7 @@ struct TrainCommand: ParsableCommand {
         if lead {
             printError("data: \(data.train.name), \(data.train.count) training images \(data.train.channels)×\(data.train.height)×\(data.train.width)")
         }
+        if !resume { try claimOutputFolder(removingOldRun: force && lead) }
         let trainer = try Trainer(config: c, data: data, backend: backend, outputFolder: out, group: DataParallel(world))
         if resume { try trainer.resume(from: trainer.files.checkpoint) }
         if lead {
@@ -143,5 +146,19 @@ struct TrainCommand: ParsableCommand {
         let (summary, testFeatures) = try RunSummary.evaluate(trainer, randomEncoder: random)
         try summary.write(trainer.files, testFeatures: testFeatures, testLabels: data.evalTest.labels ?? [])
         print(summary.table)
+    }
+
+    /// A new run does not write over another run's files unseen: the step log would be cut at
+    /// once and the checkpoint replaced after the first epoch, leaving a folder whose log and
+    /// checkpoint belong to different runs if this one stopped in between.
+    private func claimOutputFolder(removingOldRun remove: Bool) throws {
+        let files = RunFiles(folder: out)
+        let present = [files.checkpoint, files.steps, files.metrics, files.report].filter { FileManager.default.fileExists(atPath: $0) }
+        guard !present.isEmpty else { return }
+        guard force else {
+            let names = present.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
+            throw SSLError.file(path: out, reason: "holds another run (\(names)): --resume continues it, --force starts over")
+        }
+        for file in present where remove { try? FileManager.default.removeItem(atPath: file) }
     }
 }

@@ -90,18 +90,30 @@ private struct TinyRun {
                 "\(String(describing: error))")
         try NumPy.write(images, shape: [64, 12, 12], to: "\(run.folder)/train_x.npy")
         try NumPy.write(labels, shape: [64], to: "\(run.folder)/train_y.npy")
+        // A new run in the folder of another: refused unless told to start over.
+        var again = try SSLCommand.parseAsRoot(base)
+        let occupied = #expect(throws: SSLError.self) { try again.run() }
+        #expect(occupied?.description.contains("holds another run (checkpoint.npz, steps.jsonl): --resume continues it, --force starts over") == true,
+                "\(String(describing: occupied))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(run.out)/checkpoint.npz")) == checkpoint, "left as it was")
+        #expect(throws: (any Error).self) { _ = try SSLCommand.parseAsRoot(base + ["--resume", "--force"]) }
         var otherMethod = try SSLCommand.parseAsRoot(base + ["--method", "simclr"])
         let mismatch = #expect(throws: (any Error).self) { try otherMethod.run() }
         #expect("\(String(describing: mismatch))".contains("--method simclr differs from the method of \(run.config) (barlow)"),
                 "\(String(describing: mismatch))")
         // Step counts that overflow are errors, not traps.
-        var endless = try SSLCommand.parseAsRoot(base + ["--epochs", "\(Int.max)"])
+        var endless = try SSLCommand.parseAsRoot(["train", "--config", run.config, "--out", "\(run.folder)/endless",
+                                                  "--device", "reference", "--epochs", "\(Int.max)"])
         let overflow = #expect(throws: SSLError.self) { try endless.run() }
         #expect(overflow?.description.contains("more steps than can be counted") == true, "\(String(describing: overflow))")
         var longer = try SSLCommand.parseAsRoot(base + ["--resume", "--epochs", "3"])
         try longer.run()
         let steps = try String(contentsOfFile: "\(run.out)/steps.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(steps.count == 12, "8 steps before the resume, 4 after")
+        var over = try SSLCommand.parseAsRoot(base + ["--force", "--epochs", "1"])
+        try over.run()
+        let restarted = try String(contentsOfFile: "\(run.out)/steps.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(restarted.count == 4, "a new run of one epoch: \(restarted.count) steps logged")
     }
 
     @Test("a missing data set or a bad configuration is an error naming it")

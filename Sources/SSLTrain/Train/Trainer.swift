@@ -6,6 +6,7 @@ import SSLCore
 /// What a run writes into its output folder, and reads back on `--resume`.
 public struct RunFiles {
     public let folder: String
+    public init(folder: String) { self.folder = folder }
     public var checkpoint: String { folder + "/checkpoint.npz" }
     public var steps: String { folder + "/steps.jsonl" }
     public var metrics: String { folder + "/metrics.json" }
