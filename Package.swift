@@ -95,7 +95,7 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ssl-bench"
         ),
-        .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore", "SSLTrain", "SSLDistributed", "ssl", "ssl-mpi-check"]),
+        .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore", "SSLTrain", "SSLDistributed", "SSLCommandLine", "ssl", "ssl-mpi-check"]),
     ],
     swiftLanguageModes: [.v5]
 )

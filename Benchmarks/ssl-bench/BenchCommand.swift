@@ -31,6 +31,11 @@ struct BenchCommand: ParsableCommand {
             one table: our median, each peer variant's median, and ours/peer.
             """)
 
+    /// `--runs -1` reaches the option's own check instead of "Missing value" (NegativeValues).
+    static func main() {
+        main(NegativeValues.joined(Array(CommandLine.arguments.dropFirst())))
+    }
+
     @OptionGroup var device: DeviceOptions
 
     @Option(name: .customLong("op"), help: "An op to run; repeatable.")

@@ -1,5 +1,6 @@
 // `ssl`: self-supervised learning on OpenCL devices, from the command line.
 import ArgumentParser
+import SSLCommandLine
 import SSLCore
 
 @main
@@ -15,4 +16,9 @@ struct SSLCommand: ParsableCommand {
         subcommands: [DevicesCommand.self, TrainCommand.self, EmbedCommand.self, EvalCommand.self, OpCommand.self, LossCommand.self,
                       TuneCommand.self]
     )
+
+    /// `--lr -1` reaches the option's own check instead of "Missing value" (NegativeValues).
+    static func main() {
+        main(NegativeValues.joined(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Testing
 @testable import SSLCore
+import SSLCommandLine
 @testable import ssl
 
 private func runSSL(_ arguments: [String]) throws {
@@ -83,6 +84,18 @@ private var devices: [String] { TestBackends.hasOpenCL ? ["reference", "opencl"]
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: a)) == before)
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.appendingPathComponent("loss.npy").path)) == before)
+    }
+
+    @Test("a negative number after an option reaches the option's own check, not \"Missing value\"")
+    func negativeValues() throws {
+        #expect(NegativeValues.joined(["train", "--lr", "-1", "--epsilon", "-1e-3", "--x", "-.5", "--y", "-inf"])
+                == ["train", "--lr=-1", "--epsilon=-1e-3", "--x=-.5", "--y=-inf"])
+        #expect(NegativeValues.joined(["--resume", "--force", "-h", "--lr=-1", "--out", "-"]) == ["--resume", "--force", "-h", "--lr=-1", "--out", "-"])
+        let ssl = try #require(sslBinary, "the ssl executable beside the tests")
+        let run = try runProcess(ssl, ["op", "sinkhorn", "--scores", Fixtures.path("sinkhorn_37x11_scores"), "--epsilon", "-1",
+                                       "--out", "/nonexistent/never-written.npy"], timeout: 60)
+        #expect(run.status != 0 && run.output.contains("--epsilon must be positive, got -1.0") && !run.output.contains("Missing value"),
+                "\(run.output)")
     }
 
     @Test("NaN in an input is refused with the input's name")
