@@ -126,6 +126,29 @@ private struct TinyRun {
         #expect(throws: (any Error).self) { _ = try SSLCommand.parseAsRoot(["train", "--method", "nonsense"]) }
     }
 
+    static let badConfigs: [(String, String)] = [
+        (#"{"method": "simclr", "batchsize": 32}"#, "unknown key 'batchsize' (did you mean 'batchSize'?)"),
+        (#"{"method": "simclr", "learningRate": 0.3}"#, "unknown key 'learningRate' (did you mean '"),
+        (#"{"method": "simclr", "batchSize": 32.5}"#, "bad value at 'batchSize'"),
+        (#"{"method": "simclr", "batchSize": 1e20}"#, "bad value at 'batchSize'"),
+        (#"{"method": "simclr", "seed": -1}"#, "bad value at 'seed'"),
+        (#"{"method": "simclr", "epochs": "ten"}"#, "bad value at 'epochs'"),
+        (#"{"method": "simclr", "#, "not valid JSON"),
+    ]
+
+    @Test("a configuration file's unknown key, wrong type or out-of-range number is an error naming the key",
+          arguments: badConfigs)
+    func badConfigFile(_ c: (String, String)) throws {
+        let folder = TrainingFixtures.folder()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/config.json"
+        try Data(c.0.utf8).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: SSLError.self) { _ = try TrainConfig.load(path) }
+        #expect(error?.description.hasPrefix(path + ": ") == true && error?.description.contains(c.1) == true,
+                "\(String(describing: error))")
+    }
+
     /// `ssl train` killed inside the checkpoint writer, deterministically: the test hook of
     /// AtomicFile kills the process at its second checkpoint write, after the temporary file is
     /// written and before the rename. 64 images in batches of 16 save a checkpoint every 4 steps,

@@ -75,21 +75,62 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SSLError.file(path: path, reason: "no such configuration file")
         }
+        try checkIntegers(data, path: path)
         do {
             return try JSONDecoder().decode(TrainConfig.self, from: data)
+        } catch let UnknownKey.named(key) {
+            let closest = keyNames.min { editDistance(key, $0) < editDistance(key, $1) } ?? ""
+            throw SSLError.file(path: path, reason: "unknown key '\(key)' (did you mean '\(closest)'?)")
         } catch let DecodingError.keyNotFound(key, _) {
             throw SSLError.file(path: path, reason: "missing key '\(key.stringValue)'")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw SSLError.file(path: path, reason: "bad value at '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            // A number out of the key's range: 32.5 or 1e20 for an Int, -1 for the seed.
+            throw SSLError.file(path: path, reason: "bad value at '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
         } catch let DecodingError.dataCorrupted(context) {
-            throw SSLError.file(path: path, reason: "not valid JSON or a bad value: \(context.debugDescription)")
+            throw SSLError.file(path: path, reason: "not valid JSON: \(context.debugDescription)")
         } catch {
             throw SSLError.file(path: path, reason: "\(error)")
         }
     }
 
-    /// Decodes with every absent key taking its default.
+    /// Foundation on Linux reports a number its key's integer type cannot hold (32.5 or 1e20 for
+    /// an Int, -1 for the seed) as "not valid JSON", naming nothing: such numbers are found here
+    /// first, by key.
+    private static func checkIntegers(_ data: Data, path: String) throws {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
+        for child in Mirror(reflecting: TrainConfig(method: .simclr)).children {
+            guard let key = child.label, let given = object[key] else { continue }
+            let unsigned = child.value is UInt64 || child.value is UInt64?
+            guard unsigned || child.value is Int || child.value is Int? || child.value is [Int]? else { continue }
+            for number in (given as? [Any] ?? [given]).compactMap({ $0 as? NSNumber }) {
+                let value = number.doubleValue
+                let fits = value == value.rounded() && (unsigned ? value >= 0 && value < 0x1p64 : abs(value) < 0x1p63)
+                guard fits else {
+                    throw SSLError.file(path: path, reason: "bad value at '\(key)': \(number) is not \(unsigned ? "an integer ≥ 0" : "an integer") in range")
+                }
+            }
+        }
+    }
+
+    /// Every key a configuration file may hold: the properties' names.
+    public static var keyNames: [String] { Mirror(reflecting: TrainConfig(method: .simclr)).children.compactMap(\.label) }
+
+    private enum UnknownKey: Error { case named(String) }
+
+    private struct AnyKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Decodes with every absent key taking its default; a key that is no property is an error
+    /// (a misspelt key would otherwise leave its default in place unseen).
     public init(from decoder: Decoder) throws {
+        let names = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).sorted()
+        if let unknown = names.first(where: { CodingKeys(stringValue: $0) == nil }) { throw UnknownKey.named(unknown) }
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(method: try c.decode(Method.self, forKey: .method))
         func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws {
@@ -160,4 +201,18 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if let m = negatives, m < 0 { throw bad("negatives must be 0 (full softmax) or positive, got \(m)") }
         if let p = projector, p.isEmpty || p.contains(where: { $0 < 1 }) { throw bad("--projector widths must be positive, got \(p)") }
     }
+}
+
+/// Levenshtein distance, for suggesting the key a misspelt one meant.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.lowercased()), b = Array(b.lowercased())
+    var previous = Array(0...b.count)
+    for i in 1...max(a.count, 1) where !a.isEmpty {
+        var current = [i] + [Int](repeating: 0, count: b.count)
+        for j in 1...max(b.count, 1) where !b.isEmpty {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return a.isEmpty ? b.count : previous[b.count]
 }
