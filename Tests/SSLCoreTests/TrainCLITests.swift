@@ -126,6 +126,18 @@ private struct TinyRun {
         #expect(throws: (any Error).self) { _ = try SSLCommand.parseAsRoot(["train", "--method", "nonsense"]) }
     }
 
+    @Test("test images of another shape than the training images are an error naming both shapes")
+    func splitsOfAnotherShape() throws {
+        let run = try TinyRun(epochs: 1, steps: 1)
+        defer { try? FileManager.default.removeItem(atPath: run.folder) }
+        try NumPy.write([Float](repeating: 0.5, count: 32 * 10 * 10), shape: [32, 10, 10], to: "\(run.folder)/test_x.npy")
+        let error = #expect(throws: SSLError.self) {
+            _ = try DataSources.load(run.dataset, trainSubset: nil, evalTrain: 64, evalTest: 32)
+        }
+        #expect(error?.description.contains("the test images are 1×10×10 (channels × height × width) but the training images 1×12×12")
+                == true, "\(String(describing: error))")
+    }
+
     static let badConfigs: [(String, String)] = [
         (#"{"method": "simclr", "batchsize": 32}"#, "unknown key 'batchsize' (did you mean 'batchSize'?)"),
         (#"{"method": "simclr", "learningRate": 0.3}"#, "unknown key 'learningRate' (did you mean '"),

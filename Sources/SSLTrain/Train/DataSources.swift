@@ -41,6 +41,13 @@ public enum DataSources {
         guard train.labels != nil, test.labels != nil else {
             throw SSLError.invalidArgument(op: "dataset", detail: "\(spec): evaluation needs labels for both splits")
         }
+        // One encoder sees both splits: found here, not as a layer's shape mismatch.
+        let trainShape = [train.channels, train.height, train.width], testShape = [test.channels, test.height, test.width]
+        guard trainShape == testShape else {
+            let text = { (s: [Int]) in s.map(String.init).joined(separator: "×") }
+            throw SSLError.invalidArgument(op: "dataset", detail: "\(spec): the test images are \(text(testShape)) (channels × height "
+                                           + "× width) but the training images \(text(trainShape)); both splits need one shape")
+        }
         if let validation {
             guard validation < train.count else {
                 throw SSLError.invalidArgument(op: "dataset", detail: "--validation \(validation) leaves no training image of \(train.count)")
