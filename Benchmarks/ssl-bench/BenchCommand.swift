@@ -169,6 +169,11 @@ struct BenchCommand: ParsableCommand {
         if dryRun { return try workloads(maxAllocationBytes: .max).forEach(printPlan) }
         let backend = try makeBackend()
         let plan = try workloads(maxAllocationBytes: largestBuffer(of: backend), paths: (backend as? OpenCLBackend)?.paths)
+        // Inputs and outputs live on the host too (inputs are made there, results read back).
+        for workload in plan {
+            try HostMemory.require([Int(clamping: UInt64(min(workload.bytes, 9e18)))], bytesPerValue: 1,
+                                   what: "\(workload.op.rawValue) \(workload.shapeText)'s inputs and outputs")
+        }
         let runner = makeRunner(backend)
         let tolerance = runner.tolerance(override: self.tolerance)
         if checkOnly {

@@ -23,6 +23,9 @@ public enum SSLError: Error, CustomStringConvertible, Equatable {
     /// have there (`CL_KERNEL_WORK_GROUP_SIZE`, `CL_DEVICE_MAX_WORK_GROUP_SIZE`) or more local
     /// memory than the device has; `detail` says which, with both numbers.
     case exceedsDeviceLimits(kernel: String, device: String, detail: String)
+    /// A size given by the user (a width, a queue, a shape) that would take more host memory than
+    /// ``HostMemory/limitBytes``.
+    case tooLargeForHost(what: String, bytes: Int, limit: Int)
     /// Operand shapes that do not fit together.
     case shapeMismatch(op: String, detail: String)
     /// A tensor that belongs to another backend than the one asked to compute with it.
@@ -56,6 +59,9 @@ public enum SSLError: Error, CustomStringConvertible, Equatable {
             return "cannot allocate \(bytes) bytes on \(device): the device allows at most \(limit) bytes per buffer"
         case let .exceedsDeviceLimits(kernel, device, detail):
             return "kernel '\(kernel)' does not fit \(device): \(detail)"
+        case let .tooLargeForHost(what, bytes, limit):
+            let size = bytes == .max ? "more bytes than can be counted" : "\(bytes) bytes"
+            return "\(what) needs \(size) of host memory, more than the \(limit) bytes (half of this machine's) allowed"
         case let .shapeMismatch(op, detail):
             return "\(op): shape mismatch: \(detail)"
         case let .wrongBackend(op, expected, found):

@@ -57,6 +57,8 @@ struct TuneCommand: ParsableCommand {
     func validate() throws {
         guard budget > 0 else { throw ValidationError("--budget must be positive, got \(budget)") }
         guard size >= 16, directSize >= 16 else { throw ValidationError("--size and --direct-size must be at least 16") }
+        // A, B, C and the reference C of the timed GEMM, on the host and the device.
+        try HostMemory.require([max(size, directSize), max(size, directSize), 4], what: "--size \(max(size, directSize))'s four matrices")
         if let candidates, candidates < 1 { throw ValidationError("--candidates must be at least 1, got \(candidates)") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1, got \(runs)") }
         _ = try kernelSet()

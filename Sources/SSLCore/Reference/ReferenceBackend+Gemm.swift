@@ -8,6 +8,7 @@ extension ReferenceBackend {
         guard let out = c.hostBuffer else {
             throw SSLError.wrongBackend(op: "gemm", expected: "the reference backend", found: c.location)
         }
+        try HostMemory.require([g.m + g.n, g.k], bytesPerValue: 8, what: "gemm's Double copies of A and B (m \(g.m), n \(g.n), k \(g.k))")
         // Rows of op(a) and columns of op(b), both laid out contiguously along K.
         var rowsA = [Double](repeating: 0, count: g.m * g.k)
         var colsB = [Double](repeating: 0, count: g.n * g.k)

@@ -28,7 +28,8 @@ public final class ReferenceBackend: Backend {
     }
 
     public func zeros(_ shape: [Int]) throws -> Tensor {
-        try upload([Float](repeating: 0, count: shape.reduce(1, *)), shape: shape)
+        try HostMemory.require(shape, what: "a tensor of shape \(shapeText(shape)) on the reference backend")
+        return try upload([Float](repeating: 0, count: shape.reduce(1, *)), shape: shape)
     }
 
     public func download(_ tensor: Tensor) throws -> [Float] {

@@ -32,6 +32,7 @@ public final class Conv2d: Layer {
             throw SSLError.invalidArgument(op: "Conv2d \(name)", detail: "stride must be ≥ 1 and padding ≥ 0, got \(stride) and \(padding)")
         }
         let fanIn = inChannels * kernel * kernel
+        try HostMemory.require([outChannels, inChannels, kernel, kernel], what: "Conv2d \(name)'s weight")
         var rng = LayerRandom(seed: seed, name: name)
         let values = rng.weightAndBias(outChannels * fanIn, biasCount: outChannels, fanIn: fanIn, .kaimingUniform)
         self.name = name

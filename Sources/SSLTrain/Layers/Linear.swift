@@ -30,6 +30,7 @@ public final class Linear: Layer {
         guard inFeatures > 0, outFeatures > 0 else {
             throw SSLError.invalidArgument(op: "Linear \(name)", detail: "features must be positive, got \(inFeatures) → \(outFeatures)")
         }
+        try HostMemory.require([outFeatures, inFeatures], what: "Linear \(name)'s weight (\(inFeatures) → \(outFeatures))")
         var rng = LayerRandom(seed: seed, name: name)
         let values = rng.weightAndBias(outFeatures * inFeatures, biasCount: outFeatures, fanIn: inFeatures, initialization)
         self.name = name
@@ -81,6 +82,7 @@ public final class WeightNormLinear: Layer {
             throw SSLError.invalidArgument(op: "WeightNormLinear \(name)",
                                            detail: "features must be positive, got \(inFeatures) → \(outFeatures)")
         }
+        try HostMemory.require([outFeatures, inFeatures], what: "WeightNormLinear \(name)'s weight (\(inFeatures) → \(outFeatures))")
         var rng = LayerRandom(seed: seed, name: name)
         let values = rng.weightAndBias(outFeatures * inFeatures, biasCount: 0, fanIn: inFeatures, .kaimingUniform)
         self.name = name

@@ -70,6 +70,7 @@ final class MoCoObjective: Objective {
         guard size >= s.config.batchSize else {
             throw SSLError.invalidArgument(op: "train", detail: "the MoCo queue (\(size)) must hold at least one batch (\(s.config.batchSize))")
         }
+        try HostMemory.require([size, dimension], what: "the MoCo queue of \(size) keys of \(dimension)")
         // builder.py: torch.randn(dim, K), normalised along dim; one key per row here.
         var seeder = LayerRandom(seed: s.config.seed, name: "queue")
         var rng = SplitMix64(seed: seeder.next())
