@@ -13,6 +13,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Generators and seeds for the hostile-input tests (Tests/SSLFuzzTests).
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // The OpenCL ICD loader and CLBlast, as Debian ships them.
@@ -96,6 +98,10 @@ let package = Package(
             path: "Benchmarks/ssl-bench"
         ),
         .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore", "SSLTrain", "SSLDistributed", "SSLCommandLine", "ssl", "ssl-mpi-check"]),
+        // Hostile inputs, generated: .npy, checkpoints, configuration files, numeric options.
+        .testTarget(name: "SSLFuzzTests", dependencies: [
+            "SSLCore", "SSLTrain", "ssl", .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

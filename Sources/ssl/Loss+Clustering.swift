@@ -30,7 +30,9 @@ struct SwAVLossCommand: ParsableCommand {
 
     func validate() throws {
         guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--epsilon must be positive, got \(epsilon)") }
-        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1, got \(iterations)") }
+        guard (1...IterativeSolvers.maxIterations).contains(iterations) else {
+            throw ValidationError("--iterations must be 1...\(IterativeSolvers.maxIterations), got \(iterations)")
+        }
         guard temperature > 0, temperature.isFinite else {
             throw ValidationError("--temperature must be positive, got \(temperature)")
         }
@@ -74,7 +76,9 @@ struct KMeansOpCommand: ParsableCommand {
 
     func validate() throws {
         guard k >= 1 else { throw ValidationError("--k must be at least 1, got \(k)") }
-        guard iterations >= 0 else { throw ValidationError("--iterations must be ≥ 0, got \(iterations)") }
+        guard (0...IterativeSolvers.maxIterations).contains(iterations) else {
+            throw ValidationError("--iterations must be 0...\(IterativeSolvers.maxIterations), got \(iterations)")
+        }
     }
 
     func run() throws {

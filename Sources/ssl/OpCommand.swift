@@ -65,7 +65,9 @@ struct OpCommand: ParsableCommand {
 
         func validate() throws {
             guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--epsilon must be positive, got \(epsilon)") }
-            guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1, got \(iterations)") }
+            guard (1...IterativeSolvers.maxIterations).contains(iterations) else {
+                throw ValidationError("--iterations must be 1...\(IterativeSolvers.maxIterations), got \(iterations)")
+            }
         }
 
         func run() throws {

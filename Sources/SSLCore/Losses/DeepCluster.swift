@@ -100,8 +100,8 @@ public enum KMeansReference {
         guard k >= 1, k <= n else {
             throw SSLError.invalidArgument(op: "kmeans", detail: "k must be in 1…N = 1…\(n) for x \(shapeText(x)), got \(k)")
         }
-        guard iterations >= 0 else {
-            throw SSLError.invalidArgument(op: "kmeans", detail: "iterations must be ≥ 0, got \(iterations)")
+        guard (0...IterativeSolvers.maxIterations).contains(iterations) else {
+            throw SSLError.invalidArgument(op: "kmeans", detail: "iterations must be 0...\(IterativeSolvers.maxIterations), got \(iterations)")
         }
         return (n, d)
     }

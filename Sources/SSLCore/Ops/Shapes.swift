@@ -82,8 +82,8 @@ enum Shapes {
             throw SSLError.invalidArgument(op: "sinkhorn", detail: "epsilon \(epsilon) is below \(1 / Float.greatestFiniteMagnitude), "
                                            + "the smallest whose reciprocal float32 holds")
         }
-        guard iterations >= 1 else {
-            throw SSLError.invalidArgument(op: "sinkhorn", detail: "iterations must be at least 1, got \(iterations)")
+        guard (1...IterativeSolvers.maxIterations).contains(iterations) else {
+            throw SSLError.invalidArgument(op: "sinkhorn", detail: "iterations must be 1...\(IterativeSolvers.maxIterations), got \(iterations)")
         }
         return (b, k)
     }
@@ -108,4 +108,11 @@ enum Shapes {
         }
         return (shape.dropFirst().reduce(1, *), [range.count] + shape.dropFirst())
     }
+}
+
+/// Bounds of the iterative solvers' arguments.
+public enum IterativeSolvers {
+    /// The most iterations Sinkhorn-Knopp and k-means take (the papers use 3 and 20): a larger
+    /// count is a typo that would run for ever, not a request.
+    public static let maxIterations = 10_000
 }

@@ -1,0 +1,211 @@
+// Hostile inputs, generated and seeded (swift-property-based): damaged .npy files and checkpoints,
+// configuration files of random keys and values, and random values for the numeric options of
+// `ssl`. Each must end in a result or an SSLError naming the problem: no crash (this process
+// would end), no hang (the subprocesses have a timeout), no other error type, and no input file
+// changed. Bounded: a few hundred cases, seconds in all.
+import Foundation
+import PropertyBased
+import Testing
+@testable import SSLCore
+@testable import SSLTrain
+
+/// `SSL_FUZZ_SCALE=N` runs N times the cases (a longer search by hand; CI runs the default).
+private let scale = max(1, Int(ProcessInfo.processInfo.environment["SSL_FUZZ_SCALE"] ?? "") ?? 1)
+
+/// The .npy bytes of a small float32 array, the start of every damaged file.
+private let validNpy: [UInt8] = try! NumPy.encode([1, -2, 3.5, 4, 0, 6], shape: [2, 3], source: "valid")
+
+/// A damage done to a file's bytes: bytes overwritten, the file cut short, or bytes inserted.
+private enum Damage: Sendable, CustomStringConvertible {
+    case overwrite([(offset: Int, byte: UInt8)])
+    case truncate(at: Int)
+    case insert(at: Int, bytes: [UInt8])
+
+    func applied(to bytes: [UInt8]) -> [UInt8] {
+        var result = bytes
+        switch self {
+        case .overwrite(let changes):
+            for (offset, byte) in changes where !result.isEmpty { result[offset % result.count] = byte }
+        case .truncate(let at):
+            result = Array(result.prefix(at % (result.count + 1)))
+        case .insert(let at, let inserted):
+            result.insert(contentsOf: inserted, at: at % (result.count + 1))
+        }
+        return result
+    }
+
+    var description: String {
+        switch self {
+        case .overwrite(let changes): return "overwrite \(changes.map { "\($0.offset):\($0.byte)" })"
+        case .truncate(let at): return "truncate at \(at)"
+        case .insert(let at, let bytes): return "insert \(bytes) at \(at)"
+        }
+    }
+}
+
+/// A damage of one of the three kinds, at an offset, with up to 16 bytes.
+private let damage = zip(Gen.int(in: 0...2), Gen.int(in: 0...4095), Gen.uint8().array(of: 1...16)).map { kind, at, bytes in
+    switch kind {
+    case 0: return Damage.overwrite(bytes.enumerated().map { (offset: at + 37 * $0.offset, byte: $0.element) })
+    case 1: return Damage.truncate(at: at)
+    default: return Damage.insert(at: at, bytes: bytes)
+    }
+}
+
+/// Header fields a careless or hostile writer might produce, around the valid payload.
+private let descriptions = Gen.element(of: ["'<f4'", "'<f8'", "'>f4'", "'<i8'", "'|u1'", "'<c8'", "'O'", "'<U3'", "'f4'", "42", "None"])
+    .map { $0! }
+private let fortranOrders = Gen.element(of: ["False", "True", "0", "'no'"]).map { $0! }
+private let shapes = Gen.element(of: ["(2, 3)", "(6,)", "()", "(-1, 6)", "(9223372036854775807, 2)", "(3037000500, 3037000500)",
+                                      "(0, 5)", "(2, 3, 1, 1, 1, 1, 1, 1, 1)", "[2, 3]", "(2, 'x')", "(", ""]).map { $0! }
+
+private func npyWithHeader(descr: String, fortran: String, shape: String) -> [UInt8] {
+    var header = Array("{'descr': \(descr), 'fortran_order': \(fortran), 'shape': \(shape), }".utf8)
+    while (10 + header.count + 1) % 64 != 0 { header.append(0x20) }
+    header.append(0x0A)
+    let payload = validNpy.suffix(24)
+    return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count & 0xFF), UInt8(header.count >> 8)] + header + payload
+}
+
+/// Runs `body` and records anything but success or an SSLError.
+private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
+    do { try body() } catch is SSLError {} catch { Issue.record("\(what): \(type(of: error)) instead of an SSLError: \(error)") }
+}
+
+@Suite struct HostileInputTests {
+    @Test("damaged .npy bytes: a result or an SSLError")
+    func damagedNpy() async {
+        await propertyCheck(count: 300 * scale, input: damage) { damage in
+            let bytes = damage.applied(to: validNpy)
+            expectResultOrSSLError("\(damage)") {
+                let array = try NumPy.parse(bytes, source: "fuzz.npy")
+                _ = try array.floats()
+                _ = try array.integers()
+            }
+        }
+    }
+
+    @Test(".npy headers of every wrong kind: a result or an SSLError")
+    func hostileHeaders() async {
+        await propertyCheck(count: 150 * scale, input: descriptions, fortranOrders, shapes) { descr, fortran, shape in
+            expectResultOrSSLError("descr \(descr) fortran \(fortran) shape \(shape)") {
+                let array = try NumPy.parse(npyWithHeader(descr: descr, fortran: fortran, shape: shape), source: "fuzz.npy")
+                _ = try array.floats()
+            }
+        }
+    }
+
+    @Test("damaged checkpoints: a result or an SSLError, every tensor and the metadata read")
+    func damagedCheckpoints() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var writer = CheckpointWriter()
+        try writer.add("model/w", values: [1, 2, 3, 4, 5, 6], shape: [2, 3])
+        try writer.add("optimizer/m", values: [0.5], shape: [1])
+        try writer.setMetadata(["epoch": 1, "step": 2])
+        let valid = folder.appendingPathComponent("valid.npz").path
+        try writer.write(to: valid)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: valid)))
+        let path = folder.appendingPathComponent("damaged.npz").path
+        await propertyCheck(count: 200 * scale, input: damage) { damage in
+            let damaged = damage.applied(to: bytes)
+            FileManager.default.createFile(atPath: path, contents: Data(damaged))
+            expectResultOrSSLError("\(damage)") {
+                let reader = try CheckpointReader(path: path)
+                for name in reader.tensorNames { _ = try reader.values(name) }
+                _ = try reader.metadata([String: Int].self)
+            }
+        }
+    }
+
+    /// Values of every JSON kind, the troublesome numbers above all.
+    private static let jsonValues = Gen.element(of: [
+        "0", "-1", "1", "2", "32.5", "1e20", "1e308", "-1e308", "9223372036854775807", "18446744073709551616", "0.0051",
+        "\"\"", "\"simclr\"", "\"mlp\"", "\"npy:/nonexistent\"", "null", "true", "[]", "[0]", "[-3, 4]", "[1e20]", "{}",
+        "[0.5, 0.1]", "\"\\u0000\"",
+    ]).map { $0! }
+
+    @Test("configuration files of random keys and values: a configuration or an SSLError naming the file")
+    func hostileConfigs() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("config.json").path
+        let keys = Gen.element(of: TrainConfig.keyNames + ["learningRate", "batch_size", ""]).map { $0! }
+        let entries = zip(keys, Self.jsonValues).array(of: 0...6)
+        await propertyCheck(count: 300 * scale, input: entries, Gen.element(of: Method.allCases).map { $0! }) { entries, method in
+            let body = entries.map { "\"\($0.0)\": \($0.1)" } + ["\"method\": \"\(method.rawValue)\""]
+            let text = "{" + body.joined(separator: ", ") + "}"
+            FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+            do {
+                try TrainConfig.load(path).validate()
+            } catch let error as SSLError {
+                if case .file(let file, _) = error { #expect(file == path, "\(text): \(error)") }
+            } catch {
+                Issue.record("\(text): \(type(of: error)) instead of an SSLError: \(error)")
+            }
+        }
+    }
+
+    /// Numbers a user might type, the hostile ones above all, and things that are no number.
+    private static let numbers = Gen.element(of: [
+        "0", "1", "3", "-1", "-0", "0.05", "1e-45", "1e-39", "3e-39", "1e38", "1e39", "nan", "-nan", "inf", "-inf",
+        "9223372036854775807", "9223372036854775808", "-9223372036854775808", "1e308", "0x10", "", "abc", "2.5", "--",
+    ]).map { $0! }
+
+    @Test("random values for ssl's numeric options: an exit with a message or a result; no signal, no hang, inputs kept")
+    func hostileNumericOptions() async throws {
+        let ssl = try #require(builtSSL, "the ssl executable beside the tests (swift build)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let scores = folder.appendingPathComponent("scores.npy").path, out = folder.appendingPathComponent("out.npy").path
+        try NumPy.write([0.1, 0.9, -0.3, 0.4, 0.2, -0.8], shape: [2, 3], to: scores)
+        let before = try Data(contentsOf: URL(fileURLWithPath: scores))
+        let commands = Gen.element(of: ["sinkhorn", "gemm"]).map { $0! }
+        await propertyCheck(count: 40 * scale, input: commands, Self.numbers, Self.numbers) { command, first, second in
+            try? FileManager.default.removeItem(atPath: out)
+            let arguments = command == "sinkhorn"
+                ? ["op", "sinkhorn", "--scores", scores, "--epsilon", first, "--iterations", second]
+                : ["op", "gemm", "--a", scores, "--b", scores, "--transpose-b", "--alpha", first]
+            let run = run(ssl, arguments + ["--out", out, "--device", "reference"])
+            #expect(!run.timedOut && !run.signalled, "\(arguments): \(run.output)")
+            if run.status == 0 {
+                #expect(FileManager.default.fileExists(atPath: out), "\(arguments): exit 0 without a result")
+            } else {
+                #expect(!run.output.isEmpty && !FileManager.default.fileExists(atPath: out), "\(arguments): \(run.output)")
+            }
+            #expect((try? Data(contentsOf: URL(fileURLWithPath: scores))) == before, "\(arguments) changed its input")
+        }
+    }
+}
+
+/// The built `ssl` beside the test bundle.
+private let builtSSL: URL? = {
+    let url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ssl")
+    return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
+}()
+
+/// Runs `executable` for at most 20 s (each command here takes milliseconds), then kills it;
+/// its merged output, exit status and how it ended.
+private func run(_ executable: URL, _ arguments: [String]) -> (status: Int32, output: String, signalled: Bool, timedOut: Bool) {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-out-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: output.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: output) }
+    guard let handle = try? FileHandle(forWritingTo: output) else { return (-1, "no output file", false, false) }
+    process.standardOutput = handle
+    process.standardError = handle
+    do { try process.run() } catch { return (-1, "\(error)", false, false) }
+    let deadline = Date().addingTimeInterval(20)
+    while process.isRunning && Date() < deadline { usleep(5_000) }
+    let timedOut = process.isRunning
+    if timedOut { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+    try? handle.close()
+    let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+    return (process.terminationStatus, text, !timedOut && process.terminationReason == .uncaughtSignal, timedOut)
+}
