@@ -26,11 +26,7 @@ struct OutputFolder {
 
     init(_ path: String, inputs: [String]) throws {
         (self.path, self.inputs) = (path, inputs)
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw SSLError.file(path: path, reason: "cannot create the output folder: \(error.localizedDescription)")
-        }
+        try AtomicFile.createFolders(path)
     }
 
     /// `DIR/<name>.npy`, refused when it is one of the inputs.

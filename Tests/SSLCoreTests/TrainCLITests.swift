@@ -228,5 +228,9 @@ private struct TinyRun {
         }
         let text = blocked?.description ?? ""
         #expect(text.hasPrefix(target + "/sub/out.npy: cannot create its folder") && !text.contains("NSCocoaErrorDomain"), "\(text)")
+        // The commands' output folders say the same.
+        let folderError = #expect(throws: SSLError.self) { _ = try OutputFolder(target + "/sub", inputs: []) }
+        #expect(folderError?.description == "\(target)/sub: cannot create the folder: Not a directory",
+                "\(String(describing: folderError))")
     }
 }

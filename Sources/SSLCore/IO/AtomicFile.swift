@@ -59,6 +59,12 @@ public enum AtomicFile {
         }
     }
 
+    /// Creates the folder `path` and those above it where missing.
+    /// - Throws: ``SSLError/file(path:reason:)`` naming `path` and why, in words ("Not a directory").
+    public static func createFolders(_ path: String) throws {
+        if let reason = makeFolders(path) { throw SSLError.file(path: path, reason: "cannot create the folder: \(reason)") }
+    }
+
     /// `mkdir -p`: nil, or why a folder on the way could not be made, in words ("Not a directory").
     /// (Foundation's createDirectory reports "NSCocoaErrorDomain error 512" on Linux.)
     private static func makeFolders(_ path: String) -> String? {

@@ -146,7 +146,7 @@ public final class Trainer {
     public func run() throws {
         try group.requireSame(try config.canonicalJSON(), what: "configuration")
         if writesFiles {
-            try FileManager.default.createDirectory(atPath: files.folder, withIntermediateDirectories: true)
+            try AtomicFile.createFolders(files.folder)
             // A run killed while writing leaves its temporary file; the next run in the folder removes it.
             for file in [files.checkpoint, files.steps] { AtomicFile.removeAbandonedTemporaries(of: URL(fileURLWithPath: file)) }
         }
