@@ -88,13 +88,15 @@ struct TrainCommand: ParsableCommand {
         let backend = try device.backend(localRank: world.localRank)
         printError(world.size == 1 ? "device: \(backend.name)"
                    : "rank \(world.rank)/\(world.size) on \(world.hostName): device \(backend.name)")
-        var c = try config.map { try TrainConfig.load($0) } ?? TrainConfig.defaults(for: method!)
+        let file = try config.map { try TrainConfig.read($0) }
+        var c = file?.config ?? TrainConfig.defaults(for: method!)
         if let method, let config, method != c.method {
             // Replacing the file's settings by another method's defaults would drop them unseen.
             throw ValidationError("--method \(method.rawValue) differs from the method of \(config) (\(c.method.rawValue)): "
                                   + "drop --method, or use a configuration of \(method.rawValue)")
         }
-        preset.resolved(gpu: backend.isGPU).apply(to: &c)
+        // The file's keys win over the preset (an invalid one is reported, not replaced); flags win over both.
+        preset.resolved(gpu: backend.isGPU).apply(to: &c, keeping: file?.keys ?? [])
         if let encoder { c.encoder = encoder }
         if let epochs { c.epochs = epochs }
         if let batchSize { c.batchSize = batchSize }

@@ -138,6 +138,19 @@ private struct TinyRun {
                 == true, "\(String(describing: error))")
     }
 
+    @Test("--preset keeps a configuration file's keys: an invalid one is reported, not replaced")
+    func presetKeepsFileKeys() throws {
+        let run = try TinyRun(epochs: 1, steps: 1)
+        defer { try? FileManager.default.removeItem(atPath: run.folder) }
+        var c = try TrainConfig.load(run.config)
+        c.epochs = 0
+        try JSONEncoder().encode(c).write(to: URL(fileURLWithPath: run.config))
+        var train = try SSLCommand.parseAsRoot(["train", "--config", run.config, "--preset", "cpu", "--out", run.out, "--device", "reference"])
+        let error = #expect(throws: SSLError.self) { try train.run() }
+        #expect(error?.description.contains("epochs (--epochs) must be at least 1, got 0") == true, "\(String(describing: error))")
+        #expect(!FileManager.default.fileExists(atPath: run.out), "nothing written")
+    }
+
     static let badConfigs: [(String, String)] = [
         (#"{"method": "simclr", "batchsize": 32}"#, "unknown key 'batchsize' (did you mean 'batchSize'?)"),
         (#"{"method": "simclr", "learningRate": 0.3}"#, "unknown key 'learningRate' (did you mean '"),

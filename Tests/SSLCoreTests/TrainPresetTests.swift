@@ -2,6 +2,7 @@
 // machine's sizes, and every recipe says why it departs from its paper.
 import Testing
 @testable import SSLTrain
+import SSLCore
 
 @Suite struct TrainPresetTests {
     @Test("paper keeps every default of every method", arguments: Method.allCases)
@@ -37,5 +38,30 @@ import Testing
             #expect(c.epochs == TrainPreset.gpuEpochs && c.batchSize == 512 && c.trainSubset == nil)
             #expect(c.encoderWidths == [1024, 512] && c.evalTrain == 60_000 && c.optimizer == ShortRunRecipe.table[method]?.optimizer)
         }
+    }
+
+    /// A configuration file's keys beat the preset: an explicit value, even an invalid one, is
+    /// never replaced unseen (the invalid one then fails validation, naming its key).
+    @Test("keys a configuration file set are kept by cpu and gpu; the rest follow the preset", arguments: [TrainPreset.cpu, .gpu])
+    func fileKeysWin(_ preset: TrainPreset) throws {
+        #expect(TrainPreset.decidedKeys.isSubset(of: Set(TrainConfig.keyNames)))
+        var explicit = TrainConfig.defaults(for: .swav)
+        explicit.optimizer = .lars; explicit.baseLR = 0.3; explicit.weightDecay = 0.5; explicit.projector = [7]
+        explicit.prototypes = 11; explicit.temperature = 0.3; explicit.emaMomentum = 0.5; explicit.negatives = 3
+        explicit.trainSubset = 999; explicit.localCrops = 4; explicit.cropScale = [0.2, 0.3]; explicit.encoderWidths = [5]
+        explicit.epochs = 0; explicit.batchSize = 6; explicit.evalTrain = 17; explicit.evalTest = 19; explicit.evalEvery = 13
+        var kept = explicit
+        preset.apply(to: &kept, keeping: TrainPreset.decidedKeys)
+        #expect(kept == explicit)
+        let error = #expect(throws: SSLError.self) { try kept.validate() }
+        #expect(error?.description.contains("epochs (--epochs) must be at least 1, got 0") == true, "\(String(describing: error))")
+
+        var some = TrainConfig.defaults(for: .swav), all = some
+        some.epochs = 0; some.baseLR = 0.3
+        preset.apply(to: &some, keeping: ["epochs", "baseLR"])
+        preset.apply(to: &all)
+        all.epochs = 0; all.baseLR = 0.3; all.evalEvery = 1
+        #expect(some == all)
+        #expect(some.optimizer == ShortRunRecipe.table[.swav]?.optimizer && some.projector == ShortRunRecipe.table[.swav]?.projector)
     }
 }

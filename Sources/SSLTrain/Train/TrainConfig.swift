@@ -71,13 +71,19 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public static func defaults(for method: Method) -> TrainConfig { TrainConfig(method: method) }
 
     /// Reads a JSON file of any subset of the keys; `method` is required.
-    public static func load(_ path: String) throws -> TrainConfig {
+    public static func load(_ path: String) throws -> TrainConfig { try read(path).config }
+
+    /// Reads a JSON file of any subset of the keys, and says which keys it set (a preset applied
+    /// afterwards keeps them: ``TrainPreset/apply(to:keeping:)``).
+    public static func read(_ path: String) throws -> (config: TrainConfig, keys: Set<String>) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SSLError.file(path: path, reason: "no such configuration file")
         }
         try checkIntegers(data, path: path)
         do {
-            return try JSONDecoder().decode(TrainConfig.self, from: data)
+            let config = try JSONDecoder().decode(TrainConfig.self, from: data)
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+            return (config, Set(object.keys))
         } catch let UnknownKey.named(key) {
             let closest = keyNames.min { editDistance(key, $0) < editDistance(key, $1) } ?? ""
             throw SSLError.file(path: path, reason: "unknown key '\(key)' (did you mean '\(closest)'?)")
@@ -181,25 +187,26 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
     }
 
-    /// Throws a clear error for values no run can use.
+    /// Throws a clear error for values no run can use, naming the configuration key (and its
+    /// `ssl train` flag where it has one).
     public func validate() throws {
         func bad(_ detail: String) -> SSLError { .invalidArgument(op: "train", detail: detail) }
-        guard ["mlp", "resnet"].contains(encoder) else { throw bad("--encoder must be mlp or resnet, got \(encoder)") }
-        guard epochs >= 1 else { throw bad("--epochs must be at least 1, got \(epochs)") }
-        guard batchSize >= 2 else { throw bad("--batch-size must be at least 2 (batch statistics), got \(batchSize)") }
-        if let lr = baseLR, !(lr > 0 && lr.isFinite) { throw bad("--lr must be positive, got \(lr)") }
-        if let steps, steps < 1 { throw bad("--steps must be at least 1, got \(steps)") }
+        guard ["mlp", "resnet"].contains(encoder) else { throw bad("encoder (--encoder) must be mlp or resnet, got \(encoder)") }
+        guard epochs >= 1 else { throw bad("epochs (--epochs) must be at least 1, got \(epochs)") }
+        guard batchSize >= 2 else { throw bad("batchSize (--batch-size) must be at least 2 (batch statistics), got \(batchSize)") }
+        if let lr = baseLR, !(lr > 0 && lr.isFinite) { throw bad("baseLR (--lr) must be positive, got \(lr)") }
+        if let steps, steps < 1 { throw bad("steps (--steps) must be at least 1, got \(steps)") }
         guard warmupEpochs.isFinite && warmupEpochs >= 0 else { throw bad("warmupEpochs must be a finite number ≥ 0, got \(warmupEpochs)") }
-        if let t = temperature, !(t > 0 && t.isFinite) { throw bad("--temperature must be positive, got \(t)") }
-        if let n = trainSubset, n < batchSize { throw bad("--train-subset \(n) is smaller than one batch of \(batchSize)") }
-        if let v = validation, v < 1 { throw bad("--validation must hold out at least 1 image, got \(v)") }
+        if let t = temperature, !(t > 0 && t.isFinite) { throw bad("temperature must be positive, got \(t)") }
+        if let n = trainSubset, n < batchSize { throw bad("trainSubset (--train-subset) \(n) is smaller than one batch of \(batchSize)") }
+        if let v = validation, v < 1 { throw bad("validation (--validation) must hold out at least 1 image, got \(v)") }
         guard evalTrain >= 1, evalTest >= 1 else { throw bad("evalTrain and evalTest must be positive") }
         if let s = cropScale, s.count != 2 || !(s[0] > 0 && s[0] <= s[1] && s[1] <= 1) {
             throw bad("cropScale must be [min, max] with 0 < min ≤ max ≤ 1, got \(s)")
         }
-        if let w = encoderWidths, w.isEmpty || w.contains(where: { $0 < 1 }) { throw bad("encoder widths must be positive, got \(w)") }
+        if let w = encoderWidths, w.isEmpty || w.contains(where: { $0 < 1 }) { throw bad("encoderWidths must be positive, got \(w)") }
         if let m = negatives, m < 0 { throw bad("negatives must be 0 (full softmax) or positive, got \(m)") }
-        if let p = projector, p.isEmpty || p.contains(where: { $0 < 1 }) { throw bad("--projector widths must be positive, got \(p)") }
+        if let p = projector, p.isEmpty || p.contains(where: { $0 < 1 }) { throw bad("projector (--projector) widths must be positive, got \(p)") }
     }
 }
 

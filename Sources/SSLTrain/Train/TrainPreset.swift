@@ -15,38 +15,49 @@ import SSLCore
 public enum TrainPreset: String, CaseIterable, Codable, Sendable {
     case paper, cpu, gpu
 
-    /// Overwrites the keys the preset decides; every other key keeps its value.
-    public func apply(to c: inout TrainConfig) {
+    /// Overwrites the keys the preset decides, except those in `kept` (the keys a configuration
+    /// file set: a file's explicit value, valid or not, is never replaced unseen); every other key
+    /// keeps its value.
+    public func apply(to c: inout TrainConfig, keeping kept: Set<String> = []) {
         guard self != .paper, let recipe = ShortRunRecipe.table[c.method] else { return }
-        c.optimizer = recipe.optimizer
-        c.baseLR = recipe.baseLR
-        c.weightDecay = recipe.weightDecay
-        c.projector = recipe.projector
-        c.prototypes = recipe.prototypes
-        c.temperature = recipe.temperature
-        c.emaMomentum = recipe.emaMomentum
-        c.negatives = recipe.negatives
-        c.trainSubset = recipe.trainSubset
-        if let local = recipe.localCrops { c.localCrops = local }
-        c.cropScale = recipe.cropScale
+        func set<T>(_ key: String, _ path: WritableKeyPath<TrainConfig, T>, _ value: T) {
+            if !kept.contains(key) { c[keyPath: path] = value }
+        }
+        set("optimizer", \.optimizer, recipe.optimizer)
+        set("baseLR", \.baseLR, recipe.baseLR)
+        set("weightDecay", \.weightDecay, recipe.weightDecay)
+        set("projector", \.projector, recipe.projector)
+        set("prototypes", \.prototypes, recipe.prototypes)
+        set("temperature", \.temperature, recipe.temperature)
+        set("emaMomentum", \.emaMomentum, recipe.emaMomentum)
+        set("negatives", \.negatives, recipe.negatives)
+        set("trainSubset", \.trainSubset, recipe.trainSubset)
+        if let local = recipe.localCrops { set("localCrops", \.localCrops, local) }
+        set("cropScale", \.cropScale, recipe.cropScale)
         switch self {
         case .cpu:
-            c.encoderWidths = [512, 256]
-            c.epochs = recipe.epochs
-            c.evalTrain = 10_000
-            c.evalTest = 10_000
+            set("encoderWidths", \.encoderWidths, [512, 256])
+            set("epochs", \.epochs, recipe.epochs)
+            set("evalTrain", \.evalTrain, 10_000)
+            set("evalTest", \.evalTest, 10_000)
         case .gpu:
-            c.encoderWidths = [1024, 512]
-            c.epochs = Self.gpuEpochs
-            c.batchSize = 512
-            c.trainSubset = nil
-            c.evalTrain = 60_000
-            c.evalTest = 10_000
+            set("encoderWidths", \.encoderWidths, [1024, 512])
+            set("epochs", \.epochs, Self.gpuEpochs)
+            set("batchSize", \.batchSize, 512)
+            set("trainSubset", \.trainSubset, nil)
+            set("evalTrain", \.evalTrain, 60_000)
+            set("evalTest", \.evalTest, 10_000)
         case .paper:
             break
         }
-        c.evalEvery = max(1, c.epochs / 10)  // the kNN curve at ~10 points, not at every short epoch
+        set("evalEvery", \.evalEvery, max(1, c.epochs / 10))  // the kNN curve at ~10 points, not at every short epoch
     }
+
+    /// The configuration keys a preset may set (``apply(to:keeping:)``).
+    public static let decidedKeys: Set<String> = [
+        "optimizer", "baseLR", "weightDecay", "projector", "prototypes", "temperature", "emaMomentum", "negatives",
+        "trainSubset", "localCrops", "cropScale", "encoderWidths", "epochs", "batchSize", "evalTrain", "evalTest", "evalEvery",
+    ]
 
     /// Epochs of every method on the gpu preset.
     public static let gpuEpochs = 50
