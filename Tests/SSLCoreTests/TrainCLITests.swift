@@ -64,7 +64,7 @@ private struct TinyRun {
     /// 64 images in batches of 16: 2 epochs of 4 steps, checkpointed at step 8. Resuming with
     /// batches of 32 used to loop for ever (step 4 of an epoch of 2 never ends) and overwrote
     /// the checkpoint's configuration.
-    @Test("--resume refuses a changed batch size, seed or data, naming it; more epochs continue the run; --method must match --config")
+    @Test("--resume refuses a changed batch size, seed, data set or its contents, naming it; more epochs continue the run; --method must match --config")
     func resumeChecksTheRun() throws {
         let run = try TinyRun(epochs: 2, steps: nil)
         defer { try? FileManager.default.removeItem(atPath: run.folder) }
@@ -88,8 +88,15 @@ private struct TinyRun {
         let error = #expect(throws: SSLError.self) { try shrunk.run() }
         #expect(error?.description.contains("global step 8, which a run of 2 steps per epoch cannot continue from") == true,
                 "\(String(describing: error))")
-        try NumPy.write(images, shape: [64, 12, 12], to: "\(run.folder)/train_x.npy")
+        // As many images, one pixel changed: other images under the same name.
+        var changed = images
+        changed[100] = 1 - changed[100]
+        try NumPy.write(changed, shape: [64, 12, 12], to: "\(run.folder)/train_x.npy")
         try NumPy.write(labels, shape: [64], to: "\(run.folder)/train_y.npy")
+        var replaced = try SSLCommand.parseAsRoot(base + ["--resume", "--epochs", "4"])
+        let other = #expect(throws: SSLError.self) { try replaced.run() }
+        #expect(other?.description.contains("was trained on other images under the same name") == true, "\(String(describing: other))")
+        try NumPy.write(images, shape: [64, 12, 12], to: "\(run.folder)/train_x.npy")
         // A new run in the folder of another: refused unless told to start over.
         var again = try SSLCommand.parseAsRoot(base)
         let occupied = #expect(throws: SSLError.self) { try again.run() }

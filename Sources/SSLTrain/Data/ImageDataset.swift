@@ -1,4 +1,5 @@
 // An in-memory image data set: N images (C, H, W) as bytes or floats in [0, 1], optional labels.
+import CZlib
 
 /// N images of `(C, H, W)`, row-major (channel planes), with optional integer labels.
 ///
@@ -66,6 +67,22 @@ public struct ImageDataset: Sendable {
         self.pixels = pixels
         self.labels = labels
         self.classCount = labels == nil ? 0 : classCount
+    }
+
+    /// A fingerprint of the contents: the shape and a CRC-32 of the pixels and labels. A resumed
+    /// run compares it with its checkpoint's, so that a data set replaced under the same path is
+    /// not trained on unseen.
+    public var digest: String {
+        func crc<T>(_ values: [T], _ start: UInt) -> UInt {
+            values.withUnsafeBytes { crc32(start, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count)) }
+        }
+        var sum: UInt
+        switch pixels {
+        case .uint8(let v): sum = crc(v, 0)
+        case .float(let v): sum = crc(v, 0)
+        }
+        sum = crc((labels ?? []).map(Int64.init), sum)
+        return "\(count)×\(channels)×\(height)×\(width), CRC-32 \(String(sum, radix: 16))"
     }
 
     /// Values per image, C·H·W.

@@ -36,6 +36,8 @@ struct CheckpointMeta: Codable {
     var epoch: Int, step: Int, globalStep: Int
     var optimizerSteps: Int
     var history: History
+    /// ``ImageDataset/digest`` of the training images (absent from older checkpoints).
+    var trainingData: String?
 }
 
 /// What the run has measured so far.
@@ -80,6 +82,7 @@ public final class Trainer {
     public private(set) var history = History()
     private let progress: ProgressReporter
     private var position = (epoch: 0, step: 0, globalStep: 0)
+    private lazy var trainingDataDigest = data.train.digest
     /// Optimizer steps taken so far, resumed ones included.
     public var completedSteps: Int { position.globalStep }
 
@@ -323,7 +326,7 @@ public final class Trainer {
         for t in try namedTensors() { try writer.add(t.name, t.tensor, on: backend) }
         try writer.setMetadata(CheckpointMeta(config: config, epoch: position.epoch, step: position.step,
                                               globalStep: position.globalStep, optimizerSteps: optimizer.stepCount,
-                                              history: history))
+                                              history: history, trainingData: trainingDataDigest))
         try writer.write(to: files.checkpoint)
     }
 
@@ -344,6 +347,11 @@ public final class Trainer {
               meta.globalStep == global + meta.step, meta.optimizerSteps >= 0 else {
             throw SSLError.file(path: path, reason: "holds the position epoch \(meta.epoch), step \(meta.step), global step "
                                 + "\(meta.globalStep), which a run of \(stepsPerEpoch) steps per epoch cannot continue from")
+        }
+        if let saved = meta.trainingData, saved != trainingDataDigest {
+            throw SSLError.file(path: path, reason: "was trained on other images under the same name \(config.dataset) "
+                                + "(\(saved); now \(trainingDataDigest)): resume on the images it was trained on, "
+                                + "or start a new run in another folder")
         }
         for t in try namedTensors() where !t.name.hasPrefix("optimizer/") {
             try reader.restore(t.name, into: t.tensor, on: backend)
