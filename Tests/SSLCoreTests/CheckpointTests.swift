@@ -64,6 +64,27 @@ private struct TestMeta: Codable, Equatable {
         #expect(missing?.description.contains("no such checkpoint") == true)
     }
 
+    /// A run stops at a non-finite loss before saving, so a NaN in a checkpoint means damage or an
+    /// edit (the CRC is then recomputed); resuming or embedding from it must say so, not blame the
+    /// learning rate a step later.
+    @Test("a NaN or infinite stored value is an error naming the file and the tensor", arguments: [Float.nan, -.infinity])
+    func nonFiniteValues(_ bad: Float) throws {
+        let path = temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var writer = CheckpointWriter()
+        try writer.add("model/encoder.fc1.weight", values: [0, 1, bad, 3], shape: [2, 2])
+        try writer.write(to: path)
+        let reader = try CheckpointReader(path: path)
+        try forEachBackend { backend in
+            let error = #expect(throws: SSLError.self) {
+                try reader.restore("model/encoder.fc1.weight", into: try backend.zeros([2, 2]), on: backend)
+            }
+            #expect(error?.description.contains(path) == true
+                    && error?.description.contains("tensor 'model/encoder.fc1.weight' holds \(bad) at index 2 of (2, 2)") == true,
+                    "\(String(describing: error))")
+        }
+    }
+
     @Test("saving over a checkpoint replaces it whole; no temporary file is left behind")
     func atomicReplace() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-\(UUID().uuidString)")

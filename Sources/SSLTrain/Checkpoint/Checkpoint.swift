@@ -71,8 +71,16 @@ public struct CheckpointReader {
     }
 
     /// The stored values of `name`.
+    /// - Throws: ``SSLError/file(path:reason:)`` naming the tensor when a value is NaN or
+    ///   infinite: a run stops at a non-finite loss before saving, so such a checkpoint was
+    ///   damaged or edited, and training or embedding from it would only spread the NaN.
     public func values(_ name: String) throws -> (values: [Float], shape: [Int]) {
-        try archive.floats(name, source: path)
+        let stored = try archive.floats(name, source: path)
+        if let bad = stored.values.firstIndex(where: { !$0.isFinite }) {
+            throw SSLError.file(path: path, reason: "tensor '\(name)' holds \(stored.values[bad]) at index \(bad) of "
+                                + "\(shapeText(stored.shape)): the checkpoint is damaged; use an earlier one or train anew")
+        }
+        return stored
     }
 
     /// Copies the stored values of `name` into `tensor`, which must have the stored shape.
