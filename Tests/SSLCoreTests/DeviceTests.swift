@@ -66,7 +66,7 @@ import Testing
 }
 
 @Suite struct ProgramCacheTests {
-    @Test("program binaries persist on disk, and a corrupt entry is rebuilt, not fatal", .enabled(if: TestBackends.hasOpenCL))
+    @Test("program binaries persist on disk; a corrupt entry, or another program's, is rebuilt, not fatal", .enabled(if: TestBackends.hasOpenCL))
     func corruptEntryIsRebuilt() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kcache-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -91,5 +91,17 @@ import Testing
             // Rebuilt and stored again: a valid entry (drivers need not produce identical bytes).
             #expect(ProgramCache.payload(ofEntry: [UInt8](try Data(contentsOf: entry))) != nil, "entry was not rewritten")
         }
+
+        // A valid entry of another program under softmax's name: its kernels are missing
+        // (CL_INVALID_KERNEL_NAME), so softmax is built from source and the entry replaced.
+        let backend = OpenCLBackend(context: try OpenCLContext(device: device, kernelCache: folder))
+        _ = try backend.download(try backend.relu(try backend.upload(input, shape: [6])))
+        let other = try #require(try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            .first { $0.hasSuffix(".bin") && !$0.hasPrefix("softmax-") }, "a second program's entry")
+        let foreign = try Data(contentsOf: folder.appendingPathComponent(other))
+        try foreign.write(to: entry)
+        #expect(try softmaxRow() == first)
+        #expect(try Data(contentsOf: entry) != foreign, "the foreign entry was replaced")
+        #expect(try softmaxRow() == first)
     }
 }

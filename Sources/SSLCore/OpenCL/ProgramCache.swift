@@ -2,7 +2,8 @@
 //
 // The disk key is a 64-bit FNV-1a hash of platform, device, driver version, build options and
 // source, so a new driver or an edited kernel never loads a stale binary. Each entry carries a
-// checksum; an entry that fails it, or that the driver refuses, is deleted and rebuilt.
+// checksum; an entry that fails it, that the driver refuses, or that lacks a kernel it should
+// hold is rebuilt.
 import COpenCL
 import Foundation
 import Kernels
@@ -52,9 +53,17 @@ public final class ProgramCache {
         lock.lock()
         if let kernel = kernels[key] { lock.unlock(); return kernel }
         lock.unlock()
-        let built = try self.program(name: program.rawValue, source: program.source, options: options, context: context)
+        var built = try self.program(name: program.rawValue, source: program.source, options: options, context: context)
         var status: cl_int = 0
-        guard let kernel = clCreateKernel(built, name, &status), status == CL_SUCCESS else {
+        var created = clCreateKernel(built, name, &status)
+        if created == nil || status != CL_SUCCESS {
+            // A disk entry under this key that holds another program (copied or written over) has
+            // no such kernel: build from source once, replacing the entry, before giving up.
+            built = try self.program(name: program.rawValue, source: program.source, options: options, context: context,
+                                     trustingDisk: false)
+            created = clCreateKernel(built, name, &status)
+        }
+        guard let kernel = created, status == CL_SUCCESS else {
             throw SSLError.openCL(call: "clCreateKernel(\(name))", status: status)
         }
         lock.lock(); defer { lock.unlock() }
@@ -63,24 +72,30 @@ public final class ProgramCache {
         return kernel
     }
 
-    func program(name: String, source: String, options: String, context: cl_context) throws -> cl_program {
+    /// The built program, from memory, the disk cache or the source. `trustingDisk: false`
+    /// builds from source and replaces both the disk entry and the program in memory.
+    func program(name: String, source: String, options: String, context: cl_context,
+                 trustingDisk: Bool = true) throws -> cl_program {
         let identity = [device.platformName, device.name, device.driverVersion, device.version, options, source]
             .joined(separator: "\u{0}")
         let hash = String(fnv1a(Array(identity.utf8)), radix: 16)
         let key = name + "-" + hash
         lock.lock()
-        if let program = programs[key] { lock.unlock(); return program }
+        if trustingDisk, let program = programs[key] { lock.unlock(); return program }
         lock.unlock()
 
         let program: cl_program
-        if let cached = try? loadBinary(key: key, options: options, context: context) {
+        if trustingDisk, let cached = try? loadBinary(key: key, options: options, context: context) {
             program = cached
         } else {
             program = try buildFromSource(name: name, source: source, options: options, context: context)
             storeBinary(program, key: key)
         }
         lock.lock(); defer { lock.unlock() }
-        if let existing = programs[key] { clReleaseProgram(program); return existing }
+        if let existing = programs[key] {
+            guard !trustingDisk else { clReleaseProgram(program); return existing }
+            clReleaseProgram(existing)  // kernels created from it keep it alive
+        }
         programs[key] = program
         return program
     }
