@@ -9,37 +9,37 @@ struct DevicesCommand: ParsableCommand {
         abstract: "List OpenCL platforms and devices, their memory, and which one 'auto' picks.")
 
     func run() throws {
-        let devices: [OpenCLDeviceInfo]
+        let platforms: [OpenCLPlatform]
         do {
-            devices = try OpenCLDevices.all()
+            platforms = try OpenCLDevices.platforms()
         } catch SSLError.noOpenCLPlatform {
             print(SSLError.noOpenCLPlatform)
             print("auto picks: reference (CPU, Double accumulation)")
             return
         }
-        let chosen = Devices.preferred(devices)
-        var platform = -1
+        let chosen = Devices.preferred(platforms.flatMap(\.devices))
         var tuningError: Error? = nil
-        for d in devices {
-            if d.platformIndex != platform {
-                platform = d.platformIndex
-                print("platform \(platform): \(d.platformName)")
-            }
-            let marker = d.spec == chosen?.spec ? "  <- auto" : ""
-            print("  \(d.spec)  \(d.kind.rawValue)  \(d.name)\(marker)")
-            print("      vendor \(d.vendor); \(d.version); driver \(d.driverVersion)"
-                  + (d.computeCapability.map { "; compute capability \($0)" } ?? ""))
-            print("      memory \(gib(d.globalMemoryBytes)) (largest buffer \(gib(d.maxAllocationBytes))), "
-                  + "local \(d.localMemoryBytes / 1024) KiB, \(d.computeUnits) compute units, "
-                  + "work-groups up to \(d.maxWorkGroupSize)")
-            do {
-                try printGemmParameters(d)
-            } catch {
-                print("      gemm: \(error)")
-                tuningError = tuningError ?? error
+        for platform in platforms {
+            print("platform \(platform.index): \(platform.name)")
+            if let reason = platform.noDevices { print("  no devices (\(reason))") }
+            for d in platform.devices {
+                let marker = d.spec == chosen?.spec ? "  <- auto" : ""
+                print("  \(d.spec)  \(d.kind.rawValue)  \(d.name)\(marker)")
+                print("      vendor \(d.vendor); \(d.version); driver \(d.driverVersion)"
+                      + (d.computeCapability.map { "; compute capability \($0)" } ?? ""))
+                print("      memory \(gib(d.globalMemoryBytes)) (largest buffer \(gib(d.maxAllocationBytes))), "
+                      + "local \(d.localMemoryBytes / 1024) KiB, \(d.computeUnits) compute units, "
+                      + "work-groups up to \(d.maxWorkGroupSize)")
+                do {
+                    try printGemmParameters(d)
+                } catch {
+                    print("      gemm: \(error)")
+                    tuningError = tuningError ?? error
+                }
             }
         }
-        print("auto picks: \(chosen.map { "\($0.spec) \($0.name)" } ?? "reference (CPU, Double accumulation)")")
+        print("auto picks: " + (chosen.map { "\($0.spec) \($0.name)" }
+                                ?? "reference (CPU, Double accumulation): no OpenCL platform lists a device"))
         if let tuningError { throw tuningError }
     }
 

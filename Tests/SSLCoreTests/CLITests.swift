@@ -154,4 +154,16 @@ private var devices: [String] { TestBackends.hasOpenCL ? ["reference", "opencl"]
         let listing = try runWithoutPlatforms(["devices"])
         #expect(listing.status == 0 && listing.output.contains("auto picks: reference"), "\(listing.output)")
     }
+
+    /// PoCL lists no device when it cannot create its kernel cache, and says why only with
+    /// POCL_DEBUG: `ssl devices` must say it rather than only "auto picks: reference".
+    @Test("a platform without devices is listed with the reason; PoCL's unwritable cache is named",
+          .enabled(if: TestBackends.openCL?.device.platformName.contains("Portable Computing Language") == true))
+    func platformWithoutDevices() throws {
+        let binary = try #require(sslBinary, "the ssl binary beside the tests")
+        let run = try runProcess(binary, ["devices"], timeout: 120, environment: ["POCL_CACHE_DIR": "/proc/no-such-folder"])
+        #expect(run.status == 0 && run.output.contains("no devices (clGetDeviceIDs: CL_DEVICE_NOT_FOUND; PoCL reports none when it cannot create its kernel cache")
+                && run.output.contains("auto picks: reference (CPU, Double accumulation): no OpenCL platform lists a device"),
+                "\(run.output)")
+    }
 }

@@ -74,12 +74,27 @@ public struct OpenCLDeviceInfo: CustomStringConvertible {
     public var description: String { "\(name) [\(platformName), \(spec)]" }
 }
 
+/// An OpenCL platform and its devices; a platform may list none, and `noDevices` says why.
+public struct OpenCLPlatform: Sendable {
+    public let index: Int
+    public let name: String
+    public let devices: [OpenCLDeviceInfo]
+    /// Why the platform has no device (the status of `clGetDeviceIDs`, and a hint for PoCL),
+    /// or nil when it has some.
+    public let noDevices: String?
+}
+
 /// The OpenCL platforms and devices the ICD loader knows about.
 public enum OpenCLDevices {
     /// Every device of every platform, in loader order.
     ///
     /// - Throws: ``SSLError/noOpenCLPlatform`` when the loader finds no platform.
-    public static func all() throws -> [OpenCLDeviceInfo] {
+    public static func all() throws -> [OpenCLDeviceInfo] { try platforms().flatMap(\.devices) }
+
+    /// Every platform with its devices, in loader order, including platforms without a device.
+    ///
+    /// - Throws: ``SSLError/noOpenCLPlatform`` when the loader finds no platform.
+    public static func platforms() throws -> [OpenCLPlatform] {
         var platformCount: cl_uint = 0
         let status = clGetPlatformIDs(0, nil, &platformCount)
         if status == CL_PLATFORM_NOT_FOUND_KHR || platformCount == 0 { throw SSLError.noOpenCLPlatform }
@@ -87,22 +102,29 @@ public enum OpenCLDevices {
         var platforms = [cl_platform_id?](repeating: nil, count: Int(platformCount))
         try check(clGetPlatformIDs(platformCount, &platforms, nil), "clGetPlatformIDs")
 
-        var result: [OpenCLDeviceInfo] = []
-        for (p, platform) in platforms.enumerated() {
+        return try platforms.enumerated().map { p, platform in
             let platformName = try platformString(platform, CL_PLATFORM_NAME)
             var deviceCount: cl_uint = 0
             let st = clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), 0, nil, &deviceCount)
-            if st == CL_DEVICE_NOT_FOUND || deviceCount == 0 { continue }
+            if st == CL_DEVICE_NOT_FOUND || deviceCount == 0 {
+                // PoCL lists no device when it cannot create its kernel cache, and says so only
+                // with POCL_DEBUG set.
+                let hint = platformName.contains("Portable Computing Language")
+                    ? "; PoCL reports none when it cannot create its kernel cache: POCL_CACHE_DIR, else "
+                        + "XDG_CACHE_HOME or HOME, must name a writable folder (POCL_DEBUG=1 shows its error)"
+                    : ""
+                return OpenCLPlatform(index: p, name: platformName, devices: [],
+                                      noDevices: "clGetDeviceIDs: \(CLStatus.name(st == CL_SUCCESS ? CL_DEVICE_NOT_FOUND : st))" + hint)
+            }
             try check(st, "clGetDeviceIDs")
             var devices = [cl_device_id?](repeating: nil, count: Int(deviceCount))
             try check(clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), deviceCount, &devices, nil),
                       "clGetDeviceIDs")
-            for (d, device) in devices.enumerated() {
-                guard let device else { continue }
-                result.append(try info(device, platformIndex: p, deviceIndex: d, platformName: platformName))
+            let infos = try devices.enumerated().compactMap { d, device in
+                try device.map { try info($0, platformIndex: p, deviceIndex: d, platformName: platformName) }
             }
+            return OpenCLPlatform(index: p, name: platformName, devices: infos, noDevices: nil)
         }
-        return result
     }
 
     static func info(_ device: cl_device_id, platformIndex: Int, deviceIndex: Int,
