@@ -37,7 +37,7 @@ struct EvalCommand: ParsableCommand {
             let backend = try device.backend()
             let result = try KNNClassifier(k: k, temperature: temperature)
                 .classify(train: sets.train, labels: sets.trainLabels, test: sets.test, on: backend)
-            try writeLabels(result.predictions, to: folder, name: "predictions")
+            try folder.write([("predictions", .labels(result.predictions))], on: backend)
             print(try accuracyLine("\(k)-NN top-1 accuracy", result.predictions, sets.testLabels))
         }
     }
@@ -59,7 +59,7 @@ struct EvalCommand: ParsableCommand {
             let folder = try OutputFolder(out, inputs: [features, labels])
             let backend = try device.backend()
             let s = try Silhouette(metric: metric).samples(x, labels: y, on: backend)
-            try NumPy.write(s, shape: [s.count], to: try folder.file("samples"))
+            try folder.write([("samples", .floats(s, shape: [s.count]))], on: backend)
             print(String(format: "silhouette score (%@): %.6f", metric.rawValue, Silhouette.score(of: s)))
         }
     }
@@ -90,7 +90,7 @@ struct EvalCommand: ParsableCommand {
                 .fit(sets.train, labels: sets.trainLabels, on: backend)
             let trainPredictions = try model.predict(sets.train, on: backend)
             let testPredictions = try model.predict(sets.test, on: backend)
-            try writeLabels(testPredictions, to: folder, name: "predictions")
+            try folder.write([("predictions", .labels(testPredictions))], on: backend)
             printError("L-BFGS: \(model.iterations) iterations, objective \(model.objective)")
             print(try accuracyLine("linear probe train accuracy", trainPredictions, sets.trainLabels))
             print(try accuracyLine("linear probe test accuracy", testPredictions, sets.testLabels))
@@ -136,10 +136,6 @@ private func readLabels(_ path: String, name: String, count: Int, featuresPath: 
         throw SSLError.npy(file: path, reason: "\(name): \(labels.count) labels for the \(count) rows of \(featuresPath)")
     }
     return labels.map { Int($0) }
-}
-
-private func writeLabels(_ labels: [Int], to folder: OutputFolder, name: String) throws {
-    try NumPy.write(labels.map(Int64.init), shape: [labels.count], to: try folder.file(name))
 }
 
 private func accuracyLine(_ what: String, _ predictions: [Int], _ labels: [Int]) throws -> String {

@@ -46,14 +46,13 @@ struct SwAVLossCommand: ParsableCommand {
         let r = try backend.swav(crops: crops, prototypes: try readTensor(prototypes, name: "prototypes", rank: 2, on: backend),
                                  epsilon: epsilon, iterations: iterations, temperature: temperature, queues: nil)
         let folder = try OutputFolder(out, inputs: [z1, z2, prototypes] + extras)
-        try folder.write("loss", r.loss, on: backend)
-        for (i, codes) in r.codes.enumerated() { try folder.write("codes_\(i + 1)", codes, on: backend) }
+        var files: [(name: String, content: OutputFolder.Content)] = [("loss", .tensor(r.loss))]
+        files += r.codes.enumerated().map { ("codes_\($0 + 1)", .tensor($1)) }
         for v in crops.indices {
-            try folder.write("scores_\(v + 1)", r.scores[v], on: backend)
-            try folder.write("grad_scores_\(v + 1)", r.dScores[v], on: backend)
-            try folder.write("grad_z\(v + 1)", r.dZ[v], on: backend)
+            files += [("scores_\(v + 1)", .tensor(r.scores[v])), ("grad_scores_\(v + 1)", .tensor(r.dScores[v])),
+                      ("grad_z\(v + 1)", .tensor(r.dZ[v]))]
         }
-        try folder.write("grad_prototypes", r.dPrototypes, on: backend)
+        try folder.write(files + [("grad_prototypes", .tensor(r.dPrototypes))], on: backend)
     }
 }
 
@@ -86,9 +85,7 @@ struct KMeansOpCommand: ParsableCommand {
         let r = try backend.kmeans(try readTensor(x, name: "X", rank: 2, on: backend), k: k, iterations: iterations,
                                    seed: seed)
         let folder = try OutputFolder(out, inputs: [x])
-        try folder.write("centroids", r.centroids, on: backend)
-        try NumPy.write(r.assignments.map(Int64.init), shape: [r.assignments.count],
-                        to: try folder.file("assignments"))
-        try folder.write("inertia", r.inertia, on: backend)
+        try folder.write([("centroids", .tensor(r.centroids)), ("assignments", .labels(r.assignments)),
+                          ("inertia", .tensor(r.inertia))], on: backend)
     }
 }

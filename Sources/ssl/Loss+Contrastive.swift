@@ -24,9 +24,7 @@ struct NTXentLossCommand: ParsableCommand {
                                    try readTensor(z2, name: "z2", rank: 2, on: backend), temperature: temperature,
                                    algorithm: algorithm)
         let folder = try OutputFolder(out, inputs: [z1, z2])
-        try folder.write("loss", r.loss, on: backend)
-        try folder.write("grad_z1", r.dZ1, on: backend)
-        try folder.write("grad_z2", r.dZ2, on: backend)
+        try folder.write([("loss", .tensor(r.loss)), ("grad_z1", .tensor(r.dZ1)), ("grad_z2", .tensor(r.dZ2))], on: backend)
     }
 }
 
@@ -50,8 +48,7 @@ struct MoCoLossCommand: ParsableCommand {
                                  queue: try readTensor(queue, name: "queue", rank: 2, on: backend),
                                  temperature: temperature)
         let folder = try OutputFolder(out, inputs: [q, k, queue])
-        try folder.write("loss", r.loss, on: backend)
-        try folder.write("grad_q", r.dQ, on: backend)
+        try folder.write([("loss", .tensor(r.loss)), ("grad_q", .tensor(r.dQ))], on: backend)
     }
 }
 
@@ -98,9 +95,7 @@ struct MemoryBankLossCommand: ParsableCommand {
             negatives: negatives, seed: seed, normalizer: try normalizer.map { try backend.upload([$0], shape: []) },
             momentum: momentum)
         let folder = try OutputFolder(out, inputs: [z, indices, bank])
-        try folder.write("loss", r.loss, on: backend)
-        try folder.write("grad_z", r.dZ, on: backend)
-        try folder.write("bank_next", r.bankNext, on: backend)
-        if let z0 = r.normalizer { try folder.write("normalizer", z0, on: backend) }
+        try folder.write([("loss", .tensor(r.loss)), ("grad_z", .tensor(r.dZ)), ("bank_next", .tensor(r.bankNext))]
+                         + (r.normalizer.map { [("normalizer", .tensor($0))] } ?? []), on: backend)
     }
 }

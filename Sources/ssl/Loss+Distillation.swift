@@ -20,8 +20,7 @@ struct BYOLLossCommand: ParsableCommand {
         let result = try backend.byol(p: try readTensor(p, name: "p", rank: 2, on: backend),
                                       z: try readTensor(z, name: "z", rank: 2, on: backend))
         let folder = try OutputFolder(out, inputs: [p, z])
-        try folder.write("loss", result.loss, on: backend)
-        try folder.write("grad_p", result.dP, on: backend)
+        try folder.write([("loss", .tensor(result.loss)), ("grad_p", .tensor(result.dP))], on: backend)
     }
 }
 
@@ -44,9 +43,8 @@ struct SimSiamLossCommand: ParsableCommand {
         let result = try backend.simSiam(p1: try read(p1, "p1"), p2: try read(p2, "p2"),
                                          z1: try read(z1, "z1"), z2: try read(z2, "z2"))
         let folder = try OutputFolder(out, inputs: [p1, p2, z1, z2])
-        try folder.write("loss", result.loss, on: backend)
-        try folder.write("grad_p1", result.dP1, on: backend)
-        try folder.write("grad_p2", result.dP2, on: backend)
+        try folder.write([("loss", .tensor(result.loss)), ("grad_p1", .tensor(result.dP1)), ("grad_p2", .tensor(result.dP2))],
+                         on: backend)
     }
 }
 
@@ -98,8 +96,8 @@ struct DINOLossCommand: ParsableCommand {
                                       studentTemperature: studentTemperature, teacherTemperature: teacherTemperature,
                                       centerMomentum: centerMomentum)
         let folder = try OutputFolder(out, inputs: [student, teacher, center])
-        try folder.write("loss", result.loss, on: backend)
-        for (i, d) in result.dStudent.enumerated() { try folder.write("grad_student_\(i)", d, on: backend) }
-        try folder.write("center_next", result.centerNext, on: backend)
+        try folder.write([("loss", .tensor(result.loss))]
+                         + result.dStudent.enumerated().map { ("grad_student_\($0)", .tensor($1)) }
+                         + [("center_next", .tensor(result.centerNext))], on: backend)
     }
 }

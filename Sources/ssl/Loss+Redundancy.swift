@@ -30,9 +30,8 @@ struct BarlowLossCommand: ParsableCommand {
                                         try readTensor(z2, name: "z2", rank: 2, on: backend),
                                         lambda: lambda, eps: eps, form: form)
         let folder = try OutputFolder(out, inputs: [z1, z2])
-        for (name, tensor) in [("loss", r.loss), ("c", try r.c), ("grad_z1", r.dZ1), ("grad_z2", r.dZ2)] {
-            try folder.write(name, tensor, on: backend)
-        }
+        try folder.write([("loss", .tensor(r.loss)), ("c", .tensor(try r.c)), ("grad_z1", .tensor(r.dZ1)), ("grad_z2", .tensor(r.dZ2))],
+                         on: backend)
     }
 }
 
@@ -64,8 +63,7 @@ struct VICRegLossCommand: ParsableCommand {
                                    try readTensor(z2, name: "z2", rank: 2, on: backend),
                                    simCoeff: simCoeff, stdCoeff: stdCoeff, covCoeff: covCoeff, form: form)
         let folder = try OutputFolder(out, inputs: [z1, z2])
-        for (name, tensor) in [("loss", r.loss), ("parts", r.parts), ("grad_z1", r.dZ1), ("grad_z2", r.dZ2)] {
-            try folder.write(name, tensor, on: backend)
-        }
+        try folder.write([("loss", .tensor(r.loss)), ("parts", .tensor(r.parts)), ("grad_z1", .tensor(r.dZ1)),
+                          ("grad_z2", .tensor(r.dZ2))], on: backend)
     }
 }

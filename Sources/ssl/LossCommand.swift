@@ -18,27 +18,53 @@ struct LossCommand: ParsableCommand {
         ])
 }
 
-/// The output folder of a `ssl loss` run.
+/// The output folder of a command that writes several `.npy` files (`ssl loss`, `ssl eval`, the
+/// folder-writing ops): all or nothing. Every file is checked against the inputs and computed
+/// (NaN and Inf refused) before the first is written, so a refused run leaves no partial output.
 struct OutputFolder {
+    /// One file's content.
+    enum Content {
+        /// float32, downloaded from the backend.
+        case tensor(Tensor)
+        case floats([Float], shape: [Int])
+        /// int64 labels or indices, shape (N,).
+        case labels([Int])
+    }
+
     let path: String
     /// The command's input files, which no output may replace.
     let inputs: [String]
 
+    /// Creates the folder at once, so that an unwritable one fails before the computation.
     init(_ path: String, inputs: [String]) throws {
         (self.path, self.inputs) = (path, inputs)
         try AtomicFile.createFolders(path)
     }
 
-    /// `DIR/<name>.npy`, refused when it is one of the inputs.
-    func file(_ name: String) throws -> String {
-        let file = (path as NSString).appendingPathComponent(name + ".npy")
-        try refuseOverwriting(inputs, with: file)
-        return file
+    /// Writes `DIR/<name>.npy` for every file, after checking them all.
+    func write(_ files: [(name: String, content: Content)], on backend: any Backend) throws {
+        let paths = files.map { (path as NSString).appendingPathComponent($0.name + ".npy") }
+        for file in paths { try refuseOverwriting(inputs, with: file) }
+        let arrays: [(floats: [Float]?, labels: [Int64]?, shape: [Int])] = try files.map { name, content in
+            switch content {
+            case .labels(let labels):
+                return (nil, labels.map(Int64.init), [labels.count])
+            case .tensor(let tensor):
+                let (values, shape) = try backend.host(tensor)
+                return try (finite(values, name), nil, shape)
+            case .floats(let values, let shape):
+                return try (finite(values, name), nil, shape)
+            }
+        }
+        for (file, array) in zip(paths, arrays) {
+            if let floats = array.floats { try NumPy.write(floats, shape: array.shape, to: file) }
+            if let labels = array.labels { try NumPy.write(labels, shape: array.shape, to: file) }
+        }
     }
 
-    /// Writes `DIR/<name>.npy`; refuses NaN or Inf rather than writing it.
-    func write(_ name: String, _ tensor: Tensor, on backend: any Backend) throws {
-        try save(tensor, on: backend, to: try file(name), what: name)
+    private func finite(_ values: [Float], _ name: String) throws -> [Float] {
+        guard values.allSatisfy({ $0.isFinite }) else { throw SSLError.nonFinite(what: "the computed \(name)") }
+        return values
     }
 }
 

@@ -123,6 +123,10 @@ struct TrainCommand: ParsableCommand {
         if lead {
             printError("data: \(data.train.name), \(data.train.count) training images \(data.train.channels)×\(data.train.height)×\(data.train.width)")
         }
+        // A run's files must not land on its own inputs (--force would even remove them first).
+        for output in RunFiles(folder: out).all {
+            try refuseOverwriting((config.map { [$0] } ?? []) + DataSources.namedFiles(c.dataset), with: output)
+        }
         if !resume { try claimOutputFolder(removingOldRun: force && lead) }
         let trainer = try Trainer(config: c, data: data, backend: backend, outputFolder: out, group: DataParallel(world))
         if resume { try trainer.resume(from: trainer.files.checkpoint) }
@@ -155,7 +159,7 @@ struct TrainCommand: ParsableCommand {
     /// checkpoint belong to different runs if this one stopped in between.
     private func claimOutputFolder(removingOldRun remove: Bool) throws {
         let files = RunFiles(folder: out)
-        let present = [files.checkpoint, files.steps, files.metrics, files.report].filter { FileManager.default.fileExists(atPath: $0) }
+        let present = files.all.filter { FileManager.default.fileExists(atPath: $0) }
         guard !present.isEmpty else { return }
         guard force else {
             let names = present.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")

@@ -84,6 +84,18 @@ private var devices: [String] { TestBackends.hasOpenCL ? ["reference", "opencl"]
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: a)) == before)
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.appendingPathComponent("loss.npy").path)) == before)
+
+        // The last of four outputs collides: none of the first three is written either.
+        let out = folder.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let last = out.appendingPathComponent("grad_z2.npy").path
+        try FileManager.default.copyItem(atPath: a, toPath: last)
+        let error = #expect(throws: SSLError.self) {
+            try runSSL(["loss", "barlow", "--z1", a, "--z2", last, "--out", out.path, "--device", "reference"])
+        }
+        #expect(error?.description.contains("is also the input") == true, "\(String(describing: error))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["grad_z2.npy"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: last)) == before)
     }
 
     @Test("a negative number after an option reaches the option's own check, not \"Missing value\"")

@@ -158,6 +158,26 @@ private struct TinyRun {
         #expect(!FileManager.default.fileExists(atPath: run.out), "nothing written")
     }
 
+    /// With --force a run even removes the old run's files first: its configuration or data
+    /// under one of those names would be lost.
+    @Test("ssl train refuses an --out whose run files would be its configuration or data")
+    func outOntoItsInputs() throws {
+        let run = try TinyRun(epochs: 1, steps: 1)
+        defer { try? FileManager.default.removeItem(atPath: run.folder) }
+        let files = RunFiles(folder: run.folder)
+        try FileManager.default.copyItem(atPath: run.config, toPath: files.metrics)
+        try FileManager.default.copyItem(atPath: "\(run.folder)/train_x.npy", toPath: files.report)
+        let data = "npy:\(files.report),\(run.folder)/train_y.npy,\(run.folder)/test_x.npy,\(run.folder)/test_y.npy"
+        let (config, images) = (try Data(contentsOf: URL(fileURLWithPath: files.metrics)), try Data(contentsOf: URL(fileURLWithPath: files.report)))
+        for arguments in [["--config", files.metrics], ["--config", run.config, "--dataset", data]] {
+            var train = try SSLCommand.parseAsRoot(["train"] + arguments + ["--out", run.folder, "--force", "--device", "reference"])
+            let error = #expect(throws: SSLError.self) { try train.run() }
+            #expect(error?.description.contains("is also the input") == true, "\(String(describing: error))")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: files.metrics)) == config)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: files.report)) == images)
+    }
+
     static let badConfigs: [(String, String)] = [
         (#"{"method": "simclr", "batchsize": 32}"#, "unknown key 'batchsize' (did you mean 'batchSize'?)"),
         (#"{"method": "simclr", "learningRate": 0.3}"#, "unknown key 'learningRate' (did you mean '"),

@@ -2,6 +2,13 @@
 import SSLCore
 
 public enum DataSources {
+    /// The files `spec` names itself (those of `npy:`); the folder kinds read files of fixed
+    /// names inside their folder.
+    public static func namedFiles(_ spec: String) -> [String] {
+        guard spec.hasPrefix("npy:") else { return [] }
+        return spec.dropFirst(4).split(separator: ",").map(String.init)
+    }
+
     /// `fashion-mnist` (the Debian package's files), `mnist:FOLDER`, `fashion-mnist:FOLDER`,
     /// `cifar10:FOLDER`, or `npy:TRAIN_IMAGES.npy,TRAIN_LABELS.npy,TEST_IMAGES.npy,TEST_LABELS.npy`.
     /// - Parameter validation: hold out the last N training images as the evaluation split in

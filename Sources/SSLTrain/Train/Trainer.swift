@@ -11,6 +11,8 @@ public struct RunFiles {
     public var steps: String { folder + "/steps.jsonl" }
     public var metrics: String { folder + "/metrics.json" }
     public var report: String { folder + "/report.svg" }
+    /// Every file a run writes.
+    public var all: [String] { [checkpoint, steps, metrics, report] }
 }
 
 /// The data of a run: unlabelled training images and a labelled evaluation pair.
