@@ -34,4 +34,26 @@ import Testing
         #expect(tensor?.description.hasPrefix("a tensor of shape (200000, 200000) on the reference backend needs") == true,
                 "\(String(describing: tensor))")
     }
+
+    /// Inputs of a few megabytes whose quadratic intermediates (D×D, 2N×2N, R×C, a padded
+    /// output) would need terabytes on the reference backend.
+    @Test("the reference ops' quadratic intermediates are checked before allocating")
+    func quadraticIntermediates() throws {
+        let backend = TestBackends.reference
+        let wide = try backend.zeros([2, 1 << 20]), tall = try backend.zeros([1 << 18, 1])
+        let cases: [(String, () throws -> Void)] = [
+            ("Barlow Twins' D×D cross-correlation (D 1048576)", { _ = try backend.barlowTwins(wide, wide, lambda: 0.005, eps: 1e-5, form: .feature) }),
+            ("VICReg's D×D covariance (D 1048576)", { _ = try backend.vicreg(wide, wide, simCoeff: 25, stdCoeff: 25, covCoeff: 1, form: .feature) }),
+            ("the D×D cross-correlation (D 1048576)", { _ = try backend.crossCorrelation(wide, wide, eps: 1e-5) }),
+            ("NT-Xent's 2N×2N similarities (N 262144)", { _ = try backend.ntXent(tall, tall, temperature: 0.1, algorithm: .automatic) }),
+            ("pairwise distances (262144 × 262144)", { _ = try backend.pairwiseDistances(tall, tall, metric: .euclidean, diagonalOffset: nil) }),
+            ("conv2d's output (1, 1, 400001, 400001)", {
+                _ = try backend.conv2d(try backend.zeros([1, 1, 1, 1]), weight: try backend.zeros([1, 1, 1, 1]), stride: 1, padding: 200_000)
+            }),
+        ]
+        for (what, run) in cases {
+            let error = #expect(throws: SSLError.self, "\(what)") { try run() }
+            #expect(error?.description.hasPrefix(what + " needs") == true, "\(String(describing: error))")
+        }
+    }
 }

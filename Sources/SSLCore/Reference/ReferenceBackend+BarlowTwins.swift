@@ -8,6 +8,8 @@ extension ReferenceBackend {
     public func barlowTwins(_ z1: Tensor, _ z2: Tensor, lambda: Float, eps: Float,
                             form: RedundancyForm) throws -> BarlowTwinsResult {
         let (n, d) = try BarlowTwinsReference.validate(z1.shape, z2.shape, lambda: lambda, eps: eps)
+        try HostMemory.require(form == .gram ? [n, n] : [d, d], bytesPerValue: 8,
+                               what: form == .gram ? "Barlow Twins' N×N Gram matrices (N \(n))" : "Barlow Twins' D×D cross-correlation (D \(d))")
         let a = try values(z1, op: "barlowTwins").map(Double.init), b = try values(z2, op: "barlowTwins").map(Double.init)
         func result(_ loss: Double, _ dZ: (dZ1: [Double], dZ2: [Double]), _ form: RedundancyForm,
                     _ c: LazyTensor) -> BarlowTwinsResult {

@@ -12,6 +12,7 @@ extension ReferenceBackend {
 
     public func crossCorrelation(_ z1: Tensor, _ z2: Tensor, eps: Float) throws -> Tensor {
         let (n, d) = try Shapes.crossCorrelation(z1.shape, z2.shape)
+        try HostMemory.require([d, d], what: "the D×D cross-correlation (D \(d))")
         try Shapes.validEps(eps, op: "crossCorrelation")
         // The normalised columns stay in Double for the product that follows.
         let a = normalizedColumns(try values(z1, op: "crossCorrelation"), n: n, d: d, eps: eps).normalized

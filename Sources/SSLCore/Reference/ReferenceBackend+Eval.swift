@@ -17,6 +17,7 @@ extension ReferenceBackend {
 
     public func knnVotes(_ neighbours: TopKResult, labels: [Int], classes: Int, temperature: Float) throws -> KNNVotesResult {
         try EvalReference.validateVotes(neighbours, labels: labels, classes: classes, temperature: temperature)
+        try HostMemory.require([neighbours.rows, classes], bytesPerValue: 8, what: "kNN votes (\(neighbours.rows) rows, \(classes) classes)")
         let r = EvalReference.knnVotes(values: try values(neighbours.values, op: "knnVotes"),
                                        indices: try values(neighbours.indices, op: "knnVotes"),
                                        rows: neighbours.rows, k: neighbours.k, labels: labels, classes: classes,
@@ -27,6 +28,7 @@ extension ReferenceBackend {
 
     public func pairwiseDistances(_ x: Tensor, _ y: Tensor, metric: DistanceMetric, diagonalOffset: Int?) throws -> Tensor {
         let (r, c, d) = try EvalReference.validateDistances(x.shape, y.shape)
+        try HostMemory.require([r, c], bytesPerValue: 8, what: "pairwise distances (\(r) × \(c))")
         let out = EvalReference.pairwiseDistances(x: try values(x, op: "pairwiseDistances").map(Double.init),
                                                   y: try values(y, op: "pairwiseDistances").map(Double.init),
                                                   r: r, c: c, d: d, metric: metric, diagonalOffset: diagonalOffset)

@@ -45,6 +45,7 @@ extension ReferenceBackend {
 
     public func conv2d(_ x: Tensor, weight: Tensor, stride: Int, padding: Int) throws -> Tensor {
         let g = try Conv2dShape(input: x.shape, weight: weight.shape, stride: stride, padding: padding)
+        try HostMemory.require(g.outputShape, bytesPerValue: 8, what: "conv2d's output \(shapeText(g.outputShape))")
         let y = LayerReference.conv2d(try doubles(x, "conv2d"), weight: try doubles(weight, "conv2d"), g)
         return make(y.map(Float.init), g.outputShape)
     }

@@ -7,6 +7,8 @@ extension ReferenceBackend {
         let (n, d, b) = try MemoryBankReference.validate(
             z: z.shape, indices: indices, bank: bank.shape, temperature: temperature, negatives: negatives,
             normalizer: normalizer?.shape, momentum: momentum)
+        try HostMemory.require([n, negatives.map { $0 + 1 } ?? b], bytesPerValue: 8,
+                               what: "the memory bank's probabilities (N \(n), bank \(b), negatives \(negatives.map(String.init) ?? "all"))")
         let scored = negatives.map {
             MemoryBankReference.sampleNegatives(indices: indices, negatives: $0, bankSize: b, seed: seed)
         }

@@ -3,6 +3,7 @@
 extension ReferenceBackend {
     public func moco(q: Tensor, k: Tensor, queue: Tensor, temperature: Float) throws -> MoCoResult {
         let (n, d, kCount) = try MoCoReference.validate(q: q.shape, k: k.shape, queue: queue.shape, temperature: temperature)
+        try HostMemory.require([n, kCount + 1], bytesPerValue: 8, what: "MoCo's N×(1+K) logits (N \(n), K \(kCount))")
         let (loss, cache) = MoCoReference.forward(
             q: try values(q, op: "moco").map(Double.init), k: try values(k, op: "moco").map(Double.init),
             queue: try values(queue, op: "moco").map(Double.init), n: n, d: d, queueSize: kCount,

@@ -8,6 +8,7 @@ extension ReferenceBackend {
                                                queues: queues?.map(\.shape), epsilon: epsilon,
                                                iterations: iterations, temperature: temperature)
         let (n, d, k) = (sizes.n, sizes.d, sizes.k)
+        try HostMemory.require([crops.count, n, k], bytesPerValue: 8, what: "SwAV's scores of \(crops.count) crops (N \(n), K \(k))")
         let z = try crops.map { try values($0, op: op).map(Double.init) }
         let p = try values(prototypes, op: op).map(Double.init)
         let q = try queues?.map { try values($0, op: op).map(Double.init) }

@@ -8,6 +8,8 @@ extension ReferenceBackend {
                        form: RedundancyForm) throws -> VICRegResult {
         let (n, d) = try VICRegReference.validate(z1.shape, z2.shape, simCoeff: simCoeff, stdCoeff: stdCoeff,
                                                   covCoeff: covCoeff)
+        try HostMemory.require(form == .gram ? [n, n] : [d, d], bytesPerValue: 8,
+                               what: form == .gram ? "VICReg's N×N Gram matrices (N \(n))" : "VICReg's D×D covariance (D \(d))")
         let coefficients = VICRegReference.Coefficients(sim: Double(simCoeff), std: Double(stdCoeff), cov: Double(covCoeff))
         let a = try values(z1, op: "vicreg").map(Double.init), b = try values(z2, op: "vicreg").map(Double.init)
         let (loss, parts, cache) = VICRegReference.forward(z1: a, z2: b, n: n, d: d, coefficients: coefficients, form: form)
