@@ -1,6 +1,6 @@
 // Hostile inputs, generated and seeded (swift-property-based): damaged .npy files and checkpoints,
 // configuration files of random keys and values, and random values for the numeric options of
-// `ssl`. Each must end in a result or an SSLError naming the problem: no crash (this process
+// `ssl op` and `ssl train`. Each must end in a result or an SSLError naming the problem: no crash (this process
 // would end), no hang (the subprocesses have a timeout), no other error type, and no input file
 // changed. Bounded: a few hundred cases, seconds in all.
 import Foundation
@@ -177,6 +177,55 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
                 #expect(!run.output.isEmpty && !FileManager.default.fileExists(atPath: out), "\(arguments): \(run.output)")
             }
             #expect((try? Data(contentsOf: URL(fileURLWithPath: scores))) == before, "\(arguments) changed its input")
+        }
+    }
+
+    /// Values that run (about half) among hostile ones: sizes around the 64 images and the batch
+    /// of 16, and the extremes.
+    private static let trainNumbers = Gen.element(of: [
+        "1", "2", "3", "7", "16", "17", "64", "65", "0.001", "0.5", "0", "-1", "1e-45", "1e38", "nan", "inf",
+        "9223372036854775807", "-9223372036854775808", "1e308", "abc",
+    ]).map { $0! }
+
+    /// `ssl train`'s numeric options on a tiny run (64 images of 12×12, a 32-wide encoder,
+    /// batches of 16, at most 3 steps unless an option says otherwise): any two options at a
+    /// time, never both run lengths, so that a legitimate run stays seconds long.
+    @Test("random values for ssl train's options: a run or an exit with a message; no signal, no hang, inputs kept")
+    func hostileTrainOptions() async throws {
+        let ssl = try #require(builtSSL, "the ssl executable beside the tests (swift build)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var random = SplitMix64(seed: 3)
+        let (x, y) = (folder.appendingPathComponent("x.npy").path, folder.appendingPathComponent("y.npy").path)
+        try NumPy.write((0..<64 * 144).map { _ in Float(random.unit()) }, shape: [64, 12, 12], to: x)
+        try NumPy.write((0..<64).map { Int64($0 % 10) }, shape: [64], to: y)
+        func config(_ method: Method) -> String { folder.appendingPathComponent("\(method.rawValue).json").path }
+        for method in Method.allCases {
+            var c = TrainConfig(method: method)
+            (c.encoderWidths, c.projector, c.batchSize, c.epochs, c.evaluate) = ([32], [16], 16, 1, false)
+            (c.dataset, c.evalTrain, c.evalTest, c.prototypes, c.queueSize) = ("npy:\(x),\(y),\(x),\(y)", 64, 64, 8, 32)
+            try JSONEncoder().encode(c).write(to: URL(fileURLWithPath: config(method)))
+        }
+        let files = [x, y] + Method.allCases.map(config)
+        let inputs = try files.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+
+        let flags = ["--epochs", "--steps", "--batch-size", "--lr", "--train-subset", "--validation", "--seed", "--projector"]
+        let options = zip(Gen.element(of: flags).map { $0! }, Self.trainNumbers)
+        await propertyCheck(count: 24 * scale, input: options, options, Gen.element(of: Method.allCases).map { $0! }) { a, b, method in
+            let second = Set([a.0, b.0]) == ["--epochs", "--steps"] ? ("--seed", b.1) : b
+            let out = folder.appendingPathComponent("run-\(UUID().uuidString)").path
+            let arguments = ["train", "--config", config(method), "--steps", "3", a.0, a.1, second.0, second.1, "--out", out,
+                             "--device", "reference"]
+            let run = run(ssl, arguments)
+            #expect(!run.timedOut && !run.signalled, "\(arguments): \(run.output)")
+            if run.status == 0 {
+                #expect(FileManager.default.fileExists(atPath: out + "/checkpoint.npz"), "\(arguments): exit 0 without a checkpoint")
+            } else {
+                #expect(!run.output.isEmpty, "\(arguments): exit \(run.status) without a message")
+            }
+            let now = files.map { try? Data(contentsOf: URL(fileURLWithPath: $0)) }
+            #expect(now == inputs, "\(arguments) changed an input")
         }
     }
 }
