@@ -22,6 +22,9 @@
 // distances_from_dots: one work-item per element, in place: euclidean sqrt(max(‖x‖²+‖y‖²−2x·y, 0))
 //                     or cosine clamp(1 − x̂·ŷ, 0, 2); one sample seen twice (j − i == offset) gets 0.
 // silhouette_samples: one work-item per row: a, b and (b − a)/max(a, b) from per-cluster sums.
+// nearest_by_class:   one work-item per row: the least distance to a column of the row's class
+//                     and to one of another class, merged into the running minima; the row
+//                     itself (j − i == offset) and NaN (fmin keeps the other operand) are skipped.
 
 __kernel void topk_merge(__global const float* scores, const int cols, const int column_offset,
                          __global const float* run_values, __global const float* run_indices,
@@ -194,4 +197,23 @@ __kernel void silhouette_samples(__global const float* sums, __global const int*
     }
     const float m = fmax(a, b);
     out[i] = m > 0.0f ? (b - a) / m : 0.0f;
+}
+
+__kernel void nearest_by_class(__global const float* distances, __global const int* row_labels,
+                               __global const int* column_labels, __global const float* run_own,
+                               __global const float* run_other, const int has_running, __global float* own,
+                               __global float* other, const int rows, const int cols, const int has_diagonal,
+                               const int diagonal_offset) {
+    const int i = get_global_id(0);
+    if (i >= rows) return;
+    __global const float* d = distances + (long)i * cols;
+    const int label = row_labels[i];
+    float best_own = has_running ? run_own[i] : INFINITY, best_other = has_running ? run_other[i] : INFINITY;
+    for (int j = 0; j < cols; ++j) {
+        if (has_diagonal && j - i == diagonal_offset) continue;
+        if (column_labels[j] == label) best_own = fmin(best_own, d[j]);
+        else best_other = fmin(best_other, d[j]);
+    }
+    own[i] = best_own;
+    other[i] = best_other;
 }

@@ -21,7 +21,7 @@ command -v oclgrind >/dev/null || { echo "oclgrind: not installed (Debian: apt i
 # unfused top-k, both row and column forms, the TF32 kernel emulated) and CLBlast's GEMMs.
 default_suites=(
     AugmentOpTests BYOLTests BarlowTwinsTests BatchNormTests DINOTests DeepClusterTests ElementwiseTests
-    EvalOpsTests GemmTF32Tests GemmTests LayerOpsParityTests MemoryBankTests MoCoTests NTXentTests
+    EvalMarginTests EvalOpsTests GemmTF32Tests GemmTests LayerOpsParityTests MemoryBankTests MoCoTests NTXentTests
     OptimizerParityTests RowOpsTests SeLATests SimSiamTests SimilarityTopKTests SinkhornTests SwAVTests
     SyncBatchNormTests VICRegTests
 )

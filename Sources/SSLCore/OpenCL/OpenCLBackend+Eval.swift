@@ -78,4 +78,21 @@ extension OpenCLBackend {
         ])
         return out
     }
+
+    public func nearestByClass(_ distances: Tensor, rowLabels: [Int], columnLabels: [Int], diagonalOffset: Int?,
+                               merging running: NearestByClass?) throws -> NearestByClass {
+        let op = "nearestByClass"
+        let (r, c) = try EvalReference.validateNearestByClass(distances.shape, rowLabels: rowLabels, columnLabels: columnLabels,
+                                                              running: running)
+        let own = try empty([r]), other = try empty([r])
+        let d = try arg(distances, op)
+        try launchElements("nearest_by_class", in: .eval, count: r, arguments: [
+            d, .buffer(try uploadIndices(rowLabels, op: op)), .buffer(try uploadIndices(columnLabels, op: op)),
+            try running.map { try arg($0.own, op) } ?? d, try running.map { try arg($0.other, op) } ?? d,
+            .int(running == nil ? 0 : 1), try arg(own, op), try arg(other, op), try int32(r, op), try int32(c, op),
+            .int(diagonalOffset == nil ? 0 : 1),
+            try int32(diagonalOffset.map { max(min($0, Int(Int32.max)), -Int(Int32.max)) } ?? 0, op),
+        ])
+        return try NearestByClass(own: own, other: other)
+    }
 }

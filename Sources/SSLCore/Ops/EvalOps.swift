@@ -84,6 +84,38 @@ public protocol EvalOps {
     ///   - clusterSizes: n_c for each of the L ≥ 2 clusters, every one ≥ 1.
     /// - Returns: `(R)`.
     func silhouetteSamples(_ sums: Tensor, labels: [Int], clusterSizes: [Int]) throws -> Tensor
+
+    /// The distance from each row to its nearest column of the same class and to its nearest
+    /// column of another class, merged into a running pair: the two terms of the
+    /// nearest-neighbour margin (SSLTrain's `NearestNeighbourMargin`).
+    ///
+    /// A pair with `j − i == diagonalOffset` is the row itself and is skipped. NaN distances are
+    /// skipped. Where a row has no column of a kind yet, its distance is +∞.
+    /// - Parameters:
+    ///   - distances: `(R, C)`, e.g. from ``pairwiseDistances(_:_:metric:diagonalOffset:)``.
+    ///   - rowLabels: R class labels; columnLabels: C class labels (any integers; only equality counts).
+    ///   - diagonalOffset: as in ``pairwiseDistances(_:_:metric:diagonalOffset:)``; nil for distinct sets.
+    ///   - running: the minima so far, `(R)` each, over other columns; nil at first.
+    /// - Returns: `own` and `other`, `(R)` each.
+    func nearestByClass(_ distances: Tensor, rowLabels: [Int], columnLabels: [Int], diagonalOffset: Int?,
+                        merging running: NearestByClass?) throws -> NearestByClass
+}
+
+/// What ``EvalOps/nearestByClass(_:rowLabels:columnLabels:diagonalOffset:merging:)`` returns.
+public struct NearestByClass {
+    /// `(R)`: the distance to the nearest other member of the row's class (+∞ if none).
+    public let own: Tensor
+    /// `(R)`: the distance to the nearest member of another class (+∞ if none).
+    public let other: Tensor
+
+    /// Pairs `own` and `other`, which must have one `(R)` shape.
+    public init(own: Tensor, other: Tensor) throws {
+        guard own.rank == 1, own.shape == other.shape else {
+            throw SSLError.shapeMismatch(op: "nearestByClass", detail: "own \(shapeText(own.shape)) and other "
+                                         + "\(shapeText(other.shape)) must be one (R) shape")
+        }
+        (self.own, self.other) = (own, other)
+    }
 }
 
 /// The distance of ``EvalOps/pairwiseDistances(_:_:metric:diagonalOffset:)``: scikit-learn's names.
@@ -198,5 +230,23 @@ extension EvalReference {
             throw SSLError.invalidArgument(op: op, detail: "label \(labels[bad]) at row \(bad) is not in 0..<\(l)")
         }
         return (r, l)
+    }
+
+    static func validateNearestByClass(_ distances: [Int], rowLabels: [Int], columnLabels: [Int],
+                                       running: NearestByClass?) throws -> (r: Int, c: Int) {
+        let op = "nearestByClass"
+        let (r, c) = try Shapes.matrix(distances, op: op, name: "distances")
+        guard rowLabels.count == r, columnLabels.count == c else {
+            throw SSLError.shapeMismatch(op: op, detail: "distances \(shapeText(distances)) need \(r) row and \(c) column labels, "
+                                         + "got \(rowLabels.count) and \(columnLabels.count)")
+        }
+        let limit = Int(Int32.max)
+        if let bad = (rowLabels + columnLabels).first(where: { $0 < -limit || $0 > limit }) {
+            throw SSLError.invalidArgument(op: op, detail: "label \(bad) does not fit 32 bits")
+        }
+        if let running, running.own.shape != [r] {
+            throw SSLError.shapeMismatch(op: op, detail: "the running minima are \(shapeText(running.own.shape)), not (\(r),)")
+        }
+        return (r, c)
     }
 }

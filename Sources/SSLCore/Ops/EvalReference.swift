@@ -163,6 +163,20 @@ public enum EvalReference {
         }
     }
 
+    /// ``EvalOps/nearestByClass(_:rowLabels:columnLabels:diagonalOffset:merging:)`` on host arrays.
+    public static func nearestByClass(distances: [Float], r: Int, c: Int, rowLabels: [Int], columnLabels: [Int],
+                                      diagonalOffset: Int?, running: (own: [Float], other: [Float])?) -> (own: [Float], other: [Float]) {
+        var own = running?.own ?? [Float](repeating: .infinity, count: r)
+        var other = running?.other ?? [Float](repeating: .infinity, count: r)
+        for i in 0..<r {
+            for j in 0..<c where j - i != diagonalOffset && !distances[i * c + j].isNaN {
+                let d = distances[i * c + j]
+                if columnLabels[j] == rowLabels[i] { own[i] = min(own[i], d) } else { other[i] = min(other[i], d) }
+            }
+        }
+        return (own, other)
+    }
+
     /// scikit-learn's `silhouette_samples(X, labels, metric=metric)` in Double, all distances at once.
     /// - Parameters: features: `(N, D)`; labels: N values with 2...N−1 distinct ones.
     public static func silhouetteSamples(features: [Double], d: Int, labels: [Int], metric: DistanceMetric) throws -> [Double] {

@@ -41,4 +41,15 @@ extension ReferenceBackend {
                                                 r: r, l: l, labels: labels, clusterSizes: clusterSizes)
         return make(s.map(Float.init), [r])
     }
+
+    public func nearestByClass(_ distances: Tensor, rowLabels: [Int], columnLabels: [Int], diagonalOffset: Int?,
+                               merging running: NearestByClass?) throws -> NearestByClass {
+        let op = "nearestByClass"
+        let (r, c) = try EvalReference.validateNearestByClass(distances.shape, rowLabels: rowLabels, columnLabels: columnLabels,
+                                                              running: running)
+        let previous = try running.map { (try values($0.own, op: op), try values($0.other, op: op)) }
+        let m = EvalReference.nearestByClass(distances: try values(distances, op: op), r: r, c: c, rowLabels: rowLabels,
+                                             columnLabels: columnLabels, diagonalOffset: diagonalOffset, running: previous)
+        return try NearestByClass(own: make(m.own, [r]), other: make(m.other, [r]))
+    }
 }

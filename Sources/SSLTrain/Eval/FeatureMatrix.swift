@@ -32,6 +32,16 @@ public struct FeatureMatrix: Sendable {
                            shape: [range.count, columns])
     }
 
+    /// The features minus their column means, computed in Double: euclidean distances do not
+    /// change, and their float32 GEMM form ‖x‖² + ‖y‖² − 2x·y loses less to cancellation.
+    func centred() throws -> FeatureMatrix {
+        var mean = [Double](repeating: 0, count: columns)
+        for i in 0..<rows { for j in 0..<columns { mean[j] += Double(values[i * columns + j]) } }
+        mean = mean.map { $0 / Double(rows) }
+        let centred = values.enumerated().map { Float(Double($1) - mean[$0 % columns]) }
+        return try FeatureMatrix(values: centred, rows: rows, columns: columns)
+    }
+
     /// Consecutive row ranges of at most `size` rows covering all rows.
     func chunks(of size: Int) -> [Range<Int>] {
         stride(from: 0, to: rows, by: size).map { $0..<min($0 + size, rows) }

@@ -54,7 +54,7 @@ public struct Silhouette: Sendable {
         let l = classes.count
         var sizes = [Int](repeating: 0, count: l)
         for c in codes { sizes[c] += 1 }
-        let points = metric == .euclidean ? try centred(features) : features
+        let points = metric == .euclidean ? try features.centred() : features
 
         let columnBlocks = try points.chunks(of: columnChunk).map { range -> (Int, Tensor, Tensor) in
             var oneHot = [Float](repeating: 0, count: range.count * l)
@@ -84,14 +84,5 @@ public struct Silhouette: Sendable {
     /// The mean of silhouette values, accumulated in Double.
     public static func score(of samples: [Float]) -> Double {
         samples.reduce(0.0) { $0 + Double($1) } / Double(max(samples.count, 1))
-    }
-
-    /// The features minus their column means, computed in Double.
-    private func centred(_ f: FeatureMatrix) throws -> FeatureMatrix {
-        var mean = [Double](repeating: 0, count: f.columns)
-        for i in 0..<f.rows { for j in 0..<f.columns { mean[j] += Double(f.values[i * f.columns + j]) } }
-        mean = mean.map { $0 / Double(f.rows) }
-        let values = f.values.enumerated().map { Float(Double($1) - mean[$0 % f.columns]) }
-        return try FeatureMatrix(values: values, rows: f.rows, columns: f.columns)
     }
 }
