@@ -13,7 +13,7 @@ struct EvalCommand: ParsableCommand {
             Features are 2-D float32/float64 .npy files (N, D); labels 1-D int32/int64/uint8 .npy \
             files of N entries. Results go to --out DIR (created when missing), written atomically.
             """,
-        subcommands: [KNN.self, SilhouetteScore.self, Linear.self])
+        subcommands: [KNN.self, Margin.self, SilhouetteScore.self, Linear.self])
 
     struct KNN: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -61,6 +61,34 @@ struct EvalCommand: ParsableCommand {
             let s = try Silhouette(metric: metric).samples(x, labels: y, on: backend)
             try folder.write([("samples", .floats(s, shape: [s.count]))], on: backend)
             print(String(format: "silhouette score (%@): %.6f", metric.rawValue, Silhouette.score(of: s)))
+        }
+    }
+
+    struct Margin: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "margin",
+            abstract: "Nearest-neighbour margin: d(nearest of another class) − d(nearest other of the same class).",
+            discussion: """
+                Writes DIR/samples.npy (float32, N; NaN where a sample has no margin: its class has \
+                no other member) and prints the mean margin and the share of positive margins.
+                """)
+
+        @Option(help: "Features, (N, D).") var features: String
+        @Option(help: "Class labels, (N).") var labels: String
+        @Option(help: "euclidean or cosine.") var metric: DistanceMetric = .euclidean
+        @Option(help: "Output folder.") var out: String
+        @OptionGroup var device: DeviceOptions
+
+        func run() throws {
+            let x = try readFeatures(features, name: "features")
+            let y = try readLabels(labels, name: "labels", count: x.rows, featuresPath: features)
+            let folder = try OutputFolder(out, inputs: [features, labels])
+            let backend = try device.backend()
+            let m = try NearestNeighbourMargin(metric: metric).evaluate(x, labels: y, on: backend)
+            // NaN marks "no margin" on purpose here, so the samples skip the folder's NaN check.
+            try NumPy.write(m.samples.map { $0 ?? .nan }, shape: [m.samples.count], to: try folder.file("samples"))
+            print(String(format: "nearest-neighbour margin (%@): mean %.6f, positive %.2f%% of %d samples", metric.rawValue,
+                         m.mean, 100 * m.positiveShare, m.samples.compactMap { $0 }.count))
         }
     }
 

@@ -41,10 +41,16 @@ struct OutputFolder {
         try AtomicFile.createFolders(path)
     }
 
+    /// `DIR/<name>.npy`, refused when it is one of the inputs.
+    func file(_ name: String) throws -> String {
+        let file = (path as NSString).appendingPathComponent(name + ".npy")
+        try refuseOverwriting(inputs, with: file)
+        return file
+    }
+
     /// Writes `DIR/<name>.npy` for every file, after checking them all.
     func write(_ files: [(name: String, content: Content)], on backend: any Backend) throws {
-        let paths = files.map { (path as NSString).appendingPathComponent($0.name + ".npy") }
-        for file in paths { try refuseOverwriting(inputs, with: file) }
+        let paths = try files.map { try file($0.name) }
         let arrays: [(floats: [Float]?, labels: [Int64]?, shape: [Int])] = try files.map { name, content in
             switch content {
             case .labels(let labels):

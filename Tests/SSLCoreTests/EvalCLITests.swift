@@ -1,8 +1,9 @@
-// `ssl eval knn / silhouette / linear` in process: fixture files in, .npy out, and errors naming files.
+// `ssl eval knn / margin / silhouette / linear` in process: fixture files in, .npy out, and errors naming files.
 import ArgumentParser
 import Foundation
 import Testing
 @testable import SSLCore
+@testable import SSLTrain
 @testable import ssl
 
 private func evalRunSSL(_ arguments: [String]) throws {
@@ -53,6 +54,27 @@ private func evalTrainTest(_ prefix: String) -> [String] {
             // As EvalSilhouetteTests.matchesScikitLearn.
             assertClose(try samples.floats(), expected, shape: samples.shape, expectedShape: [expected.count],
                         rtol: 1e-4, atol: 1e-5, "\(metric) on \(device)")
+        }
+    }
+
+    @Test("ssl eval margin writes the margins, NaN where none is defined", arguments: DistanceMetric.allCases)
+    func margin(_ metric: DistanceMetric) throws {
+        let folder = try evalTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let features = EvalFixtures.path("silhouette_features"), labels = EvalFixtures.path("silhouette_labels")
+        let expected = try NearestNeighbourMargin(metric: metric).evaluate(
+            try EvalFixtures.features("silhouette_features"), labels: try EvalFixtures.integers("silhouette_labels"),
+            on: TestBackends.reference).samples
+        #expect(expected.contains(nil))  // the fixture has a singleton
+        for device in evalDevices {
+            let out = folder.appendingPathComponent(device).path
+            try evalRunSSL(["eval", "margin", "--features", features, "--labels", labels, "--metric", metric.rawValue,
+                            "--out", out, "--device", device])
+            let samples = try NumPy.read(out + "/samples.npy").floats()
+            #expect(samples.map(\.isNaN) == expected.map { $0 == nil })
+            // As EvalMarginTests: float32 distances, a difference of two.
+            assertClose(samples.map { $0.isNaN ? 0 : $0 }, expected.map { Double($0 ?? 0) }, shape: [samples.count],
+                        expectedShape: [expected.count], rtol: 1e-4, atol: 1e-5, "\(metric) on \(device)")
         }
     }
 

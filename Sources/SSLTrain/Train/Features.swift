@@ -31,12 +31,27 @@ public enum Features {
 public struct RepresentationScores: Codable, Equatable {
     public var knnTop1: Double
     public var silhouette: Double
+    /// The nearest-neighbour margin on the test features (``NearestNeighbourMargin``): cosine
+    /// (the kNN's geometry) and euclidean (the silhouette's).
+    public var marginCosine: MarginScore?
+    public var marginEuclidean: MarginScore?
     public var linearProbe: Double?
+}
+
+/// A ``NearestNeighbourMargin`` summarised: the mean margin and the share of positive margins.
+public struct MarginScore: Codable, Equatable, Sendable {
+    public var mean: Double
+    public var positiveShare: Double
+
+    public init(_ result: NearestNeighbourMargin.Result) {
+        (mean, positiveShare) = (result.mean, result.positiveShare)
+    }
 }
 
 public enum RepresentationEvaluation {
     /// Scores `train`/`test` features with their labels: weighted kNN (k 20, T 0.07) and the
-    /// linear probe trained on `train`, silhouette (euclidean, true labels) on `test`.
+    /// linear probe trained on `train`; silhouette (euclidean, true labels) and the
+    /// nearest-neighbour margins (cosine, euclidean) on `test`.
     public static func score(train: FeatureMatrix, trainLabels: [Int], test: FeatureMatrix, testLabels: [Int],
                              linearProbe: Bool, on backend: any Backend) throws -> RepresentationScores {
         let knn = try KNNClassifier(k: min(20, train.rows)).classify(train: train, labels: trainLabels, test: test, on: backend)
@@ -47,6 +62,10 @@ public enum RepresentationEvaluation {
             let model = try LinearProbe().fit(train, labels: trainLabels, on: backend)
             probe = try EvalMetrics.accuracy(predictions: try model.predict(test, on: backend), labels: testLabels)
         }
-        return RepresentationScores(knnTop1: knnAccuracy, silhouette: silhouette, linearProbe: probe)
+        let margins = try [DistanceMetric.cosine, .euclidean].map {
+            MarginScore(try NearestNeighbourMargin(metric: $0).evaluate(test, labels: testLabels, on: backend))
+        }
+        return RepresentationScores(knnTop1: knnAccuracy, silhouette: silhouette, marginCosine: margins[0],
+                                    marginEuclidean: margins[1], linearProbe: probe)
     }
 }

@@ -43,11 +43,13 @@ public struct RunSummary: Codable {
     /// The table the main job prints.
     public var table: String {
         var lines = ["\(method.paper), \(encoder) encoder, \(device)",
-                     "kNN (k 20, T 0.07; bank \(evalTrainImages), test \(evalTestImages)), silhouette (test, euclidean), linear probe",
-                     pad("representation", 22) + pad("kNN top-1", 11) + pad("silhouette", 12) + "linear probe"]
+                     "local first: kNN (k 20, T 0.07; bank \(evalTrainImages), test \(evalTestImages)), nearest-neighbour margin "
+                         + "(test, cosine: mean, share > 0), silhouette (test, euclidean); then the linear probe",
+                     pad("representation", 22) + pad("kNN top-1", 11) + pad("NN margin", 20) + pad("silhouette", 12) + "linear probe"]
         for row in rows {
+            let margin = row.scores.marginCosine.map { String(format: "%.4f, %.1f%%", $0.mean, $0.positiveShare * 100) } ?? "-"
             lines.append(pad(row.representation, 22) + pad(String(format: "%.2f%%", row.scores.knnTop1 * 100), 11)
-                         + pad(String(format: "%.4f", row.scores.silhouette), 12)
+                         + pad(margin, 20) + pad(String(format: "%.4f", row.scores.silhouette), 12)
                          + (row.scores.linearProbe.map { String(format: "%.2f%%", $0 * 100) } ?? "-"))
         }
         lines.append(String(format: "training: %d steps, %.0f s, %.0f images/s", history.losses.count, history.wallSeconds,
