@@ -50,6 +50,22 @@ import Testing
         #expect(XMLParser(data: Data(ReportSVG(title: "empty").render().utf8)).parse())
     }
 
+    @Test("the legend names the data set's classes; the kNN panel draws its reference levels and reaches down to them")
+    func namesAndReferences() throws {
+        var report = ReportSVG(title: "t")
+        report.knnAccuracy = [(0, 0.81), (1, 0.83)]
+        report.knnReferences = [("raw pixels", 0.80), ("random-init encoder", 0.70)]
+        report.scatter = (0..<20).map { (Double($0), Double($0 % 3), $0 % 10) }
+        report.classNames = try #require(DataSources.classNames("fashion-mnist"))
+        let svg = report.render()
+        #expect(svg.contains(">T-shirt/top</text>") && svg.contains(">Ankle boot</text>") && !svg.contains(">9</text>"))
+        #expect(svg.contains("raw pixels 0.8</text>") && svg.contains("random-init encoder 0.7</text>"))
+        #expect(svg.components(separatedBy: "stroke-dasharray").count - 1 == 2)
+        #expect(svg.contains(">0.7</text>"), "the axis starts at the lowest reference")
+        #expect(XMLParser(data: Data(svg.utf8)).parse())
+        #expect(DataSources.classNames("cifar10:/data")?.first == "airplane" && DataSources.classNames("npy:a,b,c,d") == nil)
+    }
+
     @Test("durations print as minutes and seconds, or hours and minutes")
     func durations() {
         #expect(ProgressReporter.duration(75) == "1m15s")

@@ -7,8 +7,13 @@ public struct ReportSVG {
     public var loss: [(step: Int, value: Double)] = []
     /// (epoch, accuracy in [0, 1]) pairs.
     public var knnAccuracy: [(epoch: Int, value: Double)] = []
+    /// Levels drawn across the kNN panel as dashed lines (e.g. raw pixels and the random-init
+    /// encoder), so the curve reads against them.
+    public var knnReferences: [(name: String, value: Double)] = []
     /// 2-D points with their class labels.
     public var scatter: [(x: Double, y: Double, label: Int)] = []
+    /// The legend's name of each class label (the data set's), else the label itself.
+    public var classNames: [String] = []
     public var title: String
 
     public init(title: String) { self.title = title }
@@ -30,7 +35,7 @@ public struct ReportSVG {
         svg += linePanel(at: 0, title: "training loss", xLabel: "step",
                          points: loss.map { (Double($0.step), $0.value) })
         svg += linePanel(at: w, title: "kNN accuracy (k = 20)", xLabel: "epoch",
-                         points: knnAccuracy.map { (Double($0.epoch), $0.value) })
+                         points: knnAccuracy.map { (Double($0.epoch), $0.value) }, references: knnReferences)
         svg += scatterPanel(at: 2 * w)
         return svg + "</svg>\n"
     }
@@ -75,12 +80,21 @@ public struct ReportSVG {
             """
     }
 
-    private func linePanel(at x0: Double, title: String, xLabel: String, points: [(Double, Double)]) -> String {
+    private func linePanel(at x0: Double, title: String, xLabel: String, points: [(Double, Double)],
+                           references: [(name: String, value: Double)] = []) -> String {
         var g = frame(at: x0, title: title)
         guard !points.isEmpty else {
             return g + "<text x=\"\(Self.panel.width / 2)\" y=\"\(Self.panel.height / 2)\" text-anchor=\"middle\">no data</text>\n</g>\n"
         }
-        let s = Scale(points)
+        // The references widen the value range, so the axis starts low enough to compare with them.
+        let s = Scale(points + references.map { (points[0].0, $0.value) })
+        for (i, r) in references.enumerated() {
+            let (y, colour) = (rounded(s.y(r.value)), ["#d62728", "#7f7f7f", "#2ca02c"][i % 3])
+            g += "<line x1=\"\(rounded(s.x(s.lo.x)))\" x2=\"\(rounded(s.x(s.hi.x)))\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"\(colour)\" "
+                + "stroke-dasharray=\"4 3\"/>\n"
+            g += "<text x=\"\(rounded(s.x(s.hi.x) - 2))\" y=\"\(rounded(s.y(r.value) - 3))\" text-anchor=\"end\" fill=\"\(colour)\">"
+                + "\(escape(r.name)) \(format(r.value))</text>\n"
+        }
         let path = points.map { "\(rounded(s.x($0.0))),\(rounded(s.y($0.1)))" }.joined(separator: " ")
         g += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"\(path)\"/>\n"
         if points.count <= 50 {
@@ -99,8 +113,9 @@ public struct ReportSVG {
         }
         for (i, label) in Set(scatter.map(\.label)).sorted().prefix(10).enumerated() {
             let colour = Self.palette[((label % Self.palette.count) + Self.palette.count) % Self.palette.count]
+            let name = classNames.indices.contains(label) ? classNames[label] : "\(label)"
             g += "<circle cx=\"\(Self.panel.width - 30)\" cy=\"\(30 + 12 * i)\" r=\"4\" fill=\"\(colour)\"/>"
-            g += "<text x=\"\(Self.panel.width - 22)\" y=\"\(34 + 12 * i)\">\(label)</text>\n"
+            g += "<text x=\"\(Self.panel.width - 36)\" y=\"\(34 + 12 * i)\" text-anchor=\"end\">\(escape(name))</text>\n"
         }
         return g + "</g>\n"
     }

@@ -2,6 +2,20 @@
 import SSLCore
 
 public enum DataSources {
+    /// The class names of the known data sets, in label order; nil for others (`npy:`).
+    public static func classNames(_ spec: String) -> [String]? {
+        switch spec.split(separator: ":", maxSplits: 1).first.map(String.init) ?? spec {
+        case "fashion-mnist":
+            return ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+        case "mnist":
+            return (0...9).map(String.init)
+        case "cifar10":
+            return ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        default:
+            return nil
+        }
+    }
+
     /// The files `spec` names itself (those of `npy:`); the folder kinds read files of fixed
     /// names inside their folder.
     public static func namedFiles(_ spec: String) -> [String] {

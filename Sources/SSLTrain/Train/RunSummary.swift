@@ -68,6 +68,9 @@ public struct RunSummary: Codable {
         var svg = ReportSVG(title: "\(method.paper) — \(encoder) encoder — \(deviceName)")
         svg.loss = history.losses.enumerated().map { ($0.offset, $0.element) }
         svg.knnAccuracy = history.knn.map { (Int($0[0]), $0[1]) }
+        // The training curve's kNN runs on the same bank and test images as these rows.
+        svg.knnReferences = rows.filter { $0.representation != "trained encoder" }.map { ($0.representation, $0.scores.knnTop1) }
+        svg.classNames = DataSources.classNames(config.dataset) ?? []
         let points = min(testFeatures.rows, 2000)
         let projected = PCA.project(Array(testFeatures.values[0..<(points * testFeatures.columns)]), rows: points,
                                     cols: testFeatures.columns)
