@@ -13,7 +13,7 @@ struct EvalCommand: ParsableCommand {
             Features are 2-D float32/float64 .npy files (N, D); labels 1-D int32/int64/uint8 .npy \
             files of N entries. Results go to --out DIR (created when missing), written atomically.
             """,
-        subcommands: [KNN.self, Margin.self, SilhouetteScore.self, Linear.self])
+        subcommands: [KNN.self, Margin.self, SilhouetteScore.self, Linear.self, Layers.self])
 
     struct KNN: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -89,6 +89,51 @@ struct EvalCommand: ParsableCommand {
             try NumPy.write(m.samples.map { $0 ?? .nan }, shape: [m.samples.count], to: try folder.file("samples"))
             print(String(format: "nearest-neighbour margin (%@): mean %.6f, positive %.2f%% of %d samples", metric.rawValue,
                          m.mean, 100 * m.positiveShare, m.samples.compactMap { $0 }.count))
+        }
+    }
+
+    struct Layers: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "layers",
+            abstract: "A trained network layer by layer: kNN, NN margin, silhouette and linear probe of the pixels, every hidden layer, the encoder output and the head output.",
+            discussion: """
+                Rebuilds the network of a checkpoint written by ssl train and evaluates each \
+                representation on the run's evaluation images (its bank and test, or --validation \
+                split) unless told otherwise. Local measures come first: a linear probe can rise \
+                layer by layer while neighbours agree less.
+                """)
+
+        @Option(help: "A checkpoint.npz written by ssl train.") var checkpoint: String
+        @Option(help: "Data set (default: the run's).") var dataset: String?
+        @Option(help: "Labelled training images for the kNN bank and the probe (default: the run's).") var evalTrain: Int?
+        @Option(help: "Test images (default: the run's).") var evalTest: Int?
+        @Option(help: "Hold out the last N training images as the test images (default: the run's choice).") var validation: Int?
+        @OptionGroup var device: DeviceOptions
+
+        func validate() throws {
+            for (name, value) in [("--eval-train", evalTrain), ("--eval-test", evalTest), ("--validation", validation)] {
+                if let value, value < 1 { throw ValidationError("\(name) must be at least 1, got \(value)") }
+            }
+        }
+
+        func run() throws {
+            let backend = try device.backend()
+            let config = try TrainedEncoder.peekConfig(checkpoint)
+            let data = try DataSources.load(dataset ?? config.dataset, trainSubset: config.trainSubset,
+                                            evalTrain: evalTrain ?? config.evalTrain, evalTest: evalTest ?? config.evalTest,
+                                            validation: validation ?? config.validation)
+            let (encoder, head, _) = try TrainedEncoder.loadNetwork(checkpoint, data: data, on: backend)
+            func layers(_ set: ImageDataset) throws -> [(name: String, features: FeatureMatrix)] {
+                try Features.extractLayers(encoder, head: head, dataset: set, indices: Array(0..<set.count),
+                                           normalization: data.normalization, on: backend)
+            }
+            let rows = try zip(try layers(data.evalTrain), try layers(data.evalTest)).map { train, test in
+                RunSummary.Row(representation: train.name, scores: try RepresentationEvaluation.score(
+                    train: train.features, trainLabels: data.evalTrain.labels ?? [], test: test.features,
+                    testLabels: data.evalTest.labels ?? [], linearProbe: true, on: backend))
+            }
+            print("\(config.method.paper), \(config.encoder) encoder; bank \(data.evalTrain.count), test \(data.evalTest.count)")
+            print(RunSummary.tableLines(rows).joined(separator: "\n"))
         }
     }
 

@@ -91,6 +91,31 @@ import Testing
     }
 }
 
+@Suite struct EncoderStagesTests {
+    /// The stages are what the layer-wise evaluation reads: they must cover the encoder exactly.
+    @Test("an encoder's stages, run in order, are its forward; MLP stages end at each hidden layer, ResNet's at each block")
+    func stagesComposeToForward() throws {
+        let backend = TestBackends.reference
+        let mlp = try MLPEncoder(dims: [36, 6, 5, 4], seed: 8, on: backend)
+        let resnet = try ResNetEncoder(inputChannels: 1, stemWidth: 2, stageWidths: [2, 3], blocksPerStage: 1, seed: 7, on: backend)
+        for (encoder, names, shapes) in [
+            (mlp as any FeatureLayer, ["layer 1 (6)", "layer 2 (5)", "layer 3 (4)"], [[3, 6], [3, 5], [3, 4]]),
+            (resnet, ["stem", "block 1", "block 2", "output (3)"], [[3, 2, 6, 6], [3, 2, 6, 6], [3, 3, 3, 3], [3, 3]]),
+        ] {
+            encoder.setTraining(false)
+            var rng = SeededRandom(seed: 3)
+            let x = try backend.upload(rng.uniform(3 * 36), shape: [3, 1, 6, 6])
+            var y = x, outputs: [[Int]] = []
+            for stage in encoder.stages {
+                y = try stage.layer.forward(y).output
+                outputs.append(y.shape)
+            }
+            #expect(encoder.stages.map(\.name) == names && outputs == shapes)
+            #expect(try backend.download(y) == (try backend.download(try encoder.forward(x).output)))
+        }
+    }
+}
+
 @Suite struct LayersBehaviourTests {
     @Test("two forwards before two backwards add both views' gradients; BN running statistics move twice")
     func twoViews() throws {

@@ -44,6 +44,15 @@ private struct TinyRun {
         let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(run.out)/metrics.json"))) as? [String: Any]
         let rows = metrics?["rows"] as? [[String: Any]]
         #expect(rows?.map { $0["representation"] as? String } == ["raw pixels", "random-init encoder", "trained encoder"])
+        // The trained network by layer: the pixels and the encoder's output are the rows above.
+        let layers = metrics?["layers"] as? [[String: Any]]
+        #expect(layers?.map { $0["representation"] as? String } == ["pixels", "layer 1 (32)", "layer 2 (16)", "head output"])
+        #expect((layers?.first?["scores"] as? NSDictionary) == (rows?.first?["scores"] as? NSDictionary))
+        #expect((layers?[2]["scores"] as? NSDictionary) == (rows?.last?["scores"] as? NSDictionary))
+        let trained = rows?.last?["scores"] as? [String: Any]
+        #expect(trained?["marginCosine"] != nil && trained?["marginEuclidean"] != nil)
+        var layerwise = try SSLCommand.parseAsRoot(["eval", "layers", "--checkpoint", "\(run.out)/checkpoint.npz", "--device", "reference"])
+        try layerwise.run()
 
         let embedding = "\(run.folder)/emb.npy"
         var embed = try SSLCommand.parseAsRoot(["embed", "--checkpoint", "\(run.out)/checkpoint.npz", "--out", embedding,

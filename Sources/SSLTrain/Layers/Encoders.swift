@@ -36,6 +36,15 @@ public final class MLPEncoder: FeatureLayer {
     public var buffers: [NamedBuffer] { body.buffers }
     public func setTraining(_ training: Bool) { body.setTraining(training) }
     public var sublayers: [any Layer] { [body] }
+
+    /// `layer i (width)`: Flatten with the first block, then each `Linear → BatchNorm1d → ReLU`.
+    public var stages: [(name: String, layer: any Layer)] {
+        (1..<dims.count).map { i in
+            let block = Array(body.layers[(i == 1 ? 0 : 3 * i - 2)..<(3 * i + 1)])
+            return ("layer \(i) (\(dims[i]))", Sequential(block))
+        }
+    }
+
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) { try body.forward(x) }
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor { try body.backward(cache, dY) }
 }
@@ -160,6 +169,14 @@ public final class ResNetEncoder: FeatureLayer {
     public var buffers: [NamedBuffer] { body.buffers }
     public func setTraining(_ training: Bool) { body.setTraining(training) }
     public var sublayers: [any Layer] { [body] }
+
+    /// The stem (convolution, BN, ReLU), each residual block, and the global average pool.
+    public var stages: [(name: String, layer: any Layer)] {
+        let blocks = body.layers.dropFirst(3).dropLast()
+        return [("stem", Sequential(Array(body.layers.prefix(3))))]
+            + blocks.enumerated().map { ("block \($0.offset + 1)", $0.element) }
+            + [("output (\(outputDimension))", body.layers.last!)]
+    }
 
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) {
         guard x.rank == 4, x.shape[1] == inputChannels else {

@@ -61,6 +61,14 @@ extension Layer {
 public protocol FeatureLayer: Layer {
     /// D of the output `(N, D)`.
     var outputDimension: Int { get }
+    /// The layer as consecutive pieces, each ending at a representation worth evaluating (a
+    /// hidden layer's activations, a residual block's output); running them in order is
+    /// ``Layer/forward(_:)``. The default is the whole layer as one piece.
+    var stages: [(name: String, layer: any Layer)] { get }
+}
+
+extension FeatureLayer {
+    public var stages: [(name: String, layer: any Layer)] { [("output", self)] }
 }
 
 /// A named non-trainable tensor of a layer (a checkpoint entry).

@@ -14,6 +14,8 @@ public struct ReportSVG {
     public var scatter: [(x: Double, y: Double, label: Int)] = []
     /// The legend's name of each class label (the data set's), else the label itself.
     public var classNames: [String] = []
+    /// The trained network layer by layer (pixels, hidden layers, output, head): kNN and probe accuracy.
+    public var layers: [(name: String, knn: Double, probe: Double?)] = []
     public var title: String
 
     public init(title: String) { self.title = title }
@@ -26,7 +28,7 @@ public struct ReportSVG {
     public func render() -> String {
         let (w, h) = (Self.panel.width, Self.panel.height)
         var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(3 * w))" height="\(Int(h + 40))" \
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(4 * w))" height="\(Int(h + 40))" \
             font-family="sans-serif" font-size="11">
             <rect width="100%" height="100%" fill="white"/>
             <text x="10" y="20" font-size="14" font-weight="bold">\(escape(title))</text>
@@ -37,6 +39,7 @@ public struct ReportSVG {
         svg += linePanel(at: w, title: "kNN accuracy (k = 20)", xLabel: "epoch",
                          points: knnAccuracy.map { (Double($0.epoch), $0.value) }, references: knnReferences)
         svg += scatterPanel(at: 2 * w)
+        svg += layerPanel(at: 3 * w)
         return svg + "</svg>\n"
     }
 
@@ -101,6 +104,32 @@ public struct ReportSVG {
             for p in points { g += "<circle cx=\"\(rounded(s.x(p.0)))\" cy=\"\(rounded(s.y(p.1)))\" r=\"2.5\" fill=\"#1f77b4\"/>\n" }
         }
         return g + axisLabels(s, xLabel: xLabel) + "</g>\n"
+    }
+
+    /// kNN (solid) and linear probe (dashed) accuracy at each representation, named below the axis.
+    private func layerPanel(at x0: Double) -> String {
+        var g = frame(at: x0, title: "by layer: kNN (solid), linear probe (dashed)")
+        guard !layers.isEmpty else { return g + "</g>\n" }
+        let knn = layers.enumerated().map { (Double($0.offset), $0.element.knn) }
+        let probe = layers.enumerated().compactMap { k, l in l.probe.map { (Double(k), $0) } }
+        let s = Scale(knn + probe)
+        for (series, dash) in [(knn, ""), (probe, " stroke-dasharray=\"5 3\"")] where !series.isEmpty {
+            let path = series.map { "\(rounded(s.x($0.0))),\(rounded(s.y($0.1)))" }.joined(separator: " ")
+            g += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\"\(dash) points=\"\(path)\"/>\n"
+            for p in series { g += "<circle cx=\"\(rounded(s.x(p.0)))\" cy=\"\(rounded(s.y(p.1)))\" r=\"2.5\" fill=\"#1f77b4\"/>\n" }
+        }
+        let (h, m) = (Self.panel.height, Self.panel.margin)
+        for (k, layer) in layers.enumerated() {
+            let x = rounded(s.x(Double(k)))
+            g += "<text x=\"\(x)\" y=\"\(h - m + 12)\" text-anchor=\"end\" font-size=\"9\" "
+                + "transform=\"rotate(-25 \(x) \(h - m + 12))\">\(escape(layer.name))</text>\n"
+        }
+        return g + """
+            <text x="\(m - 4)" y="\(s.y(s.hi.y) + 4)" text-anchor="end">\(format(s.hi.y))</text>
+            <text x="\(m - 4)" y="\(s.y(s.lo.y))" text-anchor="end">\(format(s.lo.y))</text>
+            </g>
+
+            """
     }
 
     private func scatterPanel(at x0: Double) -> String {

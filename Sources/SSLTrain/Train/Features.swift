@@ -9,21 +9,53 @@ public enum Features {
                                normalization: Normalization, batch: Int = 512, on backend: any Backend) throws -> FeatureMatrix {
         encoder?.setTraining(false)
         defer { encoder?.setTraining(true) }
+        return try collect(dataset: dataset, indices: indices, normalization: normalization, batch: batch, on: backend,
+                           names: [encoder == nil ? "pixels" : "features"]) { x in [try encoder.map { try $0.forward(x).output } ?? x] }[0]
+    }
+
+    /// The representations of a network layer by layer: the normalised pixels, the output of every
+    /// stage of `encoder` (``FeatureLayer/stages``; the last is the encoder's output), and `head`'s
+    /// output on the encoder's (the projector's, or a method's head), in evaluation mode.
+    /// - Returns: `(name, features)` in that order; multi-dimensional outputs are flattened per image.
+    public static func extractLayers(_ encoder: any FeatureLayer, head: (any Layer)?, dataset: ImageDataset, indices: [Int],
+                                     normalization: Normalization, batch: Int = 512,
+                                     on backend: any Backend) throws -> [(name: String, features: FeatureMatrix)] {
+        let stages = encoder.stages
+        let names = ["pixels"] + stages.map(\.name) + (head == nil ? [] : ["head output"])
+        for layer in [encoder as any Layer] + (head.map { [$0] } ?? []) { layer.setTraining(false) }
+        defer { for layer in [encoder as any Layer] + (head.map { [$0] } ?? []) { layer.setTraining(true) } }
+        let matrices = try collect(dataset: dataset, indices: indices, normalization: normalization, batch: batch, on: backend,
+                                   names: names) { x in
+            var outputs = [x], y = x
+            for stage in stages {
+                y = try stage.layer.forward(y).output
+                outputs.append(y)
+            }
+            if let head { outputs.append(try head.forward(y).output) }
+            return outputs
+        }
+        return Array(zip(names, matrices))
+    }
+
+    /// Runs `outputs` on the normalised images of `indices` in batches and gathers each of its
+    /// outputs, flattened per image, into one matrix.
+    private static func collect(dataset: ImageDataset, indices: [Int], normalization: Normalization, batch: Int,
+                                on backend: any Backend, names: [String],
+                                _ outputs: (Tensor) throws -> [Tensor]) throws -> [FeatureMatrix] {
         let output = AugmentOutput(height: dataset.height, width: dataset.width,
                                    mean: normalization.mean, std: normalization.std)
-        var values: [Float] = [], columns = 0
-        values.reserveCapacity(indices.count * (encoder?.outputDimension ?? dataset.channels * dataset.height * dataset.width))
+        var values = [[Float]](repeating: [], count: names.count), columns = [Int](repeating: 0, count: names.count)
         for start in stride(from: 0, to: indices.count, by: batch) {
             let chunk = Array(indices[start..<min(start + batch, indices.count)])
             let images = try dataset.upload(chunk, to: backend)
             let views = chunk.indices.map { AugmentView(source: $0, top: 0, left: 0, height: dataset.height, width: dataset.width) }
-            let x = try backend.augment(images, views: views, output: output)
-            let y = try encoder.map { try $0.forward(x).output } ?? x.reshaped([chunk.count, x.count / chunk.count])
-            columns = y.count / chunk.count
-            values += try backend.download(y)
+            for (k, y) in try outputs(try backend.augment(images, views: views, output: output)).enumerated() {
+                columns[k] = y.count / chunk.count
+                if values[k].isEmpty { values[k].reserveCapacity(indices.count * columns[k]) }
+                values[k] += try backend.download(y)
+            }
         }
-        return try FeatureMatrix(values: values, rows: indices.count, columns: columns,
-                                 name: encoder == nil ? "pixels" : "features")
+        return try names.indices.map { try FeatureMatrix(values: values[$0], rows: indices.count, columns: columns[$0], name: names[$0]) }
     }
 }
 

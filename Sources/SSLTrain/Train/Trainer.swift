@@ -411,4 +411,21 @@ public enum TrainedEncoder {
         for b in encoder.buffers { try reader.restore("model/" + b.name, into: b.tensor, on: backend) }
         return (encoder, config)
     }
+
+    /// The encoder and the head after it (`trainable[1]`: the projector, or a method's head) of
+    /// `path`'s run, rebuilt from its stored configuration for `data`'s images, with their trained
+    /// parameters and batch-norm statistics.
+    public static func loadNetwork(_ path: String, data: TrainingData,
+                                   on backend: any Backend) throws -> (encoder: any FeatureLayer, head: (any Layer)?, config: TrainConfig) {
+        let reader = try CheckpointReader(path: path)
+        let config = try reader.metadata(CheckpointMeta.self).config
+        let objective = try ObjectiveFactory.make(ObjectiveSetup(
+            config: config, backend: backend, channels: data.train.channels, imageSize: data.train.height,
+            datasetSize: data.train.count, normalization: data.normalization))
+        for layer in objective.trainable {
+            for p in layer.parameters { try reader.restore("model/" + p.name, into: p.value, on: backend) }
+            for b in layer.buffers { try reader.restore("model/" + b.name, into: b.tensor, on: backend) }
+        }
+        return (objective.encoder, objective.trainable.dropFirst().first, config)
+    }
 }
