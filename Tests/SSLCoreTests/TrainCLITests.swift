@@ -197,6 +197,22 @@ private struct TinyRun {
         (#"{"method": "simclr", "#, "not valid JSON"),
     ]
 
+    /// Keys whose default is nil (temperature, baseLR, …) once read as integers: a nil of any
+    /// optional type passes `is UInt64?`.
+    @Test("a configuration file's fractional values load, optional keys included")
+    func fractionalValues() throws {
+        let folder = TrainingFixtures.folder()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/config.json"
+        let text = #"{"method": "simclr", "temperature": 0.2, "baseLR": 0.3, "weightDecay": 1e-5, "emaMomentum": 0.99, "#
+            + #""cropScale": [0.5, 1], "warmupEpochs": 0.5, "lambda": 0.01, "trainSubset": 1000, "projector": [64, 32]}"#
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let c = try TrainConfig.load(path)
+        #expect(c.temperature == 0.2 && c.baseLR == 0.3 && c.weightDecay == 1e-5 && c.emaMomentum == 0.99)
+        #expect(c.cropScale == [0.5, 1] && c.warmupEpochs == 0.5 && c.lambda == 0.01 && c.trainSubset == 1000 && c.projector == [64, 32])
+    }
+
     @Test("a configuration file's unknown key, wrong type or out-of-range number is an error naming the key",
           arguments: badConfigs)
     func badConfigFile(_ c: (String, String)) throws {

@@ -108,8 +108,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
         for child in Mirror(reflecting: TrainConfig(method: .simclr)).children {
             guard let key = child.label, let given = object[key] else { continue }
-            let unsigned = child.value is UInt64 || child.value is UInt64?
-            guard unsigned || child.value is Int || child.value is Int? || child.value is [Int]? else { continue }
+            // By the declared type: `nil is UInt64?` holds for a nil of any optional type.
+            let type = type(of: child.value)
+            let unsigned = type == UInt64.self || type == UInt64?.self
+            guard unsigned || type == Int.self || type == Int?.self || type == [Int]?.self else { continue }
             for number in (given as? [Any] ?? [given]).compactMap({ $0 as? NSNumber }) {
                 let value = number.doubleValue
                 let fits = value == value.rounded() && (unsigned ? value >= 0 && value < 0x1p64 : abs(value) < 0x1p63)
