@@ -90,6 +90,11 @@ public protocol Backend: AnyObject, Objectives, TrainingOps {
     /// A copy of the rows `range` of the first axis: `x[range]` of any rank (one view of a batch of views).
     func rows(_ x: Tensor, _ range: Range<Int>) throws -> Tensor
 
+    /// The tensors one after another along the first axis (`torch.cat(parts, 0)`): all views of a
+    /// batch as one batch, whose batch norm then sees them together. The inverse of ``rows(_:_:)``.
+    /// - Parameter parts: at least one tensor; equal shapes beyond the first axis.
+    func concatenateRows(_ parts: [Tensor]) throws -> Tensor
+
     /// Sets every element of `tensor` to `value`, in place.
     func fill(_ tensor: Tensor, with value: Float) throws
 

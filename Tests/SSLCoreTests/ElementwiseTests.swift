@@ -75,6 +75,19 @@ import Testing
             #expect(middle.shape == [2, 2, 3])
             #expect(try backend.download(middle) == (6..<18).map(Float.init))
             #expect(throws: SSLError.self) { _ = try backend.rows(batch, 3..<5) }
+            // concatenateRows undoes rows, at any rank; parts of one row, primes, a lone part.
+            for (sizes, inner) in [([1, 1], [3]), ([2, 5, 3], [2, 3]), ([7], [1]), ([1, 13, 2], [])] as [([Int], [Int])] {
+                let width = inner.reduce(1, *), total = sizes.reduce(0, +)
+                let whole = try backend.upload((0..<(total * width)).map { Float($0) * 0.5 - 3 }, shape: [total] + inner)
+                var start = 0
+                let parts = try sizes.map { n in defer { start += n }; return try backend.rows(whole, start..<(start + n)) }
+                let joined = try backend.concatenateRows(parts)
+                let (got, expected) = (try backend.download(joined), try backend.download(whole))
+                #expect(joined.shape == whole.shape && got == expected, "\(sizes) × \(inner) on \(backend.name)")
+            }
+            for bad in [[], [try backend.zeros([2, 3]), try backend.zeros([2, 4])], [try backend.zeros([2, 3]), try backend.zeros([6])]] {
+                #expect(throws: SSLError.self) { _ = try backend.concatenateRows(bad) }
+            }
             let nan = try backend.upload([.nan, .infinity, 1], shape: [3])
             try backend.fill(nan, with: 0)
             #expect(try backend.download(nan) == [0, 0, 0])

@@ -135,3 +135,40 @@ import Testing
         #expect(MemoryBankObjective.negativeSeed(8, globalStep: 0) != seeds[0])
     }
 }
+
+/// Whether a method's step runs its views as one joint batch (batch norm over 2N rows, as
+/// google-research/simclr's `tf.concat(features_list, 0)` and the `MultiCropWrapper` of SwAV and
+/// DINO do) or view by view (BYOL, SimSiam, Barlow Twins and VICReg call their networks once per
+/// view). Read off the first batch norm's running mean after one step from zero: one update with
+/// the mean of all 2N rows, m·μ(x₁ ∪ x₂), or two, m(1 − m)·μ(x₁) + m·μ(x₂).
+@Suite struct JointBatchTests {
+    static let joint: Set<Method> = [.simclr, .swav, .dino]
+
+    @Test("each method's step normalises over the joint batch or per view, as its official code does",
+          arguments: [Method.simclr, .swav, .dino, .byol, .simsiam, .barlow, .vicreg])
+    func batchNormSees(_ method: Method) throws {
+        let backend = TestBackends.reference
+        var c = TrainingFixtures.config(method)
+        c.localCrops = 0
+        let objective = try ObjectiveFactory.make(TrainContrastiveTests.setup(c, on: backend))
+        let encoder = try #require(objective.encoder as? MLPEncoder)
+        let (fc1, bn1) = (encoder.body.layers[1], try #require(encoder.body.layers[2] as? BatchNorm))
+        var rng = SeededRandom(seed: 11)
+        let views = try (0..<2).map { _ in try backend.upload(rng.uniform(8 * 144), shape: [8, 1, 12, 12]) }
+        _ = try objective.step(views, TrainContrastiveTests.context(0, Array(0..<8), on: backend))
+
+        func columnMeans(_ x: Tensor) throws -> [Double] {
+            let h = try backend.download(try fc1.forward(try x.reshaped([x.shape[0], 144])).output), width = h.count / x.shape[0]
+            return (0..<width).map { j in (0..<x.shape[0]).reduce(0.0) { $0 + Double(h[$1 * width + j]) } / Double(x.shape[0]) }
+        }
+        let (m1, m2, m) = (try columnMeans(views[0]), try columnMeans(views[1]), Double(bn1.momentum))
+        let expected = Self.joint.contains(method)
+            ? zip(m1, m2).map { m * ($0 + $1) / 2 } : zip(m1, m2).map { m * (1 - m) * $0 + m * $1 }
+        let other = Self.joint.contains(method)
+            ? zip(m1, m2).map { m * (1 - m) * $0 + m * $1 } : zip(m1, m2).map { m * ($0 + $1) / 2 }
+        let running = try backend.download(bn1.running.mean).map(Double.init)
+        // Float32 running statistics of O(1) means: 1e-6; the other rule is off by ~m²·|μ₁| ≈ 1e-3.
+        #expect(zip(running, expected).allSatisfy { abs($0 - $1) < 1e-5 }, "\(method): \(running.prefix(3)) vs \(expected.prefix(3))")
+        #expect(zip(running, other).contains { abs($0 - $1) > 1e-4 }, "\(method): the two rules must differ here")
+    }
+}

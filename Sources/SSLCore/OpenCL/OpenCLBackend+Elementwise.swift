@@ -30,6 +30,18 @@ extension OpenCLBackend {
         return out
     }
 
+    public func concatenateRows(_ parts: [Tensor]) throws -> Tensor {
+        let (width, shape) = try Shapes.concatenatedRows(parts.map(\.shape))
+        let out = try empty(shape)
+        var row = 0
+        for part in parts {
+            try copyRows(try part.reshaped([part.shape[0], width]), rows: 0..<part.shape[0],
+                         into: try out.reshaped([shape[0], width]), at: row, op: "concatenateRows")
+            row += part.shape[0]
+        }
+        return out
+    }
+
     public func l2NormalizeBackward(_ x: Tensor, _ dY: Tensor, eps: Float) throws -> Tensor {
         let op = "l2NormalizeBackward"
         let (rows, cols) = try Shapes.rows(x.shape, op: op)

@@ -108,6 +108,18 @@ enum Shapes {
         }
         return (shape.dropFirst().reduce(1, *), [range.count] + shape.dropFirst())
     }
+
+    /// ``Backend/concatenateRows(_:)``: parts of one shape but the first axis.
+    static func concatenatedRows(_ shapes: [[Int]]) throws -> (width: Int, result: [Int]) {
+        let op = "concatenateRows"
+        guard let first = shapes.first, !first.isEmpty else {
+            throw SSLError.invalidArgument(op: op, detail: "needs at least one tensor of rank ≥ 1")
+        }
+        if let other = shapes.first(where: { $0.count != first.count || Array($0.dropFirst()) != Array(first.dropFirst()) }) {
+            throw SSLError.shapeMismatch(op: op, detail: "\(shapeText(other)) and \(shapeText(first)) differ beyond the first axis")
+        }
+        return (first.dropFirst().reduce(1, *), [shapes.reduce(0) { $0 + $1[0] }] + first.dropFirst())
+    }
 }
 
 /// Bounds of the iterative solvers' arguments.

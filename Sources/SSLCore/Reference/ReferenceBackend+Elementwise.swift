@@ -21,6 +21,11 @@ extension ReferenceBackend {
         return make(Array(try values(x, op: "rows")[(range.lowerBound * width)..<(range.upperBound * width)]), shape)
     }
 
+    public func concatenateRows(_ parts: [Tensor]) throws -> Tensor {
+        let (_, shape) = try Shapes.concatenatedRows(parts.map(\.shape))
+        return make(try parts.flatMap { try values($0, op: "concatenateRows") }, shape)
+    }
+
     public func fill(_ tensor: Tensor, with value: Float) throws {
         guard let buffer = tensor.hostBuffer else {
             throw SSLError.wrongBackend(op: "fill", expected: "the reference backend", found: tensor.location)

@@ -79,15 +79,13 @@ final class DINOObjective: Objective {
                                             teacherTemperature: finalTeacherTemperature, warmupEpochs: teacherWarmupEpochs)
     }
 
+    /// Student and teacher run the crops as DINO's `MultiCropWrapper` (``JointForward``): those of
+    /// one resolution as one batch through the backbone, all of them as one batch through the head.
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        let student: [any Layer] = [encoder, head]
-        var outputs: [Tensor] = [], caches: [[LayerCache]] = []
-        for view in views {
-            let (y, cache) = try forward(student, view)
-            outputs.append(y)
-            caches.append(cache)
-        }
-        let targets = try views.prefix(2).map { try forward(teacher.layers, $0).0 }
+        let student = JointForward(backbone: [encoder], head: [head])
+        let (outputs, cache) = try student.forward(views, on: backend)
+        let targets = try JointForward(backbone: [teacher.layers[0]], head: [teacher.layers[1]])
+            .forward(Array(views.prefix(2)), on: backend).outputs
         let r = try backend.dino(student: outputs, teacher: targets, center: center,
                                  studentTemperature: Self.studentTemperature,
                                  teacherTemperature: Float(try teacherTemperature(epoch: context.epoch)),
@@ -96,7 +94,7 @@ final class DINOObjective: Objective {
         // mean, so the rank average of each rank's update is the update with the global mean.
         try context.group.averageInPlace(r.centerNext, purpose: "centre", on: backend)
         try backend.axpby(r.centerNext, alpha: 1, beta: 0, into: center)
-        for v in views.indices.reversed() { try backward(student, caches[v], r.dStudent[v]) }
+        try student.backward(cache, r.dStudent, on: backend)
         return r.loss
     }
 

@@ -2,9 +2,11 @@
 // projections, and the backward of both views.
 import SSLCore
 
-/// The two-view pattern every non-teacher method shares: `views` through `layers`, the loss
-/// on both views' embeddings of the whole global batch (gathered from every rank) gives ∂L/∂z
-/// for each view, and each view's backward adds into the same parameters.
+/// The two-view pattern of Barlow Twins and VICReg: `views` through `layers` one view at a time,
+/// as facebookresearch/barlowtwins and vicreg call their networks once per view (batch norm sees
+/// the N rows of each view apart; SimCLR, SwAV and DINO run joint batches, ``JointForward``); the
+/// loss on both views' embeddings of the whole global batch (gathered from every rank) gives
+/// ∂L/∂z for each view, and each view's backward adds into the same parameters.
 func twoViewStep(_ layers: [any Layer], _ views: [Tensor], _ context: StepContext,
                  loss: (Tensor, Tensor) throws -> (loss: Tensor, dZ1: Tensor, dZ2: Tensor)) throws -> Tensor {
     let (group, backend) = (context.group, context.backend)

@@ -35,6 +35,8 @@ final class BYOLObjective: Objective {
     var teacherLayers: [any Layer] { teacher.layers }
     var state: [NamedBuffer] { teacher.state }
 
+    /// View by view, as deepmind's byol_experiment applies the online and target networks to
+    /// `view1` and `view2` in separate calls: batch norm sees each view's N rows apart.
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
         let (p1, c1) = try forward(trainable, views[0])
         let (p2, c2) = try forward(trainable, views[1])
@@ -75,6 +77,8 @@ final class SimSiamObjective: Objective {
 
     var trainable: [any Layer] { [encoder, projector, predictor] }
 
+    /// View by view, as facebookresearch/simsiam's `forward(x1, x2)` calls the encoder once per
+    /// view: batch norm sees each view's N rows apart.
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
         let backbone: [any Layer] = [encoder, projector]
         let (z1, c1) = try forward(backbone, views[0]), (z2, c2) = try forward(backbone, views[1])

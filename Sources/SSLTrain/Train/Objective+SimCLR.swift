@@ -21,10 +21,15 @@ final class SimCLRObjective: Objective {
 
     var trainable: [any Layer] { [encoder, projector] }
 
+    /// Both views as one batch of 2N through encoder and projector, as google-research/simclr
+    /// (`tf.concat(features_list, 0)`): batch norm normalises over both views together.
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        try twoViewStep(trainable, views, context) { z1, z2 in
-            let r = try backend.ntXent(z1, z2, temperature: temperature)
-            return (r.loss, r.dZ1, r.dZ2)
-        }
+        let joint = JointForward(backbone: [encoder], head: [projector]), group = context.group
+        let (z, cache) = try joint.forward(views, on: backend)
+        let r = try backend.ntXent(try group.gatherRows(z[0], on: backend), try group.gatherRows(z[1], on: backend),
+                                   temperature: temperature)
+        try joint.backward(cache, [try group.gatherBackward(r.dZ1, on: backend), try group.gatherBackward(r.dZ2, on: backend)],
+                           on: backend)
+        return r.loss
     }
 }

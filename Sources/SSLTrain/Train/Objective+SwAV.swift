@@ -73,24 +73,21 @@ final class SwAVObjective: Objective {
         min(freezePrototypesIterations, context.stepsPerEpoch, context.totalSteps / 10)
     }
 
+    /// The crops as SwAV's `MultiCropWrapper` runs them (``JointForward``): those of one
+    /// resolution as one batch through the encoder, all of them as one batch through the projector.
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
         try backend.l2NormalizeInPlace(prototypes.weight.value, eps: Self.eps)
-        let layers: [any Layer] = [encoder, projector]
-        var projections: [Tensor] = [], caches: [[LayerCache]] = [], crops: [Tensor] = []
-        for view in views {
-            let (y, cache) = try forward(layers, view)
-            projections.append(y)
-            caches.append(cache)
-            // Sinkhorn's equipartition is over the global batch: every rank's codes.
-            crops.append(try context.group.gatherRows(try backend.l2Normalize(y, eps: Self.eps), on: backend))
-        }
+        let joint = JointForward(backbone: [encoder], head: [projector])
+        let (projections, cache) = try joint.forward(views, on: backend)
+        // Sinkhorn's equipartition is over the global batch: every rank's codes.
+        let crops = try projections.map { try context.group.gatherRows(try backend.l2Normalize($0, eps: Self.eps), on: backend) }
         let r = try backend.swav(crops: crops, prototypes: prototypes.weight.value, epsilon: Self.epsilon,
                                  iterations: Self.sinkhornIterations, temperature: temperature, queues: nil)
         try backend.axpby(r.dPrototypes, alpha: 1, beta: 1, into: prototypes.weight.gradient)
-        for v in views.indices.reversed() {
-            let dZ = try context.group.gatherBackward(r.dZ[v], on: backend)
-            try backward(layers, caches[v], try backend.l2NormalizeBackward(projections[v], dZ, eps: Self.eps))
+        let dProjections = try views.indices.map { v in
+            try backend.l2NormalizeBackward(projections[v], try context.group.gatherBackward(r.dZ[v], on: backend), eps: Self.eps)
         }
+        try joint.backward(cache, dProjections, on: backend)
         return r.loss
     }
 
