@@ -12,7 +12,7 @@ import SSLCore
         #expect(c == TrainConfig.defaults(for: method))
     }
 
-    @Test("cpu applies the method's recipe, the small MLP and the 10 000-image evaluation; the result validates",
+    @Test("cpu applies the method's recipe, the small MLP and the 60 000-image bank; the result validates",
           arguments: Method.allCases)
     func cpu(_ method: Method) throws {
         let recipe = try #require(ShortRunRecipe.table[method])
@@ -25,7 +25,8 @@ import SSLCore
         #expect(c.epochs == recipe.epochs && c.projector == recipe.projector && c.prototypes == recipe.prototypes)
         #expect(c.emaMomentum == recipe.emaMomentum && c.temperature == recipe.temperature && c.negatives == recipe.negatives)
         #expect(c.trainSubset == recipe.trainSubset && c.localCrops == (recipe.localCrops ?? TrainConfig(method: method).localCrops))
-        #expect(c.encoderWidths == [512, 256] && c.cropScale == recipe.cropScale && c.evalTrain == 10_000 && c.evalTest == 10_000)
+        #expect(c.encoderWidths == (recipe.encoderWidths ?? [512, 256]) && c.cropScale == recipe.cropScale)
+        #expect(c.evalTrain == 60_000 && c.evalTest == 10_000)
         #expect(c.seed == 7 && c.batchSize == 256 && c.evalEvery == max(1, recipe.epochs / 10))
     }
 
@@ -36,7 +37,7 @@ import SSLCore
             TrainPreset.gpu.apply(to: &c)
             try c.validate()
             #expect(c.epochs == TrainPreset.gpuEpochs && c.batchSize == 512 && c.trainSubset == nil)
-            #expect(c.encoderWidths == [1024, 512] && c.evalTrain == 60_000 && c.optimizer == ShortRunRecipe.table[method]?.optimizer)
+            #expect(c.encoderWidths == (ShortRunRecipe.table[method]?.encoderWidths?.map { 2 * $0 } ?? [1024, 512]) && c.evalTrain == 60_000 && c.optimizer == ShortRunRecipe.table[method]?.optimizer)
         }
     }
 
