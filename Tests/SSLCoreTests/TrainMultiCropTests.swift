@@ -95,6 +95,38 @@ import Testing
         #expect(try rowNorms(p).allSatisfy { abs($0 - 1) < 1e-5 })
     }
 
+    /// Official main_swav.py: from `epoch_queue_starts` each step fills the queue after reading
+    /// it, and Sinkhorn uses it once its last row holds an embedding. With batches of 16 and a
+    /// queue of 32 from epoch 1 (step 4): filled at steps 4 and 5, used from step 6. A twin run
+    /// without a queue has the same losses until then, and another one at step 6.
+    @Test("SwAV's queue: filled from its start epoch, used once full, checkpointed; shorter than a batch is an error")
+    func swavQueue() throws {
+        var c = TrainingFixtures.config(.swav, steps: 8)
+        c.epochs = 3
+        let plain = try trainer(c)
+        (c.swavQueueLength, c.swavQueueStartEpoch) = (32, 1)
+        let queued = try trainer(c)
+        let swav = try #require(queued.objective as? SwAVObjective)
+        #expect(swav.queues.map(\.shape) == [[32, 32], [32, 32]] && swav.state.map(\.name) == ["swav.queue0", "swav.queue1"])
+        var losses: [(Double, Double)] = []
+        for g in 0..<7 {
+            let (a, b) = (context(plain, g), context(queued, g))
+            let lr = try plain.schedule.learningRate(at: g)
+            losses.append((try plain.trainStep(indices: a.indices, context: a, lr: lr),
+                           try queued.trainStep(indices: b.indices, context: b, lr: lr)))
+            let filled = try values(swav.queues[0]).enumerated().filter { $0.element != 0 }.map { $0.offset / 32 }
+            #expect(Set(filled).count == (g < 4 ? 0 : g == 4 ? 16 : 32), "step \(g): rows filled")
+        }
+        #expect(losses.prefix(6).allSatisfy { $0.0 == $0.1 }, "\(losses)")
+        #expect(abs(losses[6].0 - losses[6].1) > 1e-4, "step 6 reads the queue: \(losses[6])")
+        // Every row of a full queue is an L2-normalised embedding.
+        let q = try values(swav.queues[1])
+        #expect((0..<32).allSatisfy { r in abs((0..<32).reduce(Float(0)) { $0 + q[r * 32 + $1] * q[r * 32 + $1] } - 1) < 1e-4 })
+        c.swavQueueLength = 8
+        let short = #expect(throws: SSLError.self) { _ = try trainer(c) }
+        #expect(short?.description.contains("swavQueueLength 8 must hold at least one global batch of 16") == true, "\(String(describing: short))")
+    }
+
     @Test("DINO: the teacher follows the student by EMA, the centre moves, the last layer waits for min(epoch 1, run / 10), gradients are clipped")
     func dinoTeacher() throws {
         var c = TrainingFixtures.config(.dino, steps: 8)

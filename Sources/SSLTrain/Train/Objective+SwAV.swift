@@ -34,16 +34,24 @@ extension ObjectiveSetup {
 ///   scaled down for short runs as the warm-ups are: min(313, steps per epoch, a tenth of the run);
 /// - LARS, base LR 0.3 per 256 (4.8 for 4096), weight decay 1e-6 (``OptimizerRecipe``).
 ///
-/// Deviations: each crop goes through the encoder and the projection head on its own, so batch
-/// norm uses each crop's statistics (the official code batches the crops of one resolution in the
-/// backbone and all crops in the head). The queue of past embeddings (official `--queue_length`,
-/// 0 by default, started at epoch 15 for small batches) is not used.
+/// - the crops of one resolution go through the encoder as one batch and all crops through the
+///   projection head as one (``JointForward``, the official `MultiCropWrapper`'s batching);
+/// - the queue of past embeddings (`--queue_length` = `config.swavQueueLength`, 0 by default as
+///   the official code; its small-batch recipe uses 3840 from `--epoch_queue_starts 15` =
+///   `config.swavQueueStartEpoch`): one queue per code crop, holding the global batch's
+///   normalised embeddings; once its last row is filled, Sinkhorn runs on the queue's scores
+///   above the batch's and keeps the batch's codes; the queue is filled after it is read, as the
+///   official loop does. Over several ranks each holds the whole global queue (the official
+///   code gives each rank a share of it; Sinkhorn sums over all rows either way).
 final class SwAVObjective: Objective {
     let method = Method.swav
     let encoder: any FeatureLayer
     let projector: MLPHead
     let prototypes: Linear
     let augmentation: AugmentPipeline
+    /// One queue `(Q, D)` per code crop when `config.swavQueueLength > 0`; checkpointed.
+    let queues: [Tensor]
+    private let queueStartEpoch: Int
     private let temperature: Float
     private let backend: any Backend
     /// Sinkhorn's ε and iterations (`--epsilon 0.05`, `--sinkhorn_iterations 3`).
@@ -64,7 +72,17 @@ final class SwAVObjective: Objective {
                                                seed: s.config.seed, on: s.backend)
         augmentation = try s.multiCrop()
         temperature = Float(s.temperature(0.1))
+        let length = s.config.swavQueueLength
+        guard length == 0 || length >= s.config.batchSize else {
+            throw SSLError.invalidArgument(op: "train", detail: "swavQueueLength \(length) must hold at least one global batch "
+                                           + "of \(s.config.batchSize) (the official code uses a multiple of it)")
+        }
+        try HostMemory.require([2, length, widths.last!], what: "SwAV's queues of \(length) embeddings of \(widths.last!)")
+        queues = length == 0 ? [] : try (0..<2).map { _ in try s.backend.zeros([length, widths.last!]) }
+        queueStartEpoch = s.config.swavQueueStartEpoch
     }
+
+    var state: [NamedBuffer] { queues.enumerated().map { NamedBuffer(name: "swav.queue\($0.offset)", tensor: $0.element) } }
 
     var trainable: [any Layer] { [encoder, projector, prototypes] }
 
@@ -81,8 +99,15 @@ final class SwAVObjective: Objective {
         let (projections, cache) = try joint.forward(views, on: backend)
         // Sinkhorn's equipartition is over the global batch: every rank's codes.
         let crops = try projections.map { try context.group.gatherRows(try backend.l2Normalize($0, eps: Self.eps), on: backend) }
+        let active = !queues.isEmpty && context.epoch >= queueStartEpoch
+        // `use_the_queue`: from the step its last row holds an embedding, as the official loop checks.
+        let useQueues = try active && backend.download(try backend.rows(queues[0], (queues[0].shape[0] - 1)..<queues[0].shape[0]))
+            .contains { $0 != 0 }
         let r = try backend.swav(crops: crops, prototypes: prototypes.weight.value, epsilon: Self.epsilon,
-                                 iterations: Self.sinkhornIterations, temperature: temperature, queues: nil)
+                                 iterations: Self.sinkhornIterations, temperature: temperature, queues: useQueues ? queues : nil)
+        if active {
+            for (queue, crop) in zip(queues, crops) { try backend.swavQueuePush(crop, into: queue) }
+        }
         try backend.axpby(r.dPrototypes, alpha: 1, beta: 1, into: prototypes.weight.gradient)
         let dProjections = try views.indices.map { v in
             try backend.l2NormalizeBackward(projections[v], try context.group.gatherBackward(r.dZ[v], on: backend), eps: Self.eps)

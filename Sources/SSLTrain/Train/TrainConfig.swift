@@ -54,6 +54,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// softmax over the whole bank.
     public var negatives: Int? = nil
     public var prototypes: Int? = nil
+    /// SwAV's queue of past embeddings (`--queue_length`, 0 = none, the official default; its
+    /// small-batch recipe uses 3840), used from epoch `swavQueueStartEpoch` (`--epoch_queue_starts`).
+    public var swavQueueLength: Int = 0
+    public var swavQueueStartEpoch: Int = 15
     /// Local crops of SwAV and DINO.
     public var localCrops: Int = 6
     /// RandomResizedCrop's area range of the (global) views; nil for the recipe's (0.08, 1).
@@ -156,6 +160,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try take(.lambda, &lambda); try take(.simCoeff, &simCoeff); try take(.stdCoeff, &stdCoeff)
         try take(.covCoeff, &covCoeff); try takeOptional(.emaMomentum, &emaMomentum)
         try take(.queueSize, &queueSize); try takeOptional(.negatives, &negatives); try takeOptional(.prototypes, &prototypes); try take(.localCrops, &localCrops)
+        try take(.swavQueueLength, &swavQueueLength); try take(.swavQueueStartEpoch, &swavQueueStartEpoch)
         try takeOptional(.cropScale, &cropScale); try take(.syncBatchNorm, &syncBatchNorm); try take(.evaluate, &evaluate)
     }
 
@@ -208,6 +213,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         if let w = encoderWidths, w.isEmpty || w.contains(where: { $0 < 1 }) { throw bad("encoderWidths must be positive, got \(w)") }
         if let m = negatives, m < 0 { throw bad("negatives must be 0 (full softmax) or positive, got \(m)") }
+        guard swavQueueLength >= 0, swavQueueStartEpoch >= 0 else {
+            throw bad("swavQueueLength and swavQueueStartEpoch must be ≥ 0, got \(swavQueueLength) and \(swavQueueStartEpoch)")
+        }
         if let p = projector, p.isEmpty || p.contains(where: { $0 < 1 }) { throw bad("projector (--projector) widths must be positive, got \(p)") }
     }
 }
