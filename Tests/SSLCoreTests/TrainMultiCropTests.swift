@@ -168,6 +168,28 @@ import Testing
         #expect(try values(dino.center) == [Float](repeating: 7, count: 8))
     }
 
+    /// main_dino.py: `wd_schedule = cosine_scheduler(0.04, 0.4, epochs, niter_per_ep)`, set on
+    /// the regularised parameter group before each step; the other methods keep their decay.
+    @Test("DINO's weight decay rises by cosine from its base to ten times it, step by step; the others keep theirs")
+    func dinoWeightDecay() throws {
+        var c = TrainingFixtures.config(.dino, steps: 8)
+        (c.epochs, c.weightDecay) = (2, 0.04)
+        let trainer = try trainer(c)  // 8 steps
+        let dino = try #require(trainer.objective as? DINOObjective)
+        let expected = (0...8).map { 0.4 + (0.04 - 0.4) * (1 + cos(Double.pi * Double($0) / 8)) / 2 }
+        #expect(abs(expected[0] - 0.04) < 1e-15 && abs(expected[4] - 0.22) < 1e-12 && abs(expected[8] - 0.4) < 1e-15)
+        for g in [0, 4, 8] { #expect(abs(dino.weightDecay(context(trainer, g), base: 0.04) - expected[g]) < 1e-12) }
+        for g in 0..<3 {
+            try step(trainer, g)
+            #expect(abs(trainer.optimizer.weightDecay - expected[g]) < 1e-12, "step \(g)")
+        }
+        var b = TrainingFixtures.config(.barlow, steps: 8)
+        b.weightDecay = 0.04
+        let other = try self.trainer(b)
+        try step(other, 3)
+        #expect(other.optimizer.weightDecay == 0.04)
+    }
+
     @Test("DINO's teacher temperature warms up from 0.04 over min(30, epochs / 10) epochs")
     func dinoTeacherTemperature() throws {
         var c = TrainingFixtures.config(.dino)

@@ -21,6 +21,10 @@ public final class AdamW: Optimizer {
     public let parameters: [Parameter]
     /// Betas, eps and weight decay (defaults torch's); may change between steps.
     public var options: AdamWOptions
+    public var weightDecay: Double {
+        get { options.weightDecay }
+        set { options.weightDecay = newValue }
+    }
     /// Whether biases and normalisation parameters get no decay (default true, as DINO).
     public var excludeBiasAndNormFromDecay: Bool
     public private(set) var stepCount = 0

@@ -22,6 +22,10 @@ public final class LARS: Optimizer {
     public let parameters: [Parameter]
     /// η, momentum and weight decay (defaults Barlow Twins'); may change between steps.
     public var options: LARSOptions
+    public var weightDecay: Double {
+        get { options.weightDecay }
+        set { options.weightDecay = newValue }
+    }
     /// The official `weight_decay_filter` (default true).
     public var excludeBiasAndNormFromDecay: Bool
     /// The learning rate of biases and normalisation parameters relative to the weights'.

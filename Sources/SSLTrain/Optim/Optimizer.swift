@@ -25,6 +25,9 @@ public protocol Optimizer: AnyObject {
     var parameters: [Parameter] { get }
     /// How many steps have been taken (a schedule's step for the next one).
     var stepCount: Int { get }
+    /// The weight decay of the next steps (biases and norms excluded where the options say so);
+    /// a schedule sets it before each step, as DINO's `param_group["weight_decay"] = wd_schedule[it]`.
+    var weightDecay: Double { get set }
 
     /// One update of every parameter not named in `skipping`, from its current gradient.
     ///

@@ -15,6 +15,10 @@ public final class SGD: Optimizer {
     public let parameters: [Parameter]
     /// Momentum, weight decay and Nesterov; may change between steps.
     public var options: SGDOptions
+    public var weightDecay: Double {
+        get { options.weightDecay }
+        set { options.weightDecay = newValue }
+    }
     /// Whether biases and normalisation parameters get no weight decay (default true, the SSL
     /// recipes' choice; torch's SGD decays every parameter of a group).
     public var excludeBiasAndNormFromDecay: Bool

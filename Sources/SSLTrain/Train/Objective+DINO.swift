@@ -1,5 +1,6 @@
 // DINO: a student (encoder + DINO head) on every multi-crop view matches the centred, sharpened
 // output of an EMA teacher on the two global views.
+import Foundation
 import SSLCore
 
 /// DINO (facebookresearch/dino `main_dino.py`, `DINOLoss`, `vision_transformer.py` `DINOHead`),
@@ -20,11 +21,13 @@ import SSLCore
 /// - the last layer is frozen during the first epoch (`--freeze_last_layer 1`), at most a tenth
 ///   of the run as the warm-ups (an epoch of a 2-epoch run would be half of it); gradients are
 ///   clipped to norm 3.0 per parameter (`--clip_grad 3.0`) after the backward;
-/// - AdamW, base LR 0.0005 per 256, weight decay 0.04 (``OptimizerRecipe``).
+/// - AdamW, base LR 0.0005 per 256, weight decay from 0.04 rising by cosine to ten times that,
+///   0.4, over the run, step by step (`--weight_decay 0.04 --weight_decay_end 0.4`,
+///   `cosine_scheduler`; ``weightDecay(_:base:)``; a configured base keeps the ratio);
+/// - crops of one resolution through the backbone as one batch, all crops through the head as
+///   one (``JointForward``, the official `MultiCropWrapper`).
 ///
-/// Deviations: the weight decay stays at 0.04 (the official one rises to 0.4 by cosine,
-/// `--weight_decay_end`); each crop goes through the networks on its own, so batch norm uses each
-/// crop's statistics (the official `MultiCropWrapper` batches crops of one resolution); the crop
+/// Deviations: the crop
 /// scales are SwAV's (0.14–1 global, 0.05–0.14 local), which is also DINO's ResNet-50 recipe (its
 /// ViT defaults are 0.4–1 and 0.05–0.4); `encoder`, the evaluated network, is the student's (the
 /// official evaluation reads the teacher, which is in the checkpoint under `method/teacher/`).
@@ -96,6 +99,16 @@ final class DINOObjective: Objective {
         try backend.axpby(r.centerNext, alpha: 1, beta: 0, into: center)
         try student.backward(cache, r.dStudent, on: backend)
         return r.loss
+    }
+
+    /// `--weight_decay_end` / `--weight_decay`: 0.4 / 0.04.
+    static let weightDecayEndRatio = 10.0
+
+    /// utils.cosine_scheduler(base, end, epochs, iterations) at this step: end + (base − end)(1 + cos(π t/T))/2.
+    func weightDecay(_ context: StepContext, base: Double) -> Double {
+        let end = base * Self.weightDecayEndRatio
+        let t = Double(context.globalStep) / Double(max(context.totalSteps, 1))
+        return end + (base - end) * (1 + cos(Double.pi * t)) / 2
     }
 
     /// utils.clip_gradients, on the gradients averaged over the ranks.

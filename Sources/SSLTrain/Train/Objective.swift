@@ -59,6 +59,8 @@ public protocol Objective: AnyObject {
     func beforeOptimizer(_ context: StepContext) throws
     /// After the optimizer: EMA teachers, queues.
     func afterStep(_ context: StepContext) throws
+    /// The weight decay of this step from the run's `base` (DINO's cosine schedule); `base` by default.
+    func weightDecay(_ context: StepContext, base: Double) -> Double
 }
 
 extension Objective {
@@ -66,6 +68,7 @@ extension Objective {
     public func frozen(_ context: StepContext) -> Set<String> { [] }
     public func beforeOptimizer(_ context: StepContext) throws {}
     public func afterStep(_ context: StepContext) throws {}
+    public func weightDecay(_ context: StepContext, base: Double) -> Double { base }
     public var state: [NamedBuffer] { [] }
     public var teacherLayers: [any Layer] { [] }
 

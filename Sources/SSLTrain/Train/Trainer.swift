@@ -74,6 +74,8 @@ public final class Trainer {
     public let data: TrainingData
     public let objective: any Objective
     public let optimizer: any Optimizer
+    /// The configured weight decay, which ``Objective/weightDecay(_:base:)`` may schedule.
+    private let baseWeightDecay: Double
     public let schedule: LinearWarmupCosine
     public let files: RunFiles
     /// The data-parallel group: this rank trains on its slice of every global batch.
@@ -129,6 +131,7 @@ public final class Trainer {
         let warmup = Int(min(config.warmupEpochs * Double(stepsPerEpoch), Double(totalSteps / 10)))
         schedule = try LinearWarmupCosine(baseLR: lr, warmupSteps: warmup, totalSteps: totalSteps, finalLR: lr * 0.001)
         let decay = config.weightDecay ?? recipe.weightDecay
+        baseWeightDecay = decay
         let parameters = objective.parameters
         switch config.optimizer ?? recipe.kind {
         case .sgd: optimizer = try SGD(parameters: parameters, options: SGDOptions(momentum: 0.9, weightDecay: decay), on: backend)
@@ -275,6 +278,7 @@ public final class Trainer {
         let frozen = objective.frozen(context)
         try group.averageGradients(objective.parameters, skipping: frozen, on: backend)
         try objective.beforeOptimizer(context)
+        optimizer.weightDecay = objective.weightDecay(context, base: baseWeightDecay)
         try optimizer.step(lr: lr, skipping: frozen)
         try objective.afterStep(context)
         return loss
