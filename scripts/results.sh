@@ -1,51 +1,96 @@
 #!/usr/bin/env bash
-# Trains every method with one preset (`ssl train --method M --preset P`, nothing else) and prints
-# the README's results table and the recipe each run used, from the runs' metrics.json files.
-# Usage: bash scripts/results.sh [cpu|gpu] [extra ssl train arguments…]; TABLE_ONLY=1 only prints.
+# Trains every method with one preset at three seeds (`ssl train --method M --preset P --seed S`,
+# nothing else) and prints the README's results table from the runs' metrics.json files: raw
+# pixels first, then each method's random initialisation and trained encoder as mean ± standard
+# deviation over the seeds; kNN with the whole training set and with its first 10 000 images as
+# the bank, the nearest-neighbour margin, the silhouette and the linear probe on the test images,
+# and the recipe each run used.
+# Usage: bash scripts/results.sh [cpu|gpu] [extra ssl train arguments…]
+#   SEEDS="0 1 2" (default), METHODS="simclr …" (default: all), TABLE_ONLY=1 only prints.
 # The README's CPU table was made with `nice -n 15 bash scripts/results.sh cpu` (a shared machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-cpu}; shift || true
-swift build -c release --product ssl >&2
-bin=$(swift build -c release --show-bin-path)
-methods=(simclr moco memorybank swav deepcluster sela byol simsiam dino barlow vicreg)
-[ "${TABLE_ONLY:-0}" = 1 ] || for m in "${methods[@]}"; do
-    "$bin/ssl" train --method "$m" --preset "$preset" --out "runs/results-$preset/$m" --force "$@" >&2
-done
-python3 - "$preset" "${methods[@]}" <<'PY'
-import json, sys
-preset, methods = sys.argv[1], sys.argv[2:]
+seeds=(${SEEDS:-0 1 2})
+methods=(${METHODS:-simclr moco memorybank swav deepcluster sela byol simsiam dino barlow vicreg})
+if [ "${TABLE_ONLY:-0}" != 1 ]; then
+    swift build -c release --product ssl >&2
+    bin=$(swift build -c release --show-bin-path)
+    for m in "${methods[@]}"; do
+        for s in "${seeds[@]}"; do
+            "$bin/ssl" train --method "$m" --preset "$preset" --seed "$s" --out "runs/results-$preset/$m-seed$s" --force "$@" >&2
+        done
+    done
+fi
+python3 - "$preset" "${#seeds[@]}" "${seeds[@]}" "${methods[@]}" <<'PY'
+import json, statistics, sys
+preset, count = sys.argv[1], int(sys.argv[2])
+seeds, methods = sys.argv[3:3 + count], sys.argv[3 + count:]
 runs = {}
 for m in methods:
-    try:
-        runs[m] = json.load(open(f"runs/results-{preset}/{m}/metrics.json"))
-    except FileNotFoundError:
-        pass
-pct = lambda v: f"{100 * v:.2f}%"
-print("| method | encoder | epochs | device | kNN k=20 (random init) | silhouette (random init) | linear probe (random init) | wall time |")
-print("|---|---|---|---|---|---|---|---|")
+    for s in seeds:
+        try:
+            run = json.load(open(f"runs/results-{preset}/{m}-seed{s}/metrics.json"))
+        except FileNotFoundError:
+            continue
+        runs.setdefault(m, []).append(run)
+
+def rows(run):
+    return {row["representation"]: row["scores"] for row in run["rows"]}
+
+def stat(values, scale=100, digits=2):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    mean = statistics.mean(values) * scale
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {statistics.stdev(values) * scale:.{digits}f}"
+
+def line(name, scores, extra):
+    cells = [stat([s["knnTop1"] for s in scores]), stat([s.get("knnTop1SmallBank") for s in scores]),
+             stat([(s.get("marginCosine") or {}).get("mean") for s in scores], 1, 4),
+             stat([s["silhouette"] for s in scores], 1, 3), stat([s.get("linearProbe") for s in scores])]
+    return f"| {name} | " + " | ".join(cells) + f" | {extra} |"
+
+print(f"kNN k=20 (%): bank of the whole training set / of its first 10 000 images; NN margin: cosine, mean; "
+      f"linear probe (%); mean ± standard deviation over seeds {', '.join(seeds)}")
+print()
+print("| representation | kNN | kNN, 10 000 bank | NN margin | silhouette | linear probe | note |")
+print("|---|---|---|---|---|---|---|")
+first = next((r for m in methods for r in runs.get(m, [])), None)
+if first is None:
+    print("| (no runs) | | | | | | |")
+    sys.exit(0)
+raw = rows(first)["raw pixels"]
+print(line("raw pixels", [raw], "the same normalisation as the encoders' input"))
 for m in methods:
     if m not in runs:
-        print(f"| {m} | | | | not measured | | | |")
+        print(f"| {m} | not measured | | | | | |")
         continue
     r = runs[m]
-    rows = {row["representation"]: row["scores"] for row in r["rows"]}
-    t, z = rows["trained encoder"], rows["random-init encoder"]
-    print(f"| {m} | {r['encoder']} {r['config'].get('encoderWidths')} | {r['config']['epochs']} | {r['device'].split('[')[0].strip()} "
-          f"| {pct(t['knnTop1'])} ({pct(z['knnTop1'])}) | {t['silhouette']:.3f} ({z['silhouette']:.3f}) "
-          f"| {pct(t['linearProbe'])} ({pct(z['linearProbe'])}) | {r['history']['wallSeconds']:.0f} s |")
+    random = [rows(x)["random-init encoder"] for x in r]
+    trained = [rows(x)["trained encoder"] for x in r]
+    widths = r[0]["config"].get("encoderWidths")
+    wall = statistics.mean(x["history"]["wallSeconds"] for x in r)
+    print(line(f"{m}: random init", random, f"mlp {widths}"))
+    below = [name for name, key in (("kNN", "knnTop1"), ("probe", "linearProbe"))
+             if statistics.mean(s[key] for s in trained) < raw[key]]
+    note = f"{len(r)} seed{'s' if len(r) > 1 else ''}, {wall:.0f} s of training each" + (f"; below raw pixels on {' and '.join(below)}" if below else "")
+    print(line(f"**{m}**", trained, note))
 # The configuration each run used, from its metrics.json (the preset's recipe, ShortRunRecipe.table).
 print()
-print("| method | optimizer, base lr, weight decay | training images × epochs | crops | heads (projector; prototypes) | other |")
-print("|---|---|---|---|---|---|")
+print("| method | encoder | optimizer, base lr, weight decay | training images × epochs | crops | heads (projector; prototypes) | other |")
+print("|---|---|---|---|---|---|---|")
 for m in methods:
     if m not in runs:
         continue
-    c = runs[m]["config"]
+    c = runs[m][0]["config"]
     other = [f"{k} {c[k]}" for k in ("emaMomentum", "temperature", "negatives") if c.get(k) is not None]
     if m in ("swav", "dino"):
         other.append(f"localCrops {c['localCrops']}")
     images = c.get("trainSubset") or 60000
     heads = ", ".join(filter(None, [str(c.get("projector") or ""), str(c.get("prototypes") or "")]))
-    print(f"| {m} | {c['optimizer']} {c['baseLR']:g}, {c['weightDecay']:g} | {images} × {c['epochs']} | {c.get('cropScale')} | {heads} | {', '.join(other)} |")
+    print(f"| {m} | mlp {c.get('encoderWidths')} | {c['optimizer']} {c['baseLR']:g}, {c['weightDecay']:g} | {images} × {c['epochs']} "
+          f"| {c.get('cropScale')} | {heads} | {', '.join(other)} |")
 PY

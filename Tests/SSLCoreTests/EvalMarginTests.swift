@@ -131,4 +131,22 @@ private func bruteMargins(_ f: FeatureMatrix, labels: [Int], cosine: Bool) -> [D
             #expect(margin.positiveShare > 0.98 && margin.mean > 0, "margin \(margin.positiveShare), \(margin.mean) on \(backend.name)")
         }
     }
+
+    @Test("a representation's scores: kNN with the whole bank and with its first 10 000 images, margins on the test features",
+          .disabled(if: Oclgrind.isRunning, "no kernel of its own; a 10 000-image kNN interpreted takes minutes"))
+    func scoresBothBanks() throws {
+        let backend: any Backend = TestBackends.openCL ?? TestBackends.reference
+        let bank = try evalRandomFeatures(10_050, 3, seed: 4), test = try evalRandomFeatures(40, 3, seed: 5)
+        let (bankLabels, testLabels) = (evalRandomLabels(10_050, classes: 3, seed: 6), evalRandomLabels(40, classes: 3, seed: 7))
+        let scores = try RepresentationEvaluation.score(train: bank, trainLabels: bankLabels, test: test, testLabels: testLabels,
+                                                        linearProbe: false, on: backend)
+        let small = try FeatureMatrix(values: Array(bank.values.prefix(30_000)), rows: 10_000, columns: 3)
+        let expected = try KNNClassifier().classify(train: small, labels: Array(bankLabels.prefix(10_000)), test: test, on: backend)
+        #expect(scores.knnTop1SmallBank == (try EvalMetrics.accuracy(predictions: expected.predictions, labels: testLabels)))
+        let margin = try NearestNeighbourMargin(metric: .cosine).evaluate(test, labels: testLabels, on: backend)
+        #expect(scores.marginCosine == MarginScore(margin) && scores.linearProbe == nil)
+        let few = try RepresentationEvaluation.score(train: small, trainLabels: Array(bankLabels.prefix(10_000)), test: test,
+                                                     testLabels: testLabels, linearProbe: false, on: backend)
+        #expect(few.knnTop1SmallBank == nil, "a bank of 10 000 or fewer has no smaller one")
+    }
 }

@@ -62,6 +62,9 @@ public enum Features {
 /// kNN accuracy, silhouette and linear-probe accuracy of one representation.
 public struct RepresentationScores: Codable, Equatable {
     public var knnTop1: Double
+    /// kNN top-1 with the first ``RepresentationEvaluation/smallBank`` images of the bank, where the
+    /// bank is larger (the 10 000-image bank of earlier tables, next to the whole training set).
+    public var knnTop1SmallBank: Double?
     public var silhouette: Double
     /// The nearest-neighbour margin on the test features (``NearestNeighbourMargin``): cosine
     /// (the kNN's geometry) and euclidean (the silhouette's).
@@ -81,13 +84,24 @@ public struct MarginScore: Codable, Equatable, Sendable {
 }
 
 public enum RepresentationEvaluation {
+    /// The smaller kNN bank reported beside the whole one.
+    public static let smallBank = 10_000
+
     /// Scores `train`/`test` features with their labels: weighted kNN (k 20, T 0.07) and the
     /// linear probe trained on `train`; silhouette (euclidean, true labels) and the
     /// nearest-neighbour margins (cosine, euclidean) on `test`.
     public static func score(train: FeatureMatrix, trainLabels: [Int], test: FeatureMatrix, testLabels: [Int],
                              linearProbe: Bool, on backend: any Backend) throws -> RepresentationScores {
-        let knn = try KNNClassifier(k: min(20, train.rows)).classify(train: train, labels: trainLabels, test: test, on: backend)
-        let knnAccuracy = try EvalMetrics.accuracy(predictions: knn.predictions, labels: testLabels)
+        func knn(_ bank: FeatureMatrix) throws -> Double {
+            let labels = Array(trainLabels.prefix(bank.rows))
+            let r = try KNNClassifier(k: min(20, bank.rows)).classify(train: bank, labels: labels, test: test, on: backend)
+            return try EvalMetrics.accuracy(predictions: r.predictions, labels: testLabels)
+        }
+        let knnAccuracy = try knn(train)
+        let small = train.rows > smallBank
+            ? try knn(try FeatureMatrix(values: Array(train.values.prefix(smallBank * train.columns)), rows: smallBank,
+                                        columns: train.columns))
+            : nil
         let silhouette = try Silhouette().score(test, labels: testLabels, on: backend)
         var probe: Double? = nil
         if linearProbe {
@@ -97,7 +111,7 @@ public enum RepresentationEvaluation {
         let margins = try [DistanceMetric.cosine, .euclidean].map {
             MarginScore(try NearestNeighbourMargin(metric: $0).evaluate(test, labels: testLabels, on: backend))
         }
-        return RepresentationScores(knnTop1: knnAccuracy, silhouette: silhouette, marginCosine: margins[0],
+        return RepresentationScores(knnTop1: knnAccuracy, knnTop1SmallBank: small, silhouette: silhouette, marginCosine: margins[0],
                                     marginEuclidean: margins[1], linearProbe: probe)
     }
 }
