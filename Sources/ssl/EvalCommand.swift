@@ -47,16 +47,14 @@ struct EvalCommand: ParsableCommand {
             commandName: "silhouette",
             abstract: "scikit-learn's silhouette: writes DIR/samples.npy (float32), prints the score.")
 
-        @Option(help: "Features, (N, D).") var features: String
-        @Option(help: "Cluster labels, (N); 2...N−1 distinct values.") var labels: String
+        @OptionGroup var data: LabelledFeatureFiles
         @Option(help: "euclidean (scikit-learn's default) or cosine.") var metric: DistanceMetric = .euclidean
         @Option(help: "Output folder.") var out: String
         @OptionGroup var device: DeviceOptions
 
         func run() throws {
-            let x = try readFeatures(features, name: "features")
-            let y = try readLabels(labels, name: "labels", count: x.rows, featuresPath: features)
-            let folder = try OutputFolder(out, inputs: [features, labels])
+            let (x, y) = try data.read()
+            let folder = try OutputFolder(out, inputs: data.paths)
             let backend = try device.backend()
             let s = try Silhouette(metric: metric).samples(x, labels: y, on: backend)
             try folder.write([("samples", .floats(s, shape: [s.count]))], on: backend)
@@ -73,16 +71,14 @@ struct EvalCommand: ParsableCommand {
                 no other member) and prints the mean margin and the share of positive margins.
                 """)
 
-        @Option(help: "Features, (N, D).") var features: String
-        @Option(help: "Class labels, (N).") var labels: String
+        @OptionGroup var data: LabelledFeatureFiles
         @Option(help: "euclidean or cosine.") var metric: DistanceMetric = .euclidean
         @Option(help: "Output folder.") var out: String
         @OptionGroup var device: DeviceOptions
 
         func run() throws {
-            let x = try readFeatures(features, name: "features")
-            let y = try readLabels(labels, name: "labels", count: x.rows, featuresPath: features)
-            let folder = try OutputFolder(out, inputs: [features, labels])
+            let (x, y) = try data.read()
+            let folder = try OutputFolder(out, inputs: data.paths)
             let backend = try device.backend()
             let m = try NearestNeighbourMargin(metric: metric).evaluate(x, labels: y, on: backend)
             // NaN marks "no margin" on purpose here, so the samples skip the folder's NaN check.
@@ -172,6 +168,20 @@ struct EvalCommand: ParsableCommand {
 }
 
 extension DistanceMetric: ExpressibleByArgument {}
+
+/// The two files of a one-set evaluation: features and a label per row (clusters for the
+/// silhouette, classes for the margin).
+struct LabelledFeatureFiles: ParsableArguments {
+    @Option(help: "Features, (N, D).") var features: String
+    @Option(help: "Labels, (N): clusters (2...N−1 distinct values) for the silhouette, classes for the margin.") var labels: String
+
+    var paths: [String] { [features, labels] }
+
+    func read() throws -> (features: FeatureMatrix, labels: [Int]) {
+        let x = try readFeatures(features, name: "features")
+        return (x, try readLabels(labels, name: "labels", count: x.rows, featuresPath: features))
+    }
+}
 
 /// The four files of a train/test evaluation.
 struct EvalTrainTestFiles: ParsableArguments {

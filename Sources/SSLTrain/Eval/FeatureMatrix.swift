@@ -42,6 +42,19 @@ public struct FeatureMatrix: Sendable {
         return try FeatureMatrix(values: centred, rows: rows, columns: columns)
     }
 
+    /// The blocking of the pairwise evaluators (``Silhouette``, ``NearestNeighbourMargin``): the
+    /// points (centred for the euclidean metric), their row chunks of at most `rowChunk`, and
+    /// their column chunks of at most `columnChunk`, uploaded once.
+    func distanceBlocks(metric: DistanceMetric, rowChunk: Int, columnChunk: Int, op: String,
+                        on backend: any Backend) throws -> (points: FeatureMatrix, rows: [Range<Int>],
+                                                            columns: [(range: Range<Int>, tensor: Tensor)]) {
+        try evalRequirePositive(rowChunk, "rowChunk", op: op)
+        try evalRequirePositive(columnChunk, "columnChunk", op: op)
+        let points = metric == .euclidean ? try centred() : self
+        let columns = try points.chunks(of: columnChunk).map { ($0, try points.upload($0, on: backend)) }
+        return (points, points.chunks(of: rowChunk), columns)
+    }
+
     /// Consecutive row ranges of at most `size` rows covering all rows.
     func chunks(of size: Int) -> [Range<Int>] {
         stride(from: 0, to: rows, by: size).map { $0..<min($0 + size, rows) }

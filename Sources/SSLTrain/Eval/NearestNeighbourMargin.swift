@@ -55,14 +55,12 @@ public struct NearestNeighbourMargin: Sendable {
         guard labels.count == features.rows else {
             throw SSLError.shapeMismatch(op: op, detail: "\(labels.count) labels for \(features.rows) samples")
         }
-        try evalRequirePositive(rowChunk, "rowChunk", op: op)
-        try evalRequirePositive(columnChunk, "columnChunk", op: op)
         let (codes, _) = EvalReference.encode(labels)
-        let points = metric == .euclidean ? try features.centred() : features
-        let columnBlocks = try points.chunks(of: columnChunk).map { ($0, try points.upload($0, on: backend)) }
+        let (points, rowChunks, columnBlocks) = try features.distanceBlocks(metric: metric, rowChunk: rowChunk,
+                                                                            columnChunk: columnChunk, op: op, on: backend)
         var samples: [Float?] = []
         samples.reserveCapacity(features.rows)
-        for range in points.chunks(of: rowChunk) {
+        for range in rowChunks {
             let x = try points.upload(range, on: backend)
             var nearest: NearestByClass? = nil
             for (columns, y) in columnBlocks {

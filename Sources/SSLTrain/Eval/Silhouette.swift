@@ -47,23 +47,21 @@ public struct Silhouette: Sendable {
         guard labels.count == features.rows else {
             throw SSLError.shapeMismatch(op: op, detail: "\(labels.count) labels for \(features.rows) samples")
         }
-        try evalRequirePositive(rowChunk, "rowChunk", op: op)
-        try evalRequirePositive(columnChunk, "columnChunk", op: op)
         let (codes, classes) = EvalReference.encode(labels)
         try EvalReference.checkNumberOfLabels(classes.count, samples: features.rows, op: op)
         let l = classes.count
         var sizes = [Int](repeating: 0, count: l)
         for c in codes { sizes[c] += 1 }
-        let points = metric == .euclidean ? try features.centred() : features
-
-        let columnBlocks = try points.chunks(of: columnChunk).map { range -> (Int, Tensor, Tensor) in
+        let (points, rowChunks, columns) = try features.distanceBlocks(metric: metric, rowChunk: rowChunk, columnChunk: columnChunk,
+                                                                       op: op, on: backend)
+        let columnBlocks = try columns.map { range, y -> (Int, Tensor, Tensor) in
             var oneHot = [Float](repeating: 0, count: range.count * l)
             for (row, j) in range.enumerated() { oneHot[row * l + codes[j]] = 1 }
-            return (range.lowerBound, try points.upload(range, on: backend), try backend.upload(oneHot, shape: [range.count, l]))
+            return (range.lowerBound, y, try backend.upload(oneHot, shape: [range.count, l]))
         }
         var result: [Float] = []
         result.reserveCapacity(features.rows)
-        for range in points.chunks(of: rowChunk) {
+        for range in rowChunks {
             let x = try points.upload(range, on: backend)
             let sums = try backend.zeros([range.count, l])
             for (start, y, oneHot) in columnBlocks {
