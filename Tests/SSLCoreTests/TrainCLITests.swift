@@ -263,7 +263,7 @@ private struct TinyRun {
         // A pid above the kernel's pid_max (4194304 at most) belongs to no process.
         let names = [".checkpoint.npz.\(getpid()).7.tmp", ".checkpoint.npz.99999999.7.tmp", ".steps.jsonl.99999999.7.tmp",
                      "checkpoint.npz"]
-        for name in names { FileManager.default.createFile(atPath: folder + "/" + name, contents: Data([1])) }
+        for name in names { _ = FileManager.default.createFile(atPath: folder + "/" + name, contents: Data([1])) }
         AtomicFile.removeAbandonedTemporaries(of: URL(fileURLWithPath: folder + "/checkpoint.npz"))
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
         #expect(left == [names[0], names[2], names[3]])
@@ -279,7 +279,7 @@ private struct TinyRun {
         #expect(stat("/dev/null", &status) == 0 && status.st_mode & S_IFMT == S_IFCHR, "/dev/null is still a device")
 
         let target = folder + "/target.npy", link = folder + "/link.npy"
-        FileManager.default.createFile(atPath: target, contents: Data("old".utf8))
+        _ = FileManager.default.createFile(atPath: target, contents: Data("old".utf8))
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
         try AtomicFile.write(Data("new".utf8), to: URL(fileURLWithPath: link))
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == target)

@@ -110,7 +110,7 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
         let path = folder.appendingPathComponent("damaged.npz").path
         await propertyCheck(count: 200 * scale, input: damage) { damage in
             let damaged = damage.applied(to: bytes)
-            FileManager.default.createFile(atPath: path, contents: Data(damaged))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(damaged))
             expectResultOrSSLError("\(damage)") {
                 let reader = try CheckpointReader(path: path)
                 for name in reader.tensorNames { _ = try reader.values(name) }
@@ -137,7 +137,7 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
         await propertyCheck(count: 300 * scale, input: entries, Gen.element(of: Method.allCases).map { $0! }) { entries, method in
             let body = entries.map { "\"\($0.0)\": \($0.1)" } + ["\"method\": \"\(method.rawValue)\""]
             let text = "{" + body.joined(separator: ", ") + "}"
-            FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
             do {
                 try TrainConfig.load(path).validate()
             } catch let error as SSLError {
@@ -243,7 +243,7 @@ private func run(_ executable: URL, _ arguments: [String]) -> (status: Int32, ou
     process.executableURL = executable
     process.arguments = arguments
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-out-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: output.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: output.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: output) }
     guard let handle = try? FileHandle(forWritingTo: output) else { return (-1, "no output file", false, false) }
     process.standardOutput = handle

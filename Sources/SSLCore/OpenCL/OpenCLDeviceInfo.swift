@@ -75,7 +75,7 @@ public struct OpenCLDeviceInfo: CustomStringConvertible {
 }
 
 /// An OpenCL platform and its devices; a platform may list none, and `noDevices` says why.
-public struct OpenCLPlatform: Sendable {
+public struct OpenCLPlatform {
     public let index: Int
     public let name: String
     public let devices: [OpenCLDeviceInfo]

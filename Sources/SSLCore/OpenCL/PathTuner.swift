@@ -96,7 +96,9 @@ public struct PathTuner {
                     times.append((variant.rawValue, try time {
                         _ = try backend.sinkhorn(scores, epsilon: 0.05, iterations: 3, variant: variant)
                     }))
-                } catch SSLError.invalidArgument, SSLError.exceedsDeviceLimits where variant == .oneGroup {
+                } catch SSLError.invalidArgument {
+                    continue  // a size the variant does not take
+                } catch SSLError.exceedsDeviceLimits where variant == .oneGroup {
                     continue  // its duals exceed local memory
                 }
             }
