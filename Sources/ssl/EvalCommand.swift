@@ -119,15 +119,7 @@ struct EvalCommand: ParsableCommand {
                                             evalTrain: evalTrain ?? config.evalTrain, evalTest: evalTest ?? config.evalTest,
                                             validation: validation ?? config.validation)
             let (encoder, head, _) = try TrainedEncoder.loadNetwork(checkpoint, data: data, on: backend)
-            func layers(_ set: ImageDataset) throws -> [(name: String, features: FeatureMatrix)] {
-                try Features.extractLayers(encoder, head: head, dataset: set, indices: Array(0..<set.count),
-                                           normalization: data.normalization, on: backend)
-            }
-            let rows = try zip(try layers(data.evalTrain), try layers(data.evalTest)).map { train, test in
-                RunSummary.Row(representation: train.name, scores: try RepresentationEvaluation.score(
-                    train: train.features, trainLabels: data.evalTrain.labels ?? [], test: test.features,
-                    testLabels: data.evalTest.labels ?? [], linearProbe: true, on: backend))
-            }
+            let rows = try RunSummary.scoreLayers(encoder, head: head, data: data, on: backend).rows
             print("\(config.method.paper), \(config.encoder) encoder; bank \(data.evalTrain.count), test \(data.evalTest.count)")
             print(RunSummary.tableLines(rows).joined(separator: "\n"))
         }

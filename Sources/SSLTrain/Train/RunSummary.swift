@@ -26,46 +26,42 @@ public struct RunSummary: Codable {
 
     /// Scores the three representations on the evaluation subsets of `trainer`'s data.
     public static func evaluate(_ trainer: Trainer, randomEncoder: any FeatureLayer) throws -> (RunSummary, FeatureMatrix) {
-        let data = trainer.data, backend = trainer.backend
-        let trainIndices = Array(0..<data.evalTrain.count), testIndices = Array(0..<data.evalTest.count)
-        func scores(_ encoder: (any FeatureLayer)?) throws -> (RepresentationScores, FeatureMatrix) {
-            let train = try Features.extract(encoder, dataset: data.evalTrain, indices: trainIndices,
-                                             normalization: data.normalization, on: backend)
-            let test = try Features.extract(encoder, dataset: data.evalTest, indices: testIndices,
-                                            normalization: data.normalization, on: backend)
-            return (try RepresentationEvaluation.score(train: train, trainLabels: data.evalTrain.labels ?? [], test: test,
-                                                       testLabels: data.evalTest.labels ?? [], linearProbe: true, on: backend), test)
+        let data = trainer.data, backend = trainer.backend, encoder = trainer.objective.encoder
+        // One pass of the trained network gives the pixels, every layer and the encoder's output.
+        let (layers, testFeatures) = try scoreLayers(encoder, head: trainer.objective.trainable.dropFirst().first, data: data,
+                                                     on: backend)
+        let raw = layers[0].scores, trained = layers[encoder.stages.count].scores
+        func features(_ set: ImageDataset) throws -> FeatureMatrix {
+            try Features.extract(randomEncoder, dataset: set, indices: Array(0..<set.count), normalization: data.normalization, on: backend)
         }
-        let raw = try scores(nil).0, random = try scores(randomEncoder).0
-        let (trained, testFeatures) = try scores(trainer.objective.encoder)
-        let layers = try layerScores(trainer, pixels: raw, encoderOutput: trained)
+        let random = try RepresentationEvaluation.score(train: try features(data.evalTrain), trainLabels: data.evalTrain.labels ?? [],
+                                                        test: try features(data.evalTest), testLabels: data.evalTest.labels ?? [],
+                                                        linearProbe: true, on: backend)
         let summary = RunSummary(
             method: trainer.config.method, encoder: trainer.config.encoder, device: backend.name, config: trainer.config,
             history: trainer.history,
             rows: [Row(representation: "raw pixels", scores: raw), Row(representation: "random-init encoder", scores: random),
                    Row(representation: "trained encoder", scores: trained)],
             layers: layers, evalTrainImages: data.evalTrain.count, evalTestImages: data.evalTest.count)
-        return (summary, testFeatures)
+        return (summary, testFeatures[encoder.stages.count])
     }
 
-    /// Every representation of the trained network between the pixels and the encoder's output,
-    /// and the head's output (`trainable[1]`: projector, or a method's head) after it.
-    static func layerScores(_ trainer: Trainer, pixels: RepresentationScores,
-                            encoderOutput: RepresentationScores) throws -> [Row] {
-        let data = trainer.data, backend = trainer.backend, encoder = trainer.objective.encoder
-        let head = trainer.objective.trainable.dropFirst().first
-        let train = try Features.extractLayers(encoder, head: head, dataset: data.evalTrain, indices: Array(0..<data.evalTrain.count),
-                                               normalization: data.normalization, on: backend)
-        let test = try Features.extractLayers(encoder, head: head, dataset: data.evalTest, indices: Array(0..<data.evalTest.count),
-                                              normalization: data.normalization, on: backend)
-        let last = encoder.stages.count  // the encoder's output: scored already
-        return try zip(train, test).enumerated().map { k, pair in
-            let scores = k == 0 ? pixels : k == last ? encoderOutput
-                : try RepresentationEvaluation.score(train: pair.0.features, trainLabels: data.evalTrain.labels ?? [],
-                                                     test: pair.1.features, testLabels: data.evalTest.labels ?? [],
-                                                     linearProbe: true, on: backend)
-            return Row(representation: pair.0.name, scores: scores)
+    /// Scores the pixels, every stage of `encoder` and `head`'s output on `data`'s evaluation
+    /// images (``Features/extractLayers(_:head:dataset:indices:normalization:batch:on:)``);
+    /// returns the rows and each one's test features.
+    public static func scoreLayers(_ encoder: any FeatureLayer, head: (any Layer)?, data: TrainingData,
+                                   on backend: any Backend) throws -> (rows: [Row], testFeatures: [FeatureMatrix]) {
+        func layers(_ set: ImageDataset) throws -> [(name: String, features: FeatureMatrix)] {
+            try Features.extractLayers(encoder, head: head, dataset: set, indices: Array(0..<set.count),
+                                       normalization: data.normalization, on: backend)
         }
+        let (train, test) = (try layers(data.evalTrain), try layers(data.evalTest))
+        let rows = try zip(train, test).map { train, test in
+            Row(representation: train.name, scores: try RepresentationEvaluation.score(
+                train: train.features, trainLabels: data.evalTrain.labels ?? [], test: test.features,
+                testLabels: data.evalTest.labels ?? [], linearProbe: true, on: backend))
+        }
+        return (rows, test.map(\.features))
     }
 
     /// The table the main job prints.
