@@ -43,7 +43,7 @@ import Testing
             var written: [[Float]] = []  // the normalised keys of each step
             for step in 0..<3 {
                 let views = try (0..<2).map { _ in try backend.upload(rng.uniform(16 * 144), shape: [16, 1, 12, 12]) }
-                let keys = try backend.download(try backend.l2Normalize(try forward(moco.teacher.layers, views[1]).0, eps: 1e-12))
+                let keys = try backend.download(try backend.l2Normalize(try moco.teacher.layers.forward(views[1]).0, eps: 1e-12))
                 let before = try backend.download(moco.queue)
                 let context = Self.context(step, Array((step * 16)..<(step * 16 + 16)), on: backend)
                 #expect(moco.pointer(before: context) == step * 16 % k)

@@ -122,6 +122,33 @@ public struct AugmentPipeline: Equatable, Sendable {
         }
     }
 
+    /// The views of `plan` as one tensor `(B, C, size, size)` per view, in view order: what a
+    /// method's step takes. ``apply(_:to:on:)`` computes them; each view is a slice of its group.
+    public func views(_ plan: AugmentPlan, of images: Tensor, on backend: any Backend) throws -> [Tensor] {
+        guard plan.groups.flatMap(\.viewNumbers).sorted() == Array(views.indices) else {
+            throw SSLError.invalidArgument(op: "AugmentPipeline", detail: "the plan holds views "
+                                           + "\(plan.groups.map(\.viewNumbers)), not the pipeline's \(views.count)")
+        }
+        let groups = try apply(plan, to: images, on: backend), batch = plan.batchSize
+        var views = [Tensor?](repeating: nil, count: self.views.count)
+        for (group, tensor) in zip(plan.groups, groups) {
+            for (position, k) in group.viewNumbers.enumerated() {
+                views[k] = group.viewNumbers.count == 1 ? tensor : try backend.rows(tensor, (position * batch)..<((position + 1) * batch))
+            }
+        }
+        return views.map { $0! }
+    }
+
+    /// ``plan(epoch:indices:imageHeight:imageWidth:)`` then ``views(_:of:on:)``: view k of every
+    /// sample of `images` `(B, C, H, W)` as `result[k]`.
+    public func views(_ images: Tensor, indices: [Int], epoch: Int, on backend: any Backend) throws -> [Tensor] {
+        guard images.rank == 4 else {
+            throw SSLError.shapeMismatch(op: "AugmentPipeline", detail: "images must be (B, C, H, W), got \(images.shape)")
+        }
+        let p = try plan(epoch: epoch, indices: indices, imageHeight: images.shape[2], imageWidth: images.shape[3])
+        return try views(p, of: images, on: backend)
+    }
+
     /// ``plan(epoch:indices:imageHeight:imageWidth:)`` then ``apply(_:to:on:)``.
     public func apply(_ images: Tensor, indices: [Int], epoch: Int, on backend: any Backend) throws -> [Tensor] {
         guard images.rank == 4 else {

@@ -15,20 +15,11 @@ public final class Sequential: Layer {
     struct Cache: LayerCache { let caches: [LayerCache] }
 
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) {
-        var y = x, caches: [LayerCache] = []
-        caches.reserveCapacity(layers.count)
-        for layer in layers {
-            let (output, cache) = try layer.forward(y)
-            y = output
-            caches.append(cache)
-        }
+        let (y, caches) = try layers.forward(x)
         return (y, Cache(caches: caches))
     }
 
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor {
-        let caches = try layerCache(cache, as: Cache.self, layer: "Sequential").caches
-        var d = dY
-        for (layer, c) in zip(layers, caches).reversed() { d = try layer.backward(c, d) }
-        return d
+        try layers.backward(try layerCache(cache, as: Cache.self, layer: "Sequential").caches, dY)
     }
 }

@@ -10,31 +10,37 @@ import SSLCore
 /// dino (`torch.cat` of the crops of one resolution through the backbone, all crops through the
 /// head). Batch norm then sees 2N rows where a per-view forward (BYOL, SimSiam, Barlow Twins,
 /// VICReg, as their official code does) sees N twice: its statistics, and so the loss, differ.
-struct JointForward {
-    let backbone: [any Layer]
-    let head: [any Layer]
+public struct JointForward {
+    public let backbone: [any Layer]
+    /// Runs on every view's backbone output at once; may be empty.
+    public let head: [any Layer]
+
+    public init(backbone: [any Layer], head: [any Layer]) {
+        self.backbone = backbone
+        self.head = head
+    }
 
     /// What ``backward(_:_:on:)`` needs.
-    struct Cache {
+    public struct Cache {
         fileprivate let groups: [(views: Range<Int>, rows: Range<Int>, caches: [LayerCache])]
         fileprivate let head: [LayerCache]
         fileprivate let viewRows: [Range<Int>]
     }
 
     /// The head's output for each view, in view order.
-    func forward(_ views: [Tensor], on backend: any Backend) throws -> (outputs: [Tensor], cache: Cache) {
+    public func forward(_ views: [Tensor], on backend: any Backend) throws -> (outputs: [Tensor], cache: Cache) {
         var groups: [(views: Range<Int>, rows: Range<Int>, caches: [LayerCache])] = [], features: [Tensor] = []
         var start = 0, row = 0
         while start < views.count {
             var end = start + 1
             while end < views.count && views[end].shape.dropFirst() == views[start].shape.dropFirst() { end += 1 }
             let batch = end - start == 1 ? views[start] : try backend.concatenateRows(Array(views[start..<end]))
-            let (y, caches) = try SSLTrain.forward(backbone, batch)
+            let (y, caches) = try backbone.forward(batch)
             groups.append((start..<end, row..<(row + batch.shape[0]), caches))
             features.append(y)
             (start, row) = (end, row + batch.shape[0])
         }
-        let (out, headCaches) = try SSLTrain.forward(head, features.count == 1 ? features[0] : try backend.concatenateRows(features))
+        let (out, headCaches) = try head.forward(features.count == 1 ? features[0] : try backend.concatenateRows(features))
         var viewRows: [Range<Int>] = [], offset = 0
         for view in views {
             viewRows.append(offset..<(offset + view.shape[0]))
@@ -45,12 +51,12 @@ struct JointForward {
     }
 
     /// The backward of ``forward(_:on:)`` for ∂L/∂output of each view; parameter gradients add up.
-    func backward(_ cache: Cache, _ dOutputs: [Tensor], on backend: any Backend) throws {
+    public func backward(_ cache: Cache, _ dOutputs: [Tensor], on backend: any Backend) throws {
         let dOut = dOutputs.count == 1 ? dOutputs[0] : try backend.concatenateRows(dOutputs)
-        let dFeatures = try SSLTrain.backward(head, cache.head, dOut)
+        let dFeatures = try head.backward(cache.head, dOut)
         for group in cache.groups.reversed() {
             let dY = cache.groups.count == 1 ? dFeatures : try backend.rows(dFeatures, group.rows)
-            try SSLTrain.backward(backbone, group.caches, dY)
+            try backbone.backward(group.caches, dY)
         }
     }
 }

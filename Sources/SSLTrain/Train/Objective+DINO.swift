@@ -32,7 +32,7 @@ import SSLCore
 /// ViT defaults are 0.4–1 and 0.05–0.4); `encoder`, the evaluated network, is the student's (the
 /// official evaluation reads the teacher, which is in the checkpoint under `method/teacher/`).
 final class DINOObjective: Objective {
-    let method = Method.dino
+    let name = Method.dino.rawValue
     let encoder: any FeatureLayer
     let head: DINOHead
     let teacher: Teacher

@@ -32,7 +32,7 @@ import SSLCore
 ///   sampler is a plain per-epoch shuffle of all images.
 /// - The trainer's learning-rate schedule (warm-up, cosine) applies instead of the constant lr.
 final class DeepClusterObjective: Objective {
-    let method = Method.deepcluster
+    let name = Method.deepcluster.rawValue
     let encoder: any FeatureLayer
     /// `head.weight` `(k, D)`, `head.bias` `(k)`: trained, checkpointed, redrawn every epoch.
     let head: Linear
@@ -157,9 +157,9 @@ func trainingFeatures(_ encoder: any FeatureLayer, _ trainer: Trainer) throws ->
 /// its backward; returns the loss.
 func pseudoLabelStep(_ layers: [any Layer], _ view: Tensor,
                      loss: (Tensor) throws -> CrossEntropyResult) throws -> Tensor {
-    let (logits, caches) = try forward(layers, view)
+    let (logits, caches) = try layers.forward(view)
     let r = try loss(logits)
-    try backward(layers, caches, r.dLogits)
+    try layers.backward(caches, r.dLogits)
     return r.loss
 }
 

@@ -36,7 +36,7 @@ extension ViewPolicy {
 /// - Z is in ``state`` (0 until the first step sets it); whether it is set is read from it once,
 ///   at the first step after construction or resume.
 final class MemoryBankObjective: Objective {
-    let method = Method.memorybank
+    let name = Method.memorybank.rawValue
     let encoder: any FeatureLayer
     let projector: Linear
     /// `(B, D)`, row i the memory of training sample i; updated in place.
@@ -84,7 +84,7 @@ final class MemoryBankObjective: Objective {
     }
 
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        let (local, caches) = try forward(trainable, views[0])
+        let (local, caches) = try trainable.forward(views[0])
         // Every rank evaluates the whole global batch, so Z and the bank updates are the same on every copy.
         let z = try context.group.gatherRows(local, on: backend)
         let known = try normalizerSet ?? (try backend.download(normalizer)[0] > 0)
@@ -93,7 +93,7 @@ final class MemoryBankObjective: Objective {
                                        normalizer: known && negatives != nil ? normalizer : nil, momentum: MemoryBankReference.defaultMomentum)
         if !known, let computed = r.normalizer { try backend.axpby(computed, alpha: 1, beta: 0, into: normalizer) }
         normalizerSet = true
-        try backward(trainable, caches, try context.group.gatherBackward(r.dZ, on: backend))
+        try trainable.backward(caches, try context.group.gatherBackward(r.dZ, on: backend))
         bankNext = r.bankNext
         return r.loss
     }

@@ -42,7 +42,7 @@ extension ViewPolicy {
 /// - Over several ranks the loss of each rank's queries is local (a mean over samples, averaged
 ///   with the gradients) and every rank enqueues every rank's keys, so all queues stay equal.
 final class MoCoObjective: Objective {
-    let method = Method.moco
+    let name = Method.moco.rawValue
     let encoder: any FeatureLayer
     let projector: MLPHead
     let teacher: Teacher
@@ -89,10 +89,10 @@ final class MoCoObjective: Objective {
     func pointer(before context: StepContext) -> Int { context.globalStep * context.globalIndices.count % queue.shape[0] }
 
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        let (q, caches) = try forward(trainable, views[0])
-        let k = try forward(teacher.layers, views[1]).0
+        let (q, caches) = try trainable.forward(views[0])
+        let k = try teacher.layers.forward(views[1]).0
         let r = try backend.moco(q: q, k: k, queue: queue, temperature: temperature)
-        try backward(trainable, caches, r.dQ)
+        try trainable.backward(caches, r.dQ)
         keys = try context.group.gatherRows(k, purpose: "keys", on: backend)  // concat_all_gather: every rank's keys
         return r.loss
     }

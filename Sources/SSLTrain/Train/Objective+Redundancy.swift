@@ -2,25 +2,9 @@
 // projections, and the backward of both views.
 import SSLCore
 
-/// The two-view pattern of Barlow Twins and VICReg: `views` through `layers` one view at a time,
-/// as facebookresearch/barlowtwins and vicreg call their networks once per view (batch norm sees
-/// the N rows of each view apart; SimCLR, SwAV and DINO run joint batches, ``JointForward``); the
-/// loss on both views' embeddings of the whole global batch (gathered from every rank) gives
-/// ∂L/∂z for each view, and each view's backward adds into the same parameters.
-func twoViewStep(_ layers: [any Layer], _ views: [Tensor], _ context: StepContext,
-                 loss: (Tensor, Tensor) throws -> (loss: Tensor, dZ1: Tensor, dZ2: Tensor)) throws -> Tensor {
-    let (group, backend) = (context.group, context.backend)
-    let (z1, c1) = try forward(layers, views[0])
-    let (z2, c2) = try forward(layers, views[1])
-    let r = try loss(try group.gatherRows(z1, on: backend), try group.gatherRows(z2, on: backend))
-    try backward(layers, c2, try group.gatherBackward(r.dZ2, on: backend))
-    try backward(layers, c1, try group.gatherBackward(r.dZ1, on: backend))
-    return r.loss
-}
-
 /// Barlow Twins (facebookresearch/barlowtwins): encoder → projector 8192-8192-8192 → C → loss.
 final class BarlowTwinsObjective: Objective {
-    let method = Method.barlow
+    let name = Method.barlow.rawValue
     let encoder: any FeatureLayer
     let projector: MLPHead
     let augmentation: AugmentPipeline
@@ -38,17 +22,19 @@ final class BarlowTwinsObjective: Objective {
 
     var trainable: [any Layer] { [encoder, projector] }
 
+    /// View by view, as facebookresearch/barlowtwins calls its network once per view: batch
+    /// norm sees each view's N rows apart; the loss sees the whole global batch.
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        try twoViewStep(trainable, views, context) { z1, z2 in
-            let r = try backend.barlowTwins(z1, z2, lambda: lambda, eps: 1e-5)
-            return (r.loss, r.dZ1, r.dZ2)
+        try backpropagate(views, through: trainable, group: context.group, on: backend) { z in
+            let r = try backend.barlowTwins(z[0], z[1], lambda: lambda, eps: 1e-5)
+            return (r.loss, [r.dZ1, r.dZ2])
         }
     }
 }
 
 /// VICReg (facebookresearch/vicreg): encoder → expander 8192-8192-8192 → variance, invariance, covariance.
 final class VICRegObjective: Objective {
-    let method = Method.vicreg
+    let name = Method.vicreg.rawValue
     let encoder: any FeatureLayer
     let projector: MLPHead
     let augmentation: AugmentPipeline
@@ -66,10 +52,11 @@ final class VICRegObjective: Objective {
 
     var trainable: [any Layer] { [encoder, projector] }
 
+    /// View by view, as facebookresearch/vicreg: batch norm sees each view's N rows apart.
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        try twoViewStep(trainable, views, context) { z1, z2 in
-            let r = try backend.vicreg(z1, z2, simCoeff: coefficients.sim, stdCoeff: coefficients.std, covCoeff: coefficients.cov)
-            return (r.loss, r.dZ1, r.dZ2)
+        try backpropagate(views, through: trainable, group: context.group, on: backend) { z in
+            let r = try backend.vicreg(z[0], z[1], simCoeff: coefficients.sim, stdCoeff: coefficients.std, covCoeff: coefficients.cov)
+            return (r.loss, [r.dZ1, r.dZ2])
         }
     }
 }

@@ -27,7 +27,7 @@ import SSLCore
 /// - The trainer's learning-rate schedule (warm-up, cosine) applies instead of the step drops
 ///   every 150 epochs.
 final class SeLAObjective: Objective {
-    let method = Method.sela
+    let name = Method.sela.rawValue
     let encoder: any FeatureLayer
     /// `head.weight` `(K, D)`, `head.bias` `(K)`.
     let head: Linear

@@ -6,7 +6,7 @@ import SSLCore
 /// predictor 4096→256; target encoder → projector by EMA [τ 0.996 → 1, cosine]; the loss is
 /// symmetrised: byol(p1, z2′) + byol(p2, z1′).
 final class BYOLObjective: Objective {
-    let method = Method.byol
+    let name = Method.byol.rawValue
     let encoder: any FeatureLayer
     let projector: MLPHead, predictor: MLPHead
     let teacher: Teacher
@@ -38,12 +38,12 @@ final class BYOLObjective: Objective {
     /// View by view, as deepmind's byol_experiment applies the online and target networks to
     /// `view1` and `view2` in separate calls: batch norm sees each view's N rows apart.
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        let (p1, c1) = try forward(trainable, views[0])
-        let (p2, c2) = try forward(trainable, views[1])
-        let t1 = try forward(teacher.layers, views[0]).0, t2 = try forward(teacher.layers, views[1]).0
+        let (p1, c1) = try trainable.forward(views[0])
+        let (p2, c2) = try trainable.forward(views[1])
+        let t1 = try teacher.layers.forward(views[0]).0, t2 = try teacher.layers.forward(views[1]).0
         let a = try backend.byol(p: p1, z: t2), b = try backend.byol(p: p2, z: t1)
-        try backward(trainable, c2, b.dP)
-        try backward(trainable, c1, a.dP)
+        try trainable.backward(c2, b.dP)
+        try trainable.backward(c1, a.dP)
         let loss = try backend.copy(a.loss)
         try backend.axpby(b.loss, alpha: 1, beta: 1, into: loss)
         return loss
@@ -58,7 +58,7 @@ final class BYOLObjective: Objective {
 /// SimSiam (facebookresearch/simsiam): encoder → projector 2048 (ends in BN) → predictor
 /// 2048→512→2048; L = −½ cos(p1, sg(z2)) − ½ cos(p2, sg(z1)); no teacher.
 final class SimSiamObjective: Objective {
-    let method = Method.simsiam
+    let name = Method.simsiam.rawValue
     let encoder: any FeatureLayer
     let projector: MLPHead, predictor: MLPHead
     let augmentation: AugmentPipeline
@@ -81,12 +81,12 @@ final class SimSiamObjective: Objective {
     /// view: batch norm sees each view's N rows apart.
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
         let backbone: [any Layer] = [encoder, projector]
-        let (z1, c1) = try forward(backbone, views[0]), (z2, c2) = try forward(backbone, views[1])
+        let (z1, c1) = try backbone.forward(views[0]), (z2, c2) = try backbone.forward(views[1])
         let (p1, q1) = try predictor.forward(z1), (p2, q2) = try predictor.forward(z2)
         let r = try backend.simSiam(p1: p1, p2: p2, z1: z1, z2: z2)
         // z reaches the loss only through the predictor: the stop-gradient cuts the direct path.
-        try backward(backbone, c2, try predictor.backward(q2, r.dP2))
-        try backward(backbone, c1, try predictor.backward(q1, r.dP1))
+        try backbone.backward(c2, try predictor.backward(q2, r.dP2))
+        try backbone.backward(c1, try predictor.backward(q1, r.dP1))
         return r.loss
     }
 }

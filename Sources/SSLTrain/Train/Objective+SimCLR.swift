@@ -3,7 +3,7 @@ import SSLCore
 
 /// SimCLR (google-research/simclr): encoder → Linear, ReLU, Linear (→ 128) → NT-Xent [T 0.1].
 final class SimCLRObjective: Objective {
-    let method = Method.simclr
+    let name = Method.simclr.rawValue
     let encoder: any FeatureLayer
     let projector: MLPHead
     let augmentation: AugmentPipeline
@@ -24,12 +24,9 @@ final class SimCLRObjective: Objective {
     /// Both views as one batch of 2N through encoder and projector, as google-research/simclr
     /// (`tf.concat(features_list, 0)`): batch norm normalises over both views together.
     func step(_ views: [Tensor], _ context: StepContext) throws -> Tensor {
-        let joint = JointForward(backbone: [encoder], head: [projector]), group = context.group
-        let (z, cache) = try joint.forward(views, on: backend)
-        let r = try backend.ntXent(try group.gatherRows(z[0], on: backend), try group.gatherRows(z[1], on: backend),
-                                   temperature: temperature)
-        try joint.backward(cache, [try group.gatherBackward(r.dZ1, on: backend), try group.gatherBackward(r.dZ2, on: backend)],
-                           on: backend)
-        return r.loss
+        try backpropagate(views, through: trainable, batching: .joint, group: context.group, on: backend) { z in
+            let r = try backend.ntXent(z[0], z[1], temperature: temperature)
+            return (r.loss, [r.dZ1, r.dZ2])
+        }
     }
 }

@@ -44,7 +44,7 @@ extension ObjectiveSetup {
 ///   official loop does. Over several ranks each holds the whole global queue (the official
 ///   code gives each rank a share of it; Sinkhorn sums over all rows either way).
 final class SwAVObjective: Objective {
-    let method = Method.swav
+    let name = Method.swav.rawValue
     let encoder: any FeatureLayer
     let projector: MLPHead
     let prototypes: Linear

@@ -27,13 +27,18 @@ public struct StepContext {
     public var progress: Double { totalSteps > 0 ? Double(globalStep) / Double(totalSteps) : 1 }
 }
 
-/// A method's side of training.
+/// A method's side of training: the 11 built-in methods and any you write.
 ///
-/// `step` runs the networks on the batch's views, evaluates the method's objective (from
-/// SSLCore's `Losses/`), walks the backward passes in reverse and **adds** every gradient into
-/// the parameters; the trainer zeroed them before and applies the optimizer after.
+/// `step` runs the networks on the batch's views, evaluates the method's loss (an objective of
+/// SSLCore's `Losses/`, or your own), walks the backward passes in reverse and **adds** every
+/// gradient into the parameters; ``Trainer`` zeroed them before and applies the optimizer after,
+/// and gives the run its checkpoints, resume, step log, kNN per epoch and data parallelism.
+/// ``backpropagate(_:through:batching:group:on:loss:)`` is the usual body of `step`; the
+/// <doc:AddingAMethod> article writes a whole method.
 public protocol Objective: AnyObject {
-    var method: Method { get }
+    /// The method's name, for messages and checkpoints: a run resumes only with the objective
+    /// of the same name.
+    var name: String { get }
     /// The encoder whose output is the representation that is evaluated and exported.
     var encoder: any FeatureLayer { get }
     /// Every layer whose parameters the optimizer updates (encoder first).
@@ -76,23 +81,30 @@ extension Objective {
     public var parameters: [Parameter] { trainable.flatMap(\.parameters) }
 }
 
-/// Runs `layers` in order; returns the output and the caches for ``backward(_:_:_:)``.
-func forward(_ layers: [any Layer], _ x: Tensor) throws -> (Tensor, [LayerCache]) {
-    var out = x, caches: [LayerCache] = []
-    for layer in layers {
-        let (y, cache) = try layer.forward(out)
-        out = y
-        caches.append(cache)
+extension Array where Element == any Layer {
+    /// Runs the layers in order; returns the output and the caches for ``backward(_:_:)``.
+    public func forward(_ x: Tensor) throws -> (output: Tensor, caches: [LayerCache]) {
+        var out = x, caches: [LayerCache] = []
+        caches.reserveCapacity(count)
+        for layer in self {
+            let (y, cache) = try layer.forward(out)
+            out = y
+            caches.append(cache)
+        }
+        return (out, caches)
     }
-    return (out, caches)
-}
 
-/// The backward of ``forward(_:_:)``: walks the layers in reverse, adding parameter gradients.
-@discardableResult
-func backward(_ layers: [any Layer], _ caches: [LayerCache], _ dY: Tensor) throws -> Tensor {
-    var d = dY
-    for (layer, cache) in zip(layers, caches).reversed() { d = try layer.backward(cache, d) }
-    return d
+    /// The backward of ``forward(_:)``: walks the layers in reverse, adding parameter gradients;
+    /// returns ∂L/∂input.
+    @discardableResult
+    public func backward(_ caches: [LayerCache], _ dY: Tensor) throws -> Tensor {
+        guard caches.count == count else {
+            throw SSLError.invalidArgument(op: "backward", detail: "\(caches.count) caches for \(count) layers")
+        }
+        var d = dY
+        for (layer, cache) in zip(self, caches).reversed() { d = try layer.backward(cache, d) }
+        return d
+    }
 }
 
 /// The encoders `--encoder` names, for `channels`×`size`×`size` images.
@@ -116,18 +128,22 @@ public enum EncoderFactory {
 
 /// A teacher (target, key) network: a copy of `online`'s parameters, updated by EMA, never by
 /// the optimizer. BYOL, MoCo and DINO.
-final class Teacher {
-    let layers: [any Layer]
+///
+/// Return its ``layers`` as ``Objective/teacherLayers`` (their batch norms are synchronised over
+/// ranks) and its ``state`` in ``Objective/state`` (checkpoints); update it in
+/// ``Objective/afterStep(_:)`` with ``EMA/update(teacher:online:momentum:on:)``.
+public final class Teacher {
+    public let layers: [any Layer]
 
     /// Builds `layers` (the same architecture and names as the online network) and copies the
     /// online values into them.
-    init(_ layers: [any Layer], copying online: [any Layer], on backend: any Backend) throws {
+    public init(_ layers: [any Layer], copying online: [any Layer], on backend: any Backend) throws {
         self.layers = layers
         try EMA.update(teacher: layers, online: online, momentum: 0, on: backend)
     }
 
     /// Tensors to checkpoint: teacher parameters and BN statistics, prefixed `teacher/`.
-    var state: [NamedBuffer] {
+    public var state: [NamedBuffer] {
         layers.flatMap { layer in
             layer.parameters.map { NamedBuffer(name: "teacher/" + $0.name, tensor: $0.value) }
                 + layer.buffers.map { NamedBuffer(name: "teacher/" + $0.name, tensor: $0.tensor) }
@@ -135,15 +151,16 @@ final class Teacher {
     }
 }
 
-enum EMA {
+/// Exponential moving averages of a network's parameters.
+public enum EMA {
     /// teacher ← m·teacher + (1 − m)·online for every parameter (BN statistics are the teacher's own).
-    static func update(teacher: [any Layer], online: [any Layer], momentum: Double, on backend: any Backend) throws {
+    public static func update(teacher: [any Layer], online: [any Layer], momentum: Double, on backend: any Backend) throws {
         let t = teacher.flatMap(\.parameters).map(\.value), o = online.flatMap(\.parameters).map(\.value)
         try backend.emaUpdate(teacher: t, online: o, momentum: Float(momentum))
     }
 
     /// BYOL's and DINO's cosine schedule from `base` to 1 over the run.
-    static func cosine(base: Double, _ context: StepContext) throws -> Double {
+    public static func cosine(base: Double, _ context: StepContext) throws -> Double {
         try EMASchedule(base: base).momentum(step: context.globalStep, totalSteps: context.totalSteps)
     }
 }

@@ -1,7 +1,11 @@
 // Building the objective `--method` names, with its paper's heads.
 import SSLCore
 
-/// What every objective is built from.
+/// What every objective is built from: the run's configuration, its backend and its images.
+///
+/// The built-in methods and a user's ``Objective`` alike build their encoder, temperature and
+/// views from it, so that `--encoder`, `--encoder-widths`, `--seed`, `--temperature` and
+/// `--crop-scale` apply to both.
 public struct ObjectiveSetup {
     public let config: TrainConfig
     public let backend: any Backend
@@ -9,14 +13,32 @@ public struct ObjectiveSetup {
     public let channels: Int, imageSize: Int, datasetSize: Int
     public let normalization: Normalization
 
-    /// The temperature the config sets, else the method's.
-    func temperature(_ paper: Double) -> Double { config.temperature ?? paper }
-    func encoder() throws -> any FeatureLayer {
+    public init(config: TrainConfig, backend: any Backend, channels: Int, imageSize: Int, datasetSize: Int,
+                normalization: Normalization) {
+        self.config = config
+        self.backend = backend
+        (self.channels, self.imageSize, self.datasetSize) = (channels, imageSize, datasetSize)
+        self.normalization = normalization
+    }
+
+    /// The setup of a run on `data`: its training images' shape and count.
+    public init(config: TrainConfig, data: TrainingData, backend: any Backend) {
+        self.init(config: config, backend: backend, channels: data.train.channels, imageSize: data.train.height,
+                  datasetSize: data.train.count, normalization: data.normalization)
+    }
+
+    /// The temperature the config sets, else `paper`.
+    public func temperature(_ paper: Double) -> Double { config.temperature ?? paper }
+
+    /// A new encoder of the configured kind and widths (``EncoderFactory``), seeded by the run's seed.
+    public func encoder() throws -> any FeatureLayer {
         try EncoderFactory.make(config.encoder, widths: config.encoderWidths, channels: channels, size: imageSize,
                                 seed: config.seed, on: backend)
     }
-    /// Two views per sample, both of `policy` (each view draws from its own stream).
-    func twoViews(_ policy: (Int) -> ViewPolicy) -> AugmentPipeline {
+
+    /// Two views per sample, both of `policy` (each view draws from its own stream), adapted to
+    /// the images (``adapted(_:local:)``).
+    public func twoViews(_ policy: (Int) -> ViewPolicy) -> AugmentPipeline {
         AugmentPipeline(views: [adapted(policy(0)), adapted(policy(1))], normalization: normalization, seed: config.seed)
     }
 
@@ -33,14 +55,16 @@ public struct ObjectiveSetup {
 
     /// ``adapted(_:local:)`` for every view of a multi-crop pipeline: views 0 and 1 are the
     /// global crops, the rest local ones.
-    func adapted(_ pipeline: AugmentPipeline) -> AugmentPipeline {
+    public func adapted(_ pipeline: AugmentPipeline) -> AugmentPipeline {
         var p = pipeline
         p.views = p.views.enumerated().map { adapted($0.element, local: $0.offset >= 2) }
         return p
     }
 }
 
+/// The objective of each built-in method.
 public enum ObjectiveFactory {
+    /// The objective `setup.config.method` names, with its paper's heads.
     public static func make(_ setup: ObjectiveSetup) throws -> any Objective {
         switch setup.config.method {
         case .barlow: return try BarlowTwinsObjective(setup)

@@ -40,6 +40,8 @@ struct CheckpointMeta: Codable {
     var history: History
     /// ``ImageDataset/digest`` of the training images (absent from older checkpoints).
     var trainingData: String?
+    /// ``Objective/name`` (absent from older checkpoints, whose objective is `config.method`'s).
+    var objective: String?
 }
 
 /// What the run has measured so far.
@@ -68,6 +70,14 @@ public struct History: Codable, Equatable {
     }
 }
 
+/// A training run: data, views, the objective's step, the optimizer and its schedule, the step
+/// log, kNN per epoch, checkpoints, resume and data parallelism.
+///
+/// ```swift
+/// let trainer = try Trainer(config: config, data: data, backend: backend, outputFolder: "runs/simclr")
+/// try trainer.run()
+/// ```
+/// A method of your own trains the same way: ``init(objective:config:data:backend:outputFolder:optimizer:schedule:progress:group:)``.
 public final class Trainer {
     public let config: TrainConfig
     public let backend: any Backend
@@ -76,7 +86,7 @@ public final class Trainer {
     public let optimizer: any Optimizer
     /// The configured weight decay, which ``Objective/weightDecay(_:base:)`` may schedule.
     private let baseWeightDecay: Double
-    public let schedule: LinearWarmupCosine
+    public let schedule: any LearningRateSchedule
     public let files: RunFiles
     /// The data-parallel group: this rank trains on its slice of every global batch.
     public let group: DataParallel
@@ -90,8 +100,78 @@ public final class Trainer {
     /// Optimizer steps taken so far, resumed ones included.
     public var completedSteps: Int { position.globalStep }
 
-    public init(config: TrainConfig, data: TrainingData, backend: any Backend, outputFolder: String,
+    /// A run of the built-in method `config.method` (``ObjectiveFactory``).
+    public convenience init(config: TrainConfig, data: TrainingData, backend: any Backend, outputFolder: String,
+                            progress: ProgressReporter = ProgressReporter(), group: DataParallel = .local()) throws {
+        try Self.validate(config, data, group)
+        try self.init(objective: try ObjectiveFactory.make(ObjectiveSetup(config: config, data: data, backend: backend)),
+                      config: config, data: data, backend: backend, outputFolder: outputFolder, progress: progress, group: group)
+    }
+
+    /// A run of any objective: one of yours, or a built-in one you configured.
+    ///
+    /// `config` gives the run's length, batch size, seed, evaluation and data parallelism; the
+    /// optimizer and schedule default to those `config` describes (its `optimizer`, `baseLR` and
+    /// `weightDecay`, else the paper's of `config.method`; a linear warm-up and cosine decay over
+    /// the run).
+    /// - Parameters:
+    ///   - objective: its ``Objective/name`` is stored in checkpoints; a resume checks it.
+    ///   - optimizer: over the objective's ``Objective/parameters``, in their order.
+    ///   - schedule: the learning rate of each global step.
+    public init(objective: any Objective, config: TrainConfig, data: TrainingData, backend: any Backend, outputFolder: String,
+                optimizer: (any Optimizer)? = nil, schedule: (any LearningRateSchedule)? = nil,
                 progress: ProgressReporter = ProgressReporter(), group: DataParallel = .local()) throws {
+        try Self.validate(config, data, group)
+        self.config = config
+        self.backend = backend
+        self.data = data
+        self.group = group
+        self.progress = progress
+        self.objective = objective
+        files = RunFiles(folder: outputFolder)
+        stepsPerEpoch = data.train.count / config.batchSize
+        let (total, overflow) = stepsPerEpoch.multipliedReportingOverflow(by: config.epochs)
+        guard !overflow else {
+            throw SSLError.invalidArgument(op: "train", detail: "--epochs \(config.epochs) of \(stepsPerEpoch) steps each is "
+                                           + "more steps than can be counted")
+        }
+        totalSteps = total
+        stopStep = min(config.steps ?? totalSteps, totalSteps)
+        let recipe = OptimizerRecipe.paper(config.method)
+        if let schedule {
+            self.schedule = schedule
+        } else {
+            let lr = try LinearScalingRule.learningRate(base: config.baseLR ?? recipe.baseLR, batchSize: config.batchSize)
+            // The papers warm up for 10 epochs; a short run warms up for a tenth of itself instead.
+            let warmup = Int(min(config.warmupEpochs * Double(stepsPerEpoch), Double(totalSteps / 10)))
+            self.schedule = try LinearWarmupCosine(baseLR: lr, warmupSteps: warmup, totalSteps: totalSteps, finalLR: lr * 0.001)
+        }
+        let parameters = objective.parameters
+        if let optimizer {
+            guard optimizer.parameters.map(\.name) == parameters.map(\.name) else {
+                throw SSLError.invalidArgument(op: "train", detail: "the optimizer updates \(optimizer.parameters.count) parameters "
+                                               + "that are not the objective's \(parameters.count) in their order")
+            }
+            self.optimizer = optimizer
+            baseWeightDecay = optimizer.weightDecay
+        } else {
+            let decay = config.weightDecay ?? recipe.weightDecay
+            baseWeightDecay = decay
+            switch config.optimizer ?? recipe.kind {
+            case .sgd: self.optimizer = try SGD(parameters: parameters, options: SGDOptions(momentum: 0.9, weightDecay: decay), on: backend)
+            case .lars: self.optimizer = try LARS(parameters: parameters, options: LARSOptions(weightDecay: decay), on: backend)
+            case .adamw: self.optimizer = try AdamW(parameters: parameters, options: AdamWOptions(weightDecay: decay), on: backend)
+            }
+        }
+        if group.size > 1 && config.syncBatchNorm {
+            for layer in (objective.trainable + objective.teacherLayers).flatMap(\.descendants) {
+                (layer as? BatchNorm)?.synchronization = group
+            }
+        }
+    }
+
+    /// What a run needs of its configuration, data and group before anything is built.
+    private static func validate(_ config: TrainConfig, _ data: TrainingData, _ group: DataParallel) throws {
         try config.validate()
         guard config.batchSize % group.size == 0 else {
             throw SSLError.invalidArgument(op: "train", detail: "the global batch \(config.batchSize) does not split evenly "
@@ -101,47 +181,12 @@ public final class Trainer {
             throw SSLError.invalidArgument(op: "train", detail: "the evaluation sets (\(data.evalTrain.count) and "
                                            + "\(data.evalTest.count) images) must give every one of \(group.size) ranks a share")
         }
-        self.config = config
-        self.backend = backend
-        self.data = data
-        self.group = group
-        self.progress = progress
-        files = RunFiles(folder: outputFolder)
         let train = data.train
         guard train.height == train.width else {
             throw SSLError.invalidArgument(op: "train", detail: "images must be square, got \(train.height)×\(train.width)")
         }
-        objective = try ObjectiveFactory.make(ObjectiveSetup(
-            config: config, backend: backend, channels: train.channels, imageSize: train.height,
-            datasetSize: train.count, normalization: data.normalization))
-        stepsPerEpoch = train.count / config.batchSize
-        guard stepsPerEpoch >= 1 else {
+        guard train.count >= config.batchSize else {
             throw SSLError.invalidArgument(op: "train", detail: "\(train.count) images do not fill one batch of \(config.batchSize)")
-        }
-        let (total, overflow) = stepsPerEpoch.multipliedReportingOverflow(by: config.epochs)
-        guard !overflow else {
-            throw SSLError.invalidArgument(op: "train", detail: "--epochs \(config.epochs) of \(stepsPerEpoch) steps each is "
-                                           + "more steps than can be counted")
-        }
-        totalSteps = total
-        stopStep = min(config.steps ?? totalSteps, totalSteps)
-        let recipe = OptimizerRecipe.paper(config.method)
-        let lr = try LinearScalingRule.learningRate(base: config.baseLR ?? recipe.baseLR, batchSize: config.batchSize)
-        // The papers warm up for 10 epochs; a short run warms up for a tenth of itself instead.
-        let warmup = Int(min(config.warmupEpochs * Double(stepsPerEpoch), Double(totalSteps / 10)))
-        schedule = try LinearWarmupCosine(baseLR: lr, warmupSteps: warmup, totalSteps: totalSteps, finalLR: lr * 0.001)
-        let decay = config.weightDecay ?? recipe.weightDecay
-        baseWeightDecay = decay
-        let parameters = objective.parameters
-        switch config.optimizer ?? recipe.kind {
-        case .sgd: optimizer = try SGD(parameters: parameters, options: SGDOptions(momentum: 0.9, weightDecay: decay), on: backend)
-        case .lars: optimizer = try LARS(parameters: parameters, options: LARSOptions(weightDecay: decay), on: backend)
-        case .adamw: optimizer = try AdamW(parameters: parameters, options: AdamWOptions(weightDecay: decay), on: backend)
-        }
-        if group.size > 1 && config.syncBatchNorm {
-            for layer in (objective.trainable + objective.teacherLayers).flatMap(\.descendants) {
-                (layer as? BatchNorm)?.synchronization = group
-            }
         }
     }
 
@@ -190,7 +235,7 @@ public final class Trainer {
                 pending = nil
                 let loss = try group.mean(Double(try backend.download(p.loss)[0]))
                 guard loss.isFinite else {
-                    throw SSLError.nonFinite(what: "the \(config.method.rawValue) loss at epoch \(epoch) step \(p.step) (lower the learning rate?)")
+                    throw SSLError.nonFinite(what: "the \(objective.name) loss at epoch \(epoch) step \(p.step) (lower the learning rate?)")
                 }
                 history.losses.append(loss)
                 try log?.append(step: p.globalStep, epoch: epoch, loss: loss, lr: p.lr)
@@ -272,7 +317,7 @@ public final class Trainer {
     /// Enqueues one optimizer step; returns its loss, still on the device (this rank's share).
     private func enqueueStep(_ batch: HostBatch, plan: AugmentPlan, context: StepContext, lr: Double) throws -> Tensor {
         let images = try backend.upload(batch.images, shape: batch.shape)
-        let views = try splitViews(try objective.augmentation.apply(plan, to: images, on: backend), batch: batch.indices.count)
+        let views = try objective.augmentation.views(plan, of: images, on: backend)
         for p in objective.parameters { try p.zeroGradient(on: backend) }
         let loss = try objective.step(views, context)
         let frozen = objective.frozen(context)
@@ -282,18 +327,6 @@ public final class Trainer {
         try optimizer.step(lr: lr, skipping: frozen)
         try objective.afterStep(context)
         return loss
-    }
-
-    /// The pipeline's outputs (one tensor per crop size, view-major) as one tensor per view, in view order.
-    private func splitViews(_ groups: [Tensor], batch: Int) throws -> [Tensor] {
-        let pipeline = objective.augmentation
-        var views = [Tensor?](repeating: nil, count: pipeline.views.count)
-        for (size, tensor) in zip(pipeline.cropSizes, groups) {
-            for (position, k) in pipeline.views.indices.filter({ pipeline.views[$0].size == size }).enumerated() {
-                views[k] = try backend.rows(tensor, (position * batch)..<((position + 1) * batch))
-            }
-        }
-        return views.map { $0! }
     }
 
     /// kNN top-1 of the current encoder on the evaluation subsets. Over several ranks each
@@ -332,7 +365,8 @@ public final class Trainer {
         for t in try namedTensors() { try writer.add(t.name, t.tensor, on: backend) }
         try writer.setMetadata(CheckpointMeta(config: config, epoch: position.epoch, step: position.step,
                                               globalStep: position.globalStep, optimizerSteps: optimizer.stepCount,
-                                              history: history, trainingData: trainingDataDigest))
+                                              history: history, trainingData: trainingDataDigest,
+                                              objective: objective.name))
         try writer.write(to: files.checkpoint)
     }
 
@@ -347,6 +381,11 @@ public final class Trainer {
         if let first = try config.trajectoryDifferences(from: meta.config).first {
             throw SSLError.file(path: path, reason: "was written by a run with \(first.key) \(first.saved), but this run has "
                                 + "\(first.key) \(first.given): resume with the same \(first.key), or start a new run in another folder")
+        }
+        let saved = meta.objective ?? meta.config.method.rawValue
+        guard saved == objective.name else {
+            throw SSLError.file(path: path, reason: "was written by a run of the objective \(saved), not \(objective.name): "
+                                + "resume with the same objective, or start a new run in another folder")
         }
         let (global, overflow) = meta.epoch.multipliedReportingOverflow(by: stepsPerEpoch)
         guard meta.epoch >= 0, meta.step >= 0, meta.step < stepsPerEpoch, !overflow,
