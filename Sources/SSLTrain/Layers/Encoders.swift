@@ -46,6 +46,7 @@ public final class MLPEncoder: FeatureLayer {
     }
 
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) { try body.forward(x) }
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try body(x) }
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor { try body.backward(cache, dY) }
 }
 
@@ -101,6 +102,12 @@ public final class BasicBlock: Layer {
         try backend.axpby(side?.output ?? x, alpha: 1, beta: 1, into: sum)
         let (y, reluCache) = try relu.forward(sum)
         return (y, Cache(main: mainCache, shortcut: side?.cache, relu: reluCache))
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let sum = try main(x)
+        try backend.axpby(try shortcut?(x) ?? x, alpha: 1, beta: 1, into: sum)
+        return try relu(sum)
     }
 
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor {
@@ -183,6 +190,11 @@ public final class ResNetEncoder: FeatureLayer {
             throw SSLError.shapeMismatch(op: "ResNetEncoder", detail: "x must be (N, \(inputChannels), H, W), got \(shapeDescription(x.shape))")
         }
         return try body.forward(x)
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4, x.shape[1] == inputChannels else { return try forward(x).output }  // forward's error
+        return try body(x)
     }
 
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor { try body.backward(cache, dY) }

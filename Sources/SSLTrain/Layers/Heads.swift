@@ -62,6 +62,7 @@ public final class MLPHead: FeatureLayer {
     public func setTraining(_ training: Bool) { body.setTraining(training) }
     public var sublayers: [any Layer] { [body] }
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) { try body.forward(x) }
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try body(x) }
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor { try body.backward(cache, dY) }
 
     /// Barlow Twins' projector (facebookresearch/barlowtwins `main.py`, `--projector 8192-8192-8192`).
@@ -147,6 +148,8 @@ public final class DINOHead: FeatureLayer {
         let (y, lastCache) = try lastLayer.forward(try backend.l2Normalize(z, eps: Self.eps))
         return (y, Cache(mlp: mlpCache, bottleneck: z, last: lastCache))
     }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try lastLayer(try backend.l2Normalize(try mlp(x), eps: Self.eps)) }
 
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor {
         let c = try layerCache(cache, as: Cache.self, layer: "DINOHead")

@@ -40,6 +40,10 @@ public protocol Layer: AnyObject {
     ///   - dY: ∂L/∂output, the output's shape.
     /// - Returns: ∂L/∂input; parameter gradients are added into their ``Parameter/gradient``.
     func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor
+    /// The output alone, `try layer(x)`: ``forward(_:)`` without keeping what a backward needs
+    /// (a container drops each layer's input as soon as the next has run). Batch norm runs in
+    /// the mode the layer is in; ``evaluating(_:)`` switches to running statistics.
+    func callAsFunction(_ x: Tensor) throws -> Tensor
 }
 
 extension Layer {
@@ -47,6 +51,21 @@ extension Layer {
     public var buffers: [NamedBuffer] { [] }
     public func setTraining(_ training: Bool) {}
     public var sublayers: [any Layer] { [] }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try forward(x).output }
+
+    /// `body` with every batch norm inside in evaluation mode (running statistics); each gets
+    /// its own mode back afterwards, whatever it was.
+    ///
+    /// ```swift
+    /// let features = try encoder.evaluating { try encoder(images) }
+    /// ```
+    public func evaluating<T>(_ body: () throws -> T) rethrows -> T {
+        let norms = descendants.compactMap { $0 as? BatchNorm }, modes = norms.map(\.training)
+        setTraining(false)
+        defer { for (norm, mode) in zip(norms, modes) { norm.setTraining(mode) } }
+        return try body()
+    }
 
     /// This layer and every layer inside it, depth first.
     public var descendants: [any Layer] { [self] + sublayers.flatMap(\.descendants) }

@@ -19,6 +19,8 @@ public final class Sequential: Layer {
         return (y, Cache(caches: caches))
     }
 
+    public func callAsFunction(_ x: Tensor) throws -> Tensor { try layers.reduce(x) { try $1($0) } }
+
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor {
         try layers.backward(try layerCache(cache, as: Cache.self, layer: "Sequential").caches, dY)
     }

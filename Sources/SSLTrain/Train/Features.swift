@@ -7,10 +7,11 @@ public enum Features {
     /// Encoder features `(indices.count, D)`, or the normalised pixels when `encoder` is nil.
     public static func extract(_ encoder: (any FeatureLayer)?, dataset: ImageDataset, indices: [Int],
                                normalization: Normalization, batch: Int = 512, on backend: any Backend) throws -> FeatureMatrix {
-        encoder?.setTraining(false)
-        defer { encoder?.setTraining(true) }
-        return try collect(dataset: dataset, indices: indices, normalization: normalization, batch: batch, on: backend,
-                           names: [encoder == nil ? "pixels" : "features"]) { x in [try encoder.map { try $0.forward(x).output } ?? x] }[0]
+        func run() throws -> FeatureMatrix {
+            try collect(dataset: dataset, indices: indices, normalization: normalization, batch: batch, on: backend,
+                        names: [encoder == nil ? "pixels" : "features"]) { x in [try encoder.map { try $0(x) } ?? x] }[0]
+        }
+        return try encoder?.evaluating(run) ?? run()
     }
 
     /// The representations of a network layer by layer: the normalised pixels, the output of every
@@ -22,17 +23,18 @@ public enum Features {
                                      on backend: any Backend) throws -> [(name: String, features: FeatureMatrix)] {
         let stages = encoder.stages
         let names = ["pixels"] + stages.map(\.name) + (head == nil ? [] : ["head output"])
-        for layer in [encoder as any Layer] + (head.map { [$0] } ?? []) { layer.setTraining(false) }
-        defer { for layer in [encoder as any Layer] + (head.map { [$0] } ?? []) { layer.setTraining(true) } }
-        let matrices = try collect(dataset: dataset, indices: indices, normalization: normalization, batch: batch, on: backend,
-                                   names: names) { x in
-            var outputs = [x], y = x
-            for stage in stages {
-                y = try stage.layer.forward(y).output
-                outputs.append(y)
+        let network = Sequential([encoder] + (head.map { [$0] } ?? []))
+        let matrices = try network.evaluating {
+            try collect(dataset: dataset, indices: indices, normalization: normalization, batch: batch, on: backend,
+                        names: names) { x in
+                var outputs = [x], y = x
+                for stage in stages {
+                    y = try stage.layer(y)
+                    outputs.append(y)
+                }
+                if let head { outputs.append(try head(y)) }
+                return outputs
             }
-            if let head { outputs.append(try head.forward(y).output) }
-            return outputs
         }
         return Array(zip(names, matrices))
     }

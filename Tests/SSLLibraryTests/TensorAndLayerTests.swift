@@ -1,0 +1,49 @@
+// Small conveniences a user meets first: printing a tensor, reading a scalar, calling a layer.
+import Foundation
+import SSLCore
+import SSLTrain
+import Testing
+
+/// The reference backend and, where one exists, the OpenCL device.
+let userBackends: [any Backend] = [ReferenceBackend()] + ((try? Devices.backend(for: "opencl")).map { [$0] } ?? [])
+
+@Suite struct TensorAndLayerTests {
+    @Test("a tensor prints its shape, where it lives and its first values; scalar() reads one value")
+    func description() throws {
+        for backend in userBackends {
+            let small = try backend.upload([1, 2.5, -3], shape: [3])
+            #expect("\(small)".hasPrefix("Tensor([3] on "), "\(small)")
+            #expect("\(small)".hasSuffix(": 1.0, 2.5, -3.0)"), "\(small)")
+            let large = try backend.upload((0..<20).map(Float.init), shape: [4, 5])
+            #expect("\(large)".hasSuffix(": 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, … (20 values))"), "\(large)")
+            let empty = "\(try backend.zeros([0, 3]))"
+            #expect(empty.hasPrefix("Tensor([0, 3] on ") && !empty.contains(": "), "\(empty)")
+            #expect(try backend.upload([4.25], shape: []).scalar() == 4.25)
+            #expect(try large.values(limit: 3) == [0, 1, 2])
+            #expect(try large.values() == (0..<20).map(Float.init))
+            #expect(throws: SSLError.self) { try large.scalar() }
+        }
+    }
+
+    @Test("a layer called as a function gives its forward's output; evaluating restores each batch norm's mode")
+    func callAndEvaluate() throws {
+        for backend in userBackends {
+            let encoder = try MLPEncoder(name: "encoder", dims: [12, 8, 4], seed: 3, on: backend)
+            let head = try MLPHead.simclr(inputDimension: 4, outputDimension: 3, seed: 3, on: backend)
+            let network = Sequential([encoder, head])
+            let x = try backend.upload((0..<60).map { Float(sin(Double($0))) }, shape: [5, 12])
+            #expect(try backend.download(try network(x)) == backend.download(try network.forward(x).output))
+            let norms = network.descendants.compactMap { $0 as? BatchNorm }
+            #expect(!norms.isEmpty)
+            head.setTraining(false)  // a mixed state: the encoder trains, the head evaluates
+            let inference = try network.evaluating {
+                #expect(norms.allSatisfy { !$0.training })
+                return try backend.download(try network(x))
+            }
+            #expect(encoder.descendants.compactMap { $0 as? BatchNorm }.allSatisfy { $0.training })
+            #expect(head.descendants.compactMap { $0 as? BatchNorm }.allSatisfy { !$0.training })
+            network.setTraining(false)
+            #expect(try backend.download(try network(x)) == inference, "evaluating is the evaluation mode")
+        }
+    }
+}
