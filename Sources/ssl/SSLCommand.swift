@@ -13,7 +13,7 @@ struct SSLCommand: ParsableCommand {
             \(Devices.environmentVariable) environment variable is read, then 'auto': the first GPU, \
             else any OpenCL device, else the reference backend.
             """,
-        subcommands: [DevicesCommand.self, TrainCommand.self, EmbedCommand.self, EvalCommand.self, OpCommand.self, LossCommand.self,
+        subcommands: [DevicesCommand.self, TrainCommand.self, EmbedCommand.self, ExportCommand.self, EvalCommand.self, OpCommand.self, LossCommand.self,
                       TuneCommand.self]
     )
 

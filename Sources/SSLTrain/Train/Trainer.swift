@@ -460,15 +460,25 @@ public enum TrainedEncoder {
     /// parameters and batch-norm statistics.
     public static func loadNetwork(_ path: String, data: TrainingData,
                                    on backend: any Backend) throws -> (encoder: any FeatureLayer, head: (any Layer)?, config: TrainConfig) {
+        let (objective, config, _) = try loadObjective(path, data: data, on: backend)
+        return (objective.encoder, objective.trainable.dropFirst().first, config)
+    }
+
+    /// The built-in objective of `path`'s run (`config.method`), rebuilt for `data`'s images, with
+    /// every trainable layer's parameters and batch-norm statistics; and the optimizer steps it took.
+    public static func loadObjective(_ path: String, data: TrainingData,
+                                     on backend: any Backend) throws -> (objective: any Objective, config: TrainConfig, steps: Int) {
         let reader = try CheckpointReader(path: path)
-        let config = try reader.metadata(CheckpointMeta.self).config
-        let objective = try ObjectiveFactory.make(ObjectiveSetup(
-            config: config, backend: backend, channels: data.train.channels, imageSize: data.train.height,
-            datasetSize: data.train.count, normalization: data.normalization))
+        let meta = try reader.metadata(CheckpointMeta.self)
+        if let name = meta.objective, name != meta.config.method.rawValue {
+            throw SSLError.file(path: path, reason: "was trained with the objective \(name), not a built-in method: load it with "
+                                + "your objective's layers (CheckpointReader)")
+        }
+        let objective = try ObjectiveFactory.make(ObjectiveSetup(config: meta.config, data: data, backend: backend))
         for layer in objective.trainable {
             for p in layer.parameters { try reader.restore("model/" + p.name, into: p.value, on: backend) }
             for b in layer.buffers { try reader.restore("model/" + b.name, into: b.tensor, on: backend) }
         }
-        return (objective.encoder, objective.trainable.dropFirst().first, config)
+        return (objective, meta.config, meta.globalStep)
     }
 }
