@@ -54,6 +54,12 @@ public protocol Optimizer: AnyObject {
 extension Optimizer {
     /// One update of every parameter: ``step(lr:skipping:)`` with nothing skipped.
     public func step(lr: Double) throws { try step(lr: lr, skipping: []) }
+
+    /// Sets every parameter's gradient to zero, before a step's backwards add into them
+    /// (PyTorch's `optimizer.zero_grad()`).
+    public func zeroGradients(on backend: any Backend) throws {
+        for p in parameters { try p.zeroGradient(on: backend) }
+    }
 }
 
 /// Per-parameter state tensors named `"<parameter>.<slot>"`, zeros at the start.
