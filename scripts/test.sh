@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds, and runs every test, then every kernel's
-# parity tests again under Oclgrind (scripts/oclgrind.sh).
+# The test command: installs what is missing, builds, and runs every test, builds the DocC
+# documentation (no warning allowed), then every kernel's parity tests again under Oclgrind
+# (scripts/oclgrind.sh).
 # OpenCL parity tests run on the first OpenCL device (PoCL on a CPU); with CI set, a missing
 # device fails the run instead of skipping those tests.
 set -euo pipefail
@@ -20,4 +21,8 @@ if summary=$(grep -Eo 'Test run with [0-9]+ tests?' "$log" | tail -n 1); then
     if [ "$status" -eq 0 ]; then echo "tests: $total passed, 0 failed"; fi
 fi
 [ "$status" -eq 0 ] || exit "$status"
+# The library's documentation builds with no DocC warning (broken links, undocumented parameters).
+swift package generate-documentation --target SSLCore --target SSLTrain --target SSLDistributed \
+    --warnings-as-errors > "$log" 2>&1 || { cat "$log"; echo "DocC: warnings or errors above" >&2; exit 1; }
+echo "docs: SSLCore, SSLTrain, SSLDistributed without a warning"
 bash scripts/oclgrind.sh

@@ -38,6 +38,10 @@ public protocol Backend: AnyObject, Objectives, TrainingOps {
     /// - Parameters:
     ///   - a: `(M, K)`, or `(K, M)` when `transposeA`.
     ///   - b: `(K, N)`, or `(N, K)` when `transposeB`.
+    ///   - transposeA: read `a` transposed.
+    ///   - transposeB: read `b` transposed.
+    ///   - alpha: the product's factor.
+    ///   - beta: the factor of `c`'s old values.
     ///   - c: `(M, N)`; its storage is overwritten (shared by every copy of `c`).
     ///     With `beta == 0`, its old values are never read.
     func gemm(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool,
@@ -47,7 +51,9 @@ public protocol Backend: AnyObject, Objectives, TrainingOps {
     ///
     /// `y = (x − mean) / sqrt(var + eps)` per feature, with the biased variance, as
     /// `torch.nn.BatchNorm1d(affine=False)` computes in training.
-    /// - Parameter x: `(N, D)`.
+    /// - Parameters:
+    ///   - x: `(N, D)`.
+    ///   - eps: added to the variance, 1e-5 in PyTorch.
     /// - Returns: `y` `(N, D)`, `mean` `(D)`, `rstd` `(D)` = 1/sqrt(var + eps).
     func batchNorm(_ x: Tensor, eps: Float) throws -> BatchNormResult
 

@@ -50,8 +50,10 @@ public enum Devices {
     public static let environmentVariable = "SSL_DEVICE"
 
     /// The backend for `spec`, or for `SSL_DEVICE` when `spec` is nil, or `auto`.
-    /// - Parameter localRank: the process's index among a data-parallel job's processes on this
-    ///   host: `auto` and `gpu` then take GPU `localRank mod #GPUs`, one GPU per rank.
+    /// - Parameters:
+    ///   - spec: `auto`, `gpu`, `opencl`, `opencl:P:D` or `reference` (``DeviceSpec``).
+    ///   - localRank: the process's index among a data-parallel job's processes on this
+    ///     host: `auto` and `gpu` then take GPU `localRank mod #GPUs`, one GPU per rank.
     public static func backend(for spec: String?, localRank: Int = 0) throws -> any Backend {
         let text = spec ?? ProcessInfo.processInfo.environment[environmentVariable] ?? "auto"
         return try backend(for: try DeviceSpec(parsing: text), localRank: localRank)

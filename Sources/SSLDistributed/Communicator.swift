@@ -23,7 +23,7 @@ import SSLCore
 /// Without `mpirun` (no `OMPI_COMM_WORLD_SIZE`, or a size of 1) the world has one process, every
 /// collective is the identity and no MPI library is loaded or needed. With more processes,
 /// libmpi is opened with `dlopen("libmpi.so.40")` (or the path in `SSL_MPI_LIBRARY`), MPI is
-/// initialised with `MPI_THREAD_SERIALIZED`, and errors come back as ``SSLError/mpi(call:message:)``
+/// initialised with `MPI_THREAD_SERIALIZED`, and errors come back as `SSLError.mpi(call:message:)`
 /// carrying MPI's error string (the world communicator uses `MPI_ERRORS_RETURN`).
 ///
 /// Collectives must be called by every rank in the same order with matching counts, as in MPI.
@@ -247,8 +247,10 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// Concatenates every rank's `values` in rank order when ranks hold different counts.
-    /// - Parameter counts: every rank's count, rank order; the same array on every rank, and
-    ///   `counts[rank] == values.count`.
+    /// - Parameters:
+    ///   - values: this rank's values.
+    ///   - counts: every rank's count, rank order; the same array on every rank, and
+    ///     `counts[rank] == values.count`.
     /// - Returns: `counts.reduce(0, +)` values, rank 0's first.
     public func allGather(_ values: [Float], counts: [Int]) throws -> [Float] {
         let op = "Communicator.allGather"

@@ -24,7 +24,7 @@ import Foundation
 ///
 /// Defaults: T = 0.07, m = 4096 negatives (lemniscate's `--nce-k`), bank momentum 0.5.
 ///
-/// Where this differs from the official code: negatives come from ``sampleNegatives(indices:negatives:bankSize:seed:)``
+/// Where this differs from the official code: negatives come from ``MemoryBankReference/sampleNegatives(indices:negatives:bankSize:seed:)``
 /// (SplitMix64 from `seed`) instead of NCEAverage's `AliasMethod` over uniform unigrams, so a
 /// call is reproducible; both are uniform over the bank. Indices must be distinct (the official
 /// `index_copy_` keeps an arbitrary one of repeated rows). The bank update divides by
@@ -145,9 +145,16 @@ public enum MemoryBankReference {
     }
 
     /// - Parameters:
-    ///   - z: `(N, D)`; bank: `(B, D)`, row-major.
+    ///   - z: `(N, D)`, row-major.
+    ///   - indices: the N samples' rows of the bank.
+    ///   - bank: `(B, D)`, row-major.
+    ///   - n: N.
+    ///   - d: D.
+    ///   - bankSize: B.
+    ///   - temperature: T.
     ///   - scored: nil for the full softmax; NCE's rows from ``sampleNegatives(indices:negatives:bankSize:seed:)``.
     ///   - normalizer: NCE's Z, or nil to compute it.
+    ///   - momentum: the bank update's m_b.
     /// - Returns: the loss, the Z used (NCE), the updated bank `(B, D)`, and the cache.
     public static func forward(z: [Double], indices: [Int], bank: [Double], n: Int, d: Int, bankSize: Int,
                                temperature: Double, scored: [Int]?, normalizer: Double?, momentum: Double)

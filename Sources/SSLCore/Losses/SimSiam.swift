@@ -27,8 +27,10 @@ public protocol SimSiamOps {
     /// let r = try backend.simSiam(p1: p1, p2: p2, z1: z1, z2: z2)   // r.dP1, r.dP2 for the predictor
     /// ```
     /// - Parameters:
-    ///   - p1, p2: predictions of views 1 and 2, `(N, D)`.
-    ///   - z1, z2: projections of views 1 and 2, `(N, D)`, under stop-gradient.
+    ///   - p1: the prediction of view 1, `(N, D)`.
+    ///   - p2: the prediction of view 2, `(N, D)`.
+    ///   - z1: the projection of view 1, `(N, D)`, under stop-gradient.
+    ///   - z2: the projection of view 2, `(N, D)`, under stop-gradient.
     /// - Returns: the loss (shape `[]`), `dP1` and `dP2` `(N, D)`.
     func simSiam(p1: Tensor, p2: Tensor, z1: Tensor, z2: Tensor) throws -> SimSiamResult
 }

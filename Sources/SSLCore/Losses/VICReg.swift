@@ -172,7 +172,11 @@ public enum VICRegReference {
     }
 
     /// - Parameters:
-    ///   - z1, z2: `(N, D)` row-major.
+    ///   - z1: view 1's embeddings `(N, D)`, row-major.
+    ///   - z2: view 2's, `(N, D)`.
+    ///   - n: N.
+    ///   - d: D.
+    ///   - coefficients: the weights of the three terms.
     ///   - form: ``RedundancyForm/gram`` computes the covariance term through G
     ///     (``SecondMoment/gram(_:)``); any other form through K, the definition.
     /// - Returns: the weighted loss, the unweighted `[s, v, c]`, and the cache.

@@ -5,7 +5,7 @@ import Foundation
 /// Searches CLBlast's SGEMM parameters for the device of `backend` and returns them as a
 /// ``GemmTuning`` (a `Tuning/*.json` file).
 ///
-/// Per kernel: first uniformly drawn candidates of CLBlast's tuner space (``GemmSearchSpace``),
+/// Per kernel: first uniformly drawn candidates of CLBlast's tuner space (`GemmSearchSpace`),
 /// then single-step neighbours of the best so far, until its share of the time budget or the
 /// candidate limit is spent. Each candidate is applied with `CLBlastOverrideParameters`, run once
 /// (CLBlast compiles it; a build or launch failure only drops the candidate), its C compared with
@@ -53,8 +53,10 @@ public struct GemmTuner {
     /// `XGEMM_MIN_INDIRECT_SIZE` values that force the routine's choice: m·n·k < size³ picks direct.
     static let alwaysIndirect = 0, alwaysDirect = 1 << 20
 
-    /// Runs the search; `log` receives one line per candidate.
-    /// - Parameter command: recorded in the file, e.g. "ssl tune --budget 90".
+    /// Runs the search.
+    /// - Parameters:
+    ///   - command: recorded in the file, e.g. "ssl tune --budget 90".
+    ///   - log: receives one line per candidate.
     public func run(command: String, log: (String) -> Void) throws -> GemmTuning {
         let device = backend.device
         let start = Date()

@@ -75,7 +75,9 @@ public struct GemmTuning: Codable, Equatable, Sendable {
     }
 
     /// Reads and checks a tuning file's bytes.
-    /// - Parameter source: the file's name or path, for the error.
+    /// - Parameters:
+    ///   - bytes: the file's contents.
+    ///   - source: the file's name or path, for the error.
     /// - Throws: ``SSLError/file(path:reason:)`` naming `source` when the bytes are no tuning file:
     ///   not JSON, a key missing, an unknown kernel, a parameter missing or negative, or Xgemm
     ///   parameters that break CLBlast's constraints (which would fail to compile at the first GEMM).

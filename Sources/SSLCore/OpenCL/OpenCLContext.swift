@@ -27,8 +27,10 @@ public final class OpenCLContext {
     /// The commands of a ``beginProfile()`` span, by name.
     private var profile: DeviceProfiler? = nil
 
-    /// - Parameter kernelCache: where compiled program binaries persist; the default is
-    ///   `SSL_KERNEL_CACHE`, else `$XDG_CACHE_HOME/ssl/kernels`, else `~/.cache/ssl/kernels`; nil for none.
+    /// - Parameters:
+    ///   - device: the device, from ``OpenCLDevices/all()`` or ``Devices/resolve(_:localRank:)``.
+    ///   - kernelCache: where compiled program binaries persist; the default is
+    ///     `SSL_KERNEL_CACHE`, else `$XDG_CACHE_HOME/ssl/kernels`, else `~/.cache/ssl/kernels`; nil for none.
     /// - Throws: also ``SSLError/file(path:reason:)`` for a GEMM tuning file that cannot be used (GemmTunings).
     public init(device: OpenCLDeviceInfo, kernelCache: URL? = ProgramCache.defaultDirectory()) throws {
         self.device = device

@@ -52,7 +52,7 @@ public struct AugmentView: Equatable, Sendable {
     public var flip: Bool
     /// Jitter factors; 1 leaves the image unchanged.
     public var brightness: Float, contrast: Float, saturation: Float
-    /// The order the three jitter operations run in: a permutation of ``JitterOp/allCases``.
+    /// The order the three jitter operations run in: a permutation of `JitterOp.allCases`.
     public var jitterOrder: [JitterOp]
     /// Convert to gray (ITU-R 601-2 luma, replicated over 3 channels); no-op on one channel.
     public var grayscale: Bool
@@ -93,7 +93,13 @@ public struct AugmentOutput: Equatable, Sendable {
     /// torchvision's `RandomSolarize` threshold for images in [0, 1].
     public var solarizeThreshold: Float
 
-    /// - Parameter blurKernelSize: nil for ``blurKernelSize(for:)`` of the smaller side.
+    /// - Parameters:
+    ///   - height: the output height in pixels.
+    ///   - width: the output width.
+    ///   - blurKernelSize: nil for ``blurKernelSize(for:)`` of the smaller side.
+    ///   - mean: `Normalize`'s mean per channel.
+    ///   - std: `Normalize`'s standard deviation per channel.
+    ///   - solarizeThreshold: torchvision's `RandomSolarize` threshold, 0.5 for images in [0, 1].
     public init(height: Int, width: Int, blurKernelSize: Int? = nil, mean: [Float], std: [Float],
                 solarizeThreshold: Float = 0.5) {
         self.height = height
@@ -115,8 +121,8 @@ extension AugmentReference {
 
     /// The parameter table: ``tableStride`` floats per view, in this order: source, top, left,
     /// height, width, flip, brightness, contrast, saturation, the jitter order (3 slots),
-    /// grayscale, blur σ, solarise, padding. Integers are exact in float below 2²⁴, which
-    /// ``validate(_:views:output:)`` ensures.
+    /// grayscale, blur σ, solarise, padding. Integers are exact in float below 2²⁴, which the
+    /// ops check before they read a table.
     public static func table(_ views: [AugmentView]) -> [Float] {
         views.flatMap { v -> [Float] in
             [Float(v.source), Float(v.top), Float(v.left), Float(v.height), Float(v.width), v.flip ? 1 : 0,

@@ -25,6 +25,9 @@ public enum AugmentReference {
     /// All views of `images`.
     /// - Parameters:
     ///   - images: `(N, C, H, W)` row-major.
+    ///   - shape: N, C, H and W.
+    ///   - views: one crop and its colour operations per output image.
+    ///   - output: the output size and normalisation.
     /// - Returns: `(V, C, output.height, output.width)` row-major.
     public static func apply(images: [Double], shape: (n: Int, c: Int, h: Int, w: Int),
                              views: [AugmentView], output: AugmentOutput) -> [Double] {

@@ -39,8 +39,11 @@ public protocol EvalOps {
     /// dot products summed in another order than CLBlast's may round differently, which can reorder
     /// entries whose similarities differ by rounding alone.
     /// - Parameters:
-    ///   - queries: `(R, D)`; keys: `(C, D)`; key row `j` is entry `columnOffset + j`.
-    ///   - k, columnOffset, running: as ``topK(_:k:columnOffset:merging:)``.
+    ///   - queries: `(R, D)`.
+    ///   - keys: `(C, D)`; key row `j` is entry `columnOffset + j`.
+    ///   - k: the neighbours kept per row, as in ``topK(_:k:columnOffset:merging:)``.
+    ///   - columnOffset: the entry number of key row 0.
+    ///   - running: the lists so far, merged with this chunk's; nil at first.
     /// - Returns: `(R, k)` values and `(R, k)` float-valued indices.
     func similarityTopK(_ queries: Tensor, _ keys: Tensor, k: Int, columnOffset: Int,
                         merging running: TopKResult?) throws -> TopKResult
@@ -68,7 +71,9 @@ public protocol EvalOps {
     /// (`cosine_distances`). A pair with `j − i == diagonalOffset` is one sample seen twice and
     /// gets 0 exactly, as scikit-learn zeroes the diagonal of `pairwise_distances(X)`.
     /// - Parameters:
-    ///   - x: `(R, D)`; y: `(C, D)`.
+    ///   - x: `(R, D)`.
+    ///   - y: `(C, D)`.
+    ///   - metric: euclidean or cosine.
     ///   - diagonalOffset: for chunks of one sample set, `rowStart − columnStart` (x's row i is
     ///     sample rowStart + i, y's row j sample columnStart + j); nil when x and y are distinct sets.
     /// - Returns: `(R, C)`.
@@ -93,7 +98,8 @@ public protocol EvalOps {
     /// skipped. Where a row has no column of a kind yet, its distance is +∞.
     /// - Parameters:
     ///   - distances: `(R, C)`, e.g. from ``pairwiseDistances(_:_:metric:diagonalOffset:)``.
-    ///   - rowLabels: R class labels; columnLabels: C class labels (any integers; only equality counts).
+    ///   - rowLabels: R class labels (any integers; only equality counts).
+    ///   - columnLabels: C class labels.
     ///   - diagonalOffset: as in ``pairwiseDistances(_:_:metric:diagonalOffset:)``; nil for distinct sets.
     ///   - running: the minima so far, `(R)` each, over other columns; nil at first.
     /// - Returns: `own` and `other`, `(R)` each.

@@ -69,7 +69,8 @@ public protocol LayerOps {
     /// the running statistics, which are left unchanged.
     /// - Parameters:
     ///   - x: `(N, C, …)`, rank ≥ 2.
-    ///   - gamma, beta: `(C)` each, or both nil for `affine=False`.
+    ///   - gamma: γ `(C)`, or nil for `affine=False` (then `beta` is nil too).
+    ///   - beta: β `(C)`, or nil for `affine=False`.
     ///   - running: the running mean and variance `(C)`, updated in place in training; required
     ///     in evaluation. PyTorch initialises them to 0 and 1.
     ///   - training: batch statistics (true) or running statistics (false).
@@ -89,10 +90,12 @@ public protocol LayerOps {
     /// The two means are the gradients through the batch mean and the batch variance.
     /// - Parameters:
     ///   - dY: `(N, C, …)`, the shape of the forward input.
-    ///   - normalized, rstd: x̂ and rstd of the forward result.
+    ///   - normalized: x̂ of the forward result.
+    ///   - rstd: rstd of the forward result.
     ///   - gamma: the forward's γ, nil without affine (γ = 1).
     ///   - training: the forward's mode.
-    ///   - dGamma, dBeta: `(C)` accumulators, both nil or both given; need `gamma`.
+    ///   - dGamma: the `(C)` accumulator of dγ; needs `gamma`, and `dBeta` given too.
+    ///   - dBeta: the `(C)` accumulator of dβ; nil exactly when `dGamma` is.
     /// - Returns: dX, `(N, C, …)`.
     func batchNormalizationBackward(_ dY: Tensor, normalized: Tensor, rstd: Tensor, gamma: Tensor?,
                                     training: Bool, dGamma: Tensor?, dBeta: Tensor?) throws -> Tensor
@@ -117,8 +120,10 @@ public protocol LayerOps {
     /// Running statistics are the caller's: they need the global count and variance.
     /// - Parameters:
     ///   - x: `(N, C, …)`, rank ≥ 2.
-    ///   - gamma, beta: `(C)` each, or both nil for `affine=False`.
-    ///   - mean, rstd: `(C)` each; rstd = 1/√(σ² + eps).
+    ///   - gamma: γ `(C)`, or nil for `affine=False` (then `beta` is nil too).
+    ///   - beta: β `(C)`, or nil for `affine=False`.
+    ///   - mean: the batch mean `(C)`.
+    ///   - rstd: `(C)`, 1/√(σ² + eps).
     /// - Returns: y, x̂ and the given `mean` and `rstd`, for
     ///   ``batchNormalizationBackward(_:normalized:rstd:gamma:sums:count:)``.
     func batchNormalization(_ x: Tensor, gamma: Tensor?, beta: Tensor?, mean: Tensor, rstd: Tensor) throws
@@ -128,7 +133,9 @@ public protocol LayerOps {
     ///
     ///     Σ dy   (= dβ_c),   Σ dy · x̂   (= dγ_c)
     ///
-    /// - Parameters: dY, normalized: `(N, C, …)`, x̂ as the forward returned it.
+    /// - Parameters:
+    ///   - dY: `(N, C, …)`.
+    ///   - normalized: x̂ `(N, C, …)` as the forward returned it.
     func batchNormalizationBackwardSums(_ dY: Tensor, normalized: Tensor) throws -> BatchNormalizationSums
 
     /// The batch-norm input gradient from the sums over the whole (synchronised) batch:
@@ -138,7 +145,8 @@ public protocol LayerOps {
     /// the training backward of ``batchNormalizationBackward(_:normalized:rstd:gamma:training:dGamma:dBeta:)``
     /// with the means over all M values of the group. It adds nothing into dγ and dβ.
     /// - Parameters:
-    ///   - dY, normalized: `(N, C, …)`; x̂ of the forward.
+    ///   - dY: `(N, C, …)`.
+    ///   - normalized: x̂ `(N, C, …)` of the forward.
     ///   - rstd: `(C)`, of the forward.
     ///   - gamma: the forward's γ `(C)`, nil without affine (γ = 1).
     ///   - sums: Σ dy and Σ dy·x̂ `(C)` over the group.
@@ -152,22 +160,29 @@ public protocol LayerOps {
     /// Max pooling, as `torch.nn.functional.max_pool2d(..., return_indices=True)` (no dilation,
     /// floor mode): padding counts as −∞, ties keep the first maximum in row-major window order,
     /// NaN propagates.
-    /// - Parameter x: `(N, C, H, W)`.
+    /// - Parameters:
+    ///   - x: `(N, C, H, W)`.
+    ///   - window: the kernel, stride and padding.
     /// - Returns: `y` `(N, C, OH, OW)` and, per output, the argmax's index `h · W + w` in its input
     ///   plane, stored as an exact integer in float (H·W ≤ 2²⁴ is required).
     func maxPool2d(_ x: Tensor, window: PoolWindow) throws -> MaxPoolResult
 
     /// The gradient of ``maxPool2d(_:window:)``: each output's dY goes to its argmax.
     /// - Parameters:
-    ///   - dY, indices: `(N, C, OH, OW)`; the indices as ``maxPool2d(_:window:)`` returned them
-    ///     (the reference checks them, the device trusts them).
+    ///   - dY: `(N, C, OH, OW)`.
+    ///   - indices: `(N, C, OH, OW)`, as ``maxPool2d(_:window:)`` returned them (the reference
+    ///     checks them, the device trusts them).
     ///   - inputShape: the forward input's `(N, C, H, W)`.
+    ///   - window: the forward's.
     func maxPool2dBackward(_ dY: Tensor, indices: Tensor, inputShape: [Int], window: PoolWindow) throws -> Tensor
 
     /// Average pooling, as `torch.nn.functional.avg_pool2d` (floor mode). With
     /// `countIncludePad` (PyTorch's default) the divisor is kernel², else the number of input
     /// values in the window.
-    /// - Parameter x: `(N, C, H, W)`.
+    /// - Parameters:
+    ///   - x: `(N, C, H, W)`.
+    ///   - window: the kernel, stride and padding.
+    ///   - countIncludePad: whether padded positions count in the divisor.
     /// - Returns: `(N, C, OH, OW)`.
     func avgPool2d(_ x: Tensor, window: PoolWindow, countIncludePad: Bool) throws -> Tensor
 

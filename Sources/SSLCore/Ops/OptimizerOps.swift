@@ -24,6 +24,7 @@ public protocol OptimizerOps {
     ///   - gradient: `g`, the shape of `parameter`.
     ///   - momentumBuffer: `buf`, the shape of `parameter`, updated in place.
     ///   - lr: the learning rate, ≥ 0.
+    ///   - options: μ, the weight decay and Nesterov (``SGDOptions``).
     func sgdUpdate(_ parameter: Tensor, gradient: Tensor, momentumBuffer: Tensor, lr: Double,
                    options: SGDOptions) throws
 
@@ -41,6 +42,7 @@ public protocol OptimizerOps {
     ///   - gradient: `g`, the shape of `parameter`.
     ///   - momentumBuffer: `mu`, the shape of `parameter`, zeros at the start (as the official code).
     ///   - lr: the learning rate, ≥ 0.
+    ///   - options: μ, η and the weight decay (``LARSOptions``).
     ///   - adapt: whether to scale by the trust ratio `q`.
     func larsUpdate(_ parameter: Tensor, gradient: Tensor, momentumBuffer: Tensor, lr: Double,
                     options: LARSOptions, adapt: Bool) throws
@@ -58,6 +60,7 @@ public protocol OptimizerOps {
     ///   - secondMoment: `v` (torch's `exp_avg_sq`), zeros at the start, updated in place.
     ///   - lr: the learning rate, ≥ 0.
     ///   - step: `t`, this parameter's step count including this step (1 on the first step).
+    ///   - options: β₁, β₂, ε and the weight decay (``AdamWOptions``).
     func adamWUpdate(_ parameter: Tensor, gradient: Tensor, firstMoment: Tensor, secondMoment: Tensor,
                      lr: Double, step: Int, options: AdamWOptions) throws
 

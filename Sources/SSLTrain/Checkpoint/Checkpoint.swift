@@ -71,7 +71,7 @@ public struct CheckpointReader {
     }
 
     /// The stored values of `name`.
-    /// - Throws: ``SSLError/file(path:reason:)`` naming the tensor when a value is NaN or
+    /// - Throws: `SSLError.file(path:reason:)` naming the tensor when a value is NaN or
     ///   infinite: a run stops at a non-finite loss before saving, so such a checkpoint was
     ///   damaged or edited, and training or embedding from it would only spread the NaN.
     public func values(_ name: String) throws -> (values: [Float], shape: [Int]) {

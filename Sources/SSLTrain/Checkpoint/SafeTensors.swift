@@ -95,7 +95,7 @@ public struct SafeTensors: Equatable {
     }
 
     /// Parses a safetensors file of F32 and I64 tensors.
-    /// - Throws: ``SSLError/file(path:reason:)`` naming what is wrong: a header longer than the
+    /// - Throws: `SSLError.file(path:reason:)` naming what is wrong: a header longer than the
     ///   file, bad JSON, an unknown dtype, a shape that does not fit its byte range, ranges that
     ///   overlap, leave gaps or pass the end of the file.
     public init(bytes: [UInt8], source: String) throws {
@@ -134,7 +134,7 @@ public struct SafeTensors: Equatable {
                 throw fail("\(name): shape \(shape) of \(dtype) does not fill its data_offsets \(offsets) within the file")
             }
             let start = headerEnd + offsets[0]
-            let values: Values = try bytes[start..<(headerEnd + offsets[1])].withUnsafeBytes { raw in
+            let values: Values = bytes[start..<(headerEnd + offsets[1])].withUnsafeBytes { raw in
                 guard size == 4 else { return .int64((0..<count).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }) }
                 return .float32((0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) })
             }

@@ -24,8 +24,10 @@ public struct TorchModule {
     /// `state_dict()` names and values, in the module's order.
     public let state: [(name: String, value: Value)]
 
-    /// - Parameter batchesTracked: what batch norms report as `num_batches_tracked` (PyTorch reads
-    ///   it only when `momentum=None`; the library's momentum is always set).
+    /// - Parameters:
+    ///   - layer: a network of the layers above.
+    ///   - batchesTracked: what batch norms report as `num_batches_tracked` (PyTorch reads
+    ///     it only when `momentum=None`; the library's momentum is always set).
     public init(_ layer: any Layer, batchesTracked: Int64 = 0) throws {
         (code, state) = try Self.describe(layer, batchesTracked)
     }
@@ -140,7 +142,11 @@ public struct TorchModule {
     /// A trained objective as a safetensors file and the Python that loads it: the encoder alone
     /// (names as its module's), or with `heads` every trainable module, each name prefixed by its
     /// module's (`encoder.`, `projector.`, …) for an `nn.ModuleDict`.
-    /// - Parameter batchesTracked: batch norm's `num_batches_tracked` (the run's steps).
+    /// - Parameters:
+    ///   - objective: trained, e.g. from `TrainedEncoder.loadObjective(_:data:on:)`.
+    ///   - heads: every trainable module rather than the encoder alone.
+    ///   - batchesTracked: batch norm's `num_batches_tracked` (the run's steps).
+    ///   - backend: the tensors' backend.
     public static func export(_ objective: any Objective, heads: Bool, batchesTracked: Int64,
                               on backend: any Backend) throws -> (file: SafeTensors, python: String) {
         var file = SafeTensors(), definition: String

@@ -58,7 +58,7 @@ public struct BatchSampler: Equatable, Sendable {
     }
 
     /// The global indices rank `rank` of `worldSize` trains on at `step` of `epoch`.
-    /// - Throws: ``SSLError/invalidArgument(op:detail:)`` for a non-positive batch, a rank outside
+    /// - Throws: `SSLError.invalidArgument(op:detail:)` for a non-positive batch, a rank outside
     ///   0..<worldSize, a global batch not divisible by the world size, or a step outside the epoch.
     public func batchIndices(epoch: Int, step: Int, globalBatch: Int, rank: Int = 0, worldSize: Int = 1) throws -> [Int] {
         try batchIndices(order: order(epoch: epoch), step: step, globalBatch: globalBatch, rank: rank, worldSize: worldSize)

@@ -10,7 +10,7 @@ public enum CIFAR {
 
     /// The records of one binary batch file: `labelBytes` label bytes then 3072 pixels each; the
     /// label kept is byte `labelIndex`, checked against `classCount`.
-    /// - Throws: ``SSLError/file(path:reason:)`` naming `path` when it is missing, empty, not a
+    /// - Throws: `SSLError.file(path:reason:)` naming `path` when it is missing, empty, not a
     ///   whole number of records, or holds a label ≥ `classCount`.
     public static func readBatch(_ path: String, labelBytes: Int, labelIndex: Int, classCount: Int)
         throws -> (pixels: [UInt8], labels: [Int]) {

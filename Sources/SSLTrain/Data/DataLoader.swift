@@ -89,7 +89,7 @@ public final class DataLoader {
     /// The batch over all ranks, this rank and the number of ranks; each step yields globalBatch / worldSize samples.
     public let globalBatch: Int, rank: Int, worldSize: Int
 
-    /// - Throws: ``SSLError/invalidArgument(op:detail:)`` for a batch not divisible by the world
+    /// - Throws: `SSLError.invalidArgument(op:detail:)` for a batch not divisible by the world
     ///   size, a rank outside it, or a data set with no batch at all (fewer than `globalBatch`
     ///   samples with drop_last).
     public init(dataset: ImageDataset, globalBatch: Int, seed: UInt64, shuffle: Bool = true, dropLast: Bool = true,

@@ -10,7 +10,7 @@ public enum Gzip {
     public static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B }
 
     /// The file's contents, inflated if it is gzip-compressed.
-    /// - Throws: ``SSLError/file(path:reason:)`` for a missing or unreadable file and for
+    /// - Throws: `SSLError.file(path:reason:)` for a missing or unreadable file and for
     ///   truncated or corrupt gzip data (zlib's message included).
     public static func read(_ path: String) throws -> [UInt8] {
         var isFolder: ObjCBool = false

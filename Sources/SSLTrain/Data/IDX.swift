@@ -24,7 +24,7 @@ public enum IDX {
     public static let labelsMagic = 2049
 
     /// Reads an IDX file (gzip-compressed or not) and checks its magic against `magic`.
-    /// - Throws: ``SSLError/file(path:reason:)`` naming `path` for a bad magic, a short header, or
+    /// - Throws: `SSLError.file(path:reason:)` naming `path` for a bad magic, a short header, or
     ///   data shorter or longer than the header's sizes.
     public static func read(_ path: String, magic expected: Int) throws -> IDXArray {
         let bytes = try Gzip.read(path)

@@ -39,7 +39,7 @@ public struct ImageDataset: Sendable {
     /// The number of classes (0 when unlabelled).
     public let classCount: Int
 
-    /// - Throws: ``SSLError`` when the pixels do not fill `(N, C, H, W)` for some N, a dimension
+    /// - Throws: `SSLError` when the pixels do not fill `(N, C, H, W)` for some N, a dimension
     ///   is not positive, or labels are not one per image in 0..<classCount.
     public init(name: String, channels: Int, height: Int, width: Int, pixels: Pixels,
                 labels: [Int]?, classCount: Int) throws {

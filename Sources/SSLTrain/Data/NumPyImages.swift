@@ -7,9 +7,10 @@ public enum NumPyImages {
     /// - Parameters:
     ///   - images: the image `.npy`.
     ///   - labels: the label `.npy`, or nil for unlabelled data.
+    ///   - name: the data set's name in messages; nil for the image file's.
     ///   - classCount: nil for 1 + the largest label.
     ///   - channelsLast: whether a 4-D array is `(N, H, W, C)` rather than `(N, C, H, W)`.
-    /// - Throws: ``SSLError/npy(file:reason:)`` naming the file for a wrong rank or dtype, float
+    /// - Throws: `SSLError.npy(file:reason:)` naming the file for a wrong rank or dtype, float
     ///   values outside [0, 1] or not finite, a label count unlike N, or a label outside the classes.
     public static func load(images: String, labels: String? = nil, name: String? = nil, classCount: Int? = nil,
                             channelsLast: Bool = true) throws -> ImageDataset {

@@ -14,7 +14,7 @@ public struct FeatureMatrix: Sendable {
     /// D, the number of features.
     public let columns: Int
 
-    /// - Throws: ``SSLError`` unless `values` fills `(rows, columns)` with both ≥ 1 and every value finite.
+    /// - Throws: `SSLError` unless `values` fills `(rows, columns)` with both ≥ 1 and every value finite.
     public init(values: [Float], rows: Int, columns: Int, name: String = "features") throws {
         guard rows >= 1, columns >= 1, values.count == rows * columns else {
             throw SSLError.shapeMismatch(op: "FeatureMatrix", detail: "\(name): \(values.count) values do not fill "

@@ -8,13 +8,13 @@ import SSLCore
 /// For each test sample: cosine similarities to every train sample, the `k` most similar (ties to
 /// the lower train index), votes Σ exp(s/T) per class over those neighbours, and the arg-max class
 /// (ties to the lowest label). The votes are reported scaled by exp(−s_best/T), which changes no
-/// arg-max and keeps them finite for any T (see ``EvalOps/knnVotes(_:labels:classes:temperature:)``).
+/// arg-max and keeps them finite for any T (see `EvalOps.knnVotes(_:labels:classes:temperature:)`).
 ///
 /// On the device: test rows in chunks of ``testChunk``, train rows in chunks of ``trainChunk``; each
 /// (test, train) block of normalised features is folded into the running top-k of its test rows
-/// by ``EvalOps/similarityTopK(_:_:k:columnOffset:merging:)``: on OpenCL one fused kernel that never
-/// writes the block's similarities to memory (``KNNVariant/fused``), or a GEMM and a top-k that hold
-/// one `testChunk × trainChunk` block at a time (``KNNVariant/unfused``). DINO scores 100 chunks of
+/// by `EvalOps.similarityTopK(_:_:k:columnOffset:merging:)`: on OpenCL one fused kernel that never
+/// writes the block's similarities to memory (`KNNVariant.fused`), or a GEMM and a top-k that hold
+/// one `testChunk × trainChunk` block at a time (`KNNVariant.unfused`). DINO scores 100 chunks of
 /// test rows against the whole train set; the result is the same.
 ///
 /// ```swift
@@ -47,8 +47,9 @@ public struct KNNClassifier: Sendable {
     ///   - train: `(N, D)` features of the labelled samples.
     ///   - labels: N integer labels (any values; votes run over the sorted distinct ones).
     ///   - test: `(M, D)` features to classify.
-    /// - Throws: ``SSLError`` when the feature counts differ, `labels` does not have N entries,
-    ///   k is not in 1...N (or above ``EvalReference/maxK``), T is not positive, or a chunk size is < 1.
+    ///   - backend: where the similarities and the selection run.
+    /// - Throws: `SSLError` when the feature counts differ, `labels` does not have N entries,
+    ///   k is not in 1...N (or above `EvalReference.maxK`), T is not positive, or a chunk size is < 1.
     public func classify(train: FeatureMatrix, labels: [Int], test: FeatureMatrix,
                          on backend: any Backend) throws -> KNNPredictions {
         try classify(share: train, at: 0, labels: labels, test: test, group: .local(), on: backend)
@@ -60,7 +61,13 @@ public struct KNNClassifier: Sendable {
     /// gathered (M·k values and indices from each) and merged with the same order — larger
     /// similarity, then lower bank index — so the predictions equal a single process's on the
     /// whole bank.
-    /// - Parameter labels: the labels of the whole bank (N, every rank's rows).
+    /// - Parameters:
+    ///   - train: this rank's share of the bank's features.
+    ///   - offset: the bank row of the share's first row.
+    ///   - labels: the labels of the whole bank (N, every rank's rows).
+    ///   - test: `(M, D)` features to classify, the same on every rank.
+    ///   - group: the ranks holding the bank.
+    ///   - backend: where this rank's similarities and selection run.
     public func classify(share train: FeatureMatrix, at offset: Int, labels: [Int], test: FeatureMatrix,
                          group: DataParallel, on backend: any Backend) throws -> KNNPredictions {
         let op = "knn"

@@ -10,8 +10,8 @@ import SSLCore
 /// Objective (scikit-learn ≥ 1.2's scaling): mean cross-entropy of softmax(x̃ W + b) plus
 /// ‖W‖² / (2 C N), biases not regularised; x̃ = (x − mean) / std with the train set's mean and
 /// population std (a zero std counts as 1, as `StandardScaler`). Each evaluation is one GEMM for
-/// the logits, ``Backend/softCrossEntropy(_:targets:scale:)`` for the mean loss and dLogits, and
-/// one GEMM x̃ᵀ dLogits for the gradient; the ridge term and ``EvalLBFGS`` (Nocedal & Wright
+/// the logits, `Backend.softCrossEntropy(_:targets:scale:)` for the mean loss and dLogits, and
+/// one GEMM x̃ᵀ dLogits for the gradient; the ridge term and `EvalLBFGS` (Nocedal & Wright
 /// Alg. 7.4/7.5) run in Double on the host. The start is W = 0, b = 0 and every step is full-batch,
 /// so a fit is deterministic: there is no seed because nothing is random.
 ///
@@ -39,7 +39,7 @@ public struct LinearProbe: Sendable {
     }
 
     /// Fits the probe on `(N, D)` features and N integer labels (any values, ≥ 2 distinct).
-    /// - Throws: ``SSLError`` for a label count that differs from N, fewer than 2 classes, or
+    /// - Throws: `SSLError` for a label count that differs from N, fewer than 2 classes, or
     ///   C, the iteration count or a tolerance that is not positive.
     public func fit(_ train: FeatureMatrix, labels: [Int], on backend: any Backend) throws -> LinearProbeModel {
         let op = "linearProbe"

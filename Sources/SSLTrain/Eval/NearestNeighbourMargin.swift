@@ -16,9 +16,9 @@ import SSLCore
 /// along one axis) the probe tops out near 2/3 while every margin is positive.
 ///
 /// On the device, rows in chunks of ``rowChunk`` against columns in chunks of ``columnChunk``, as
-/// ``Silhouette``: each block of distances (``EvalOps/pairwiseDistances(_:_:metric:diagonalOffset:)``)
+/// ``Silhouette``: each block of distances (`EvalOps.pairwiseDistances(_:_:metric:diagonalOffset:)`)
 /// is folded into each row's two minima
-/// (``EvalOps/nearestByClass(_:rowLabels:columnLabels:diagonalOffset:merging:)``), so no N×N
+/// (`EvalOps.nearestByClass(_:rowLabels:columnLabels:diagonalOffset:merging:)`), so no N×N
 /// matrix exists. Euclidean features are centred first (in Double), as ``Silhouette`` does.
 ///
 /// ```swift
@@ -49,7 +49,7 @@ public struct NearestNeighbourMargin: Sendable {
     }
 
     /// - Parameters: features: `(N, D)`; labels: N class labels (any integers).
-    /// - Throws: ``SSLError`` when `labels` does not have N entries or a chunk size is < 1.
+    /// - Throws: `SSLError` when `labels` does not have N entries or a chunk size is < 1.
     public func evaluate(_ features: FeatureMatrix, labels: [Int], on backend: any Backend) throws -> Result {
         let op = "nearestNeighbourMargin"
         guard labels.count == features.rows else {

@@ -12,9 +12,9 @@ import SSLCore
 /// scikit-learn, 2...N−1 distinct labels are required.
 ///
 /// On the device, rows in chunks of ``rowChunk`` against columns in chunks of ``columnChunk``:
-/// each block of distances (``EvalOps/pairwiseDistances(_:_:metric:diagonalOffset:)``) is
+/// each block of distances (`EvalOps.pairwiseDistances(_:_:metric:diagonalOffset:)`) is
 /// multiplied by the block's one-hot labels `(C, L)` and added into the rows' per-cluster sums
-/// `(R, L)`; then ``EvalOps/silhouetteSamples(_:labels:clusterSizes:)``. For the euclidean metric
+/// `(R, L)`; then `EvalOps.silhouetteSamples(_:labels:clusterSizes:)`. For the euclidean metric
 /// the features are first centred (in Double, on the host): distances do not change, and the
 /// float32 GEMM form ‖x‖² + ‖y‖² − 2x·y loses less to cancellation. The one-hot labels take
 /// N × L floats on the device, the features N × D twice (row and column blocks).
@@ -40,7 +40,7 @@ public struct Silhouette: Sendable {
 
     /// s(i) for every sample, as `silhouette_samples(X, labels, metric=metric)`.
     /// - Parameters: features: `(N, D)`; labels: N cluster labels with 2...N−1 distinct values.
-    /// - Throws: ``SSLError`` when `labels` does not have N entries, the number of distinct
+    /// - Throws: `SSLError` when `labels` does not have N entries, the number of distinct
     ///   labels is outside 2...N−1, or a chunk size is < 1.
     public func samples(_ features: FeatureMatrix, labels: [Int], on backend: any Backend) throws -> [Float] {
         let op = "silhouette"

@@ -10,7 +10,7 @@ import SSLCore
 ///
 ///     mean = S1/M,   σ² = (S2 − S1·mean)/M   (biased)
 ///
-/// M2_r is taken about the very mean_r sent (``LayerOps/batchNormalizationMoments(_:)``), so this
+/// M2_r is taken about the very mean_r sent (`LayerOps.batchNormalizationMoments(_:)`), so this
 /// is exactly Chan's pairwise merge of the ranks' (M_r, mean_r, M2_r), evaluated in Double: the
 /// cancellation in S2 − S1·mean costs about (mean/σ)² · 2⁻⁵³ of σ², not float's 2⁻²⁴.
 struct GroupMoments {

@@ -4,8 +4,8 @@ import SSLCore
 /// `y = conv2d(x, W) + b`: weight `(Cout, Cin, k, k)`, bias `(Cout)`, input `(N, Cin, H, W)`,
 /// output `(N, Cout, OH, OW)` with `OH = ⌊(H + 2·padding − k)/stride⌋ + 1`.
 ///
-/// Forward and backward are ``LayerOps/conv2d(_:weight:stride:padding:)`` and
-/// ``LayerOps/conv2dBackward(_:weight:dY:stride:padding:addingInto:)`` (im2col + GEMM on the
+/// Forward and backward are `LayerOps.conv2d(_:weight:stride:padding:)` and
+/// `LayerOps.conv2dBackward(_:weight:dY:stride:padding:addingInto:)` (im2col + GEMM on the
 /// device); the bias is a per-channel add and its gradient the per-channel sum of dY.
 public final class Conv2d: Layer {
     public let name: String
@@ -17,11 +17,16 @@ public final class Conv2d: Layer {
     let backend: any Backend
 
     /// - Parameters:
+    ///   - name: the prefix of the parameter names (`name.weight`, `name.bias`).
+    ///   - inChannels: Cin.
+    ///   - outChannels: Cout.
+    ///   - kernel: the square kernel's side k.
     ///   - stride: 1 by default, as PyTorch.
     ///   - padding: 0 by default, as PyTorch.
     ///   - bias: PyTorch's default is true.
     ///   - seed: with the name, fixes the initial values: PyTorch's default kaiming-uniform,
     ///     U(±1/√(Cin·k²)) for weight and bias.
+    ///   - backend: where the parameters live.
     public init(name: String, inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true, seed: UInt64, on backend: any Backend) throws {
         guard inChannels > 0, outChannels > 0, kernel > 0 else {

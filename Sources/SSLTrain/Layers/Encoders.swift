@@ -17,6 +17,8 @@ public final class MLPEncoder: FeatureLayer {
     /// - Parameters:
     ///   - name: the prefix of every parameter name ("" for none).
     ///   - dims: the input size, then each layer's width; at least two entries.
+    ///   - seed: with each layer's name, fixes its initial values.
+    ///   - backend: where the parameters live.
     public init(name: String = "", dims: [Int], seed: UInt64, on backend: any Backend) throws {
         guard dims.count >= 2, dims.allSatisfy({ $0 > 0 }) else {
             throw SSLError.invalidArgument(op: "MLPEncoder", detail: "dims must be the input size and at least one positive width, got \(dims)")
@@ -61,8 +63,15 @@ public final class BasicBlock: Layer {
     let relu: ReLU
     let backend: any Backend
 
-    /// - Parameter zeroInitResidual: start bn2's γ at 0, so the block starts as its shortcut
-    ///   (torchvision's `zero_init_residual`, which SimSiam sets).
+    /// - Parameters:
+    ///   - name: the prefix of the parameter names.
+    ///   - inChannels: the input's channels.
+    ///   - outChannels: the output's channels.
+    ///   - stride: of the first convolution and of the shortcut: 2 halves the resolution.
+    ///   - zeroInitResidual: start bn2's γ at 0, so the block starts as its shortcut
+    ///     (torchvision's `zero_init_residual`, which SimSiam sets).
+    ///   - seed: with each layer's name, fixes its initial values.
+    ///   - backend: where the parameters live.
     public init(name: String, inChannels: Int, outChannels: Int, stride: Int, zeroInitResidual: Bool = false,
                 seed: UInt64, on backend: any Backend) throws {
         let bn2 = try BatchNorm2d(name: qualified(name, "bn2"), channels: outChannels, on: backend)
@@ -141,11 +150,14 @@ public final class ResNetEncoder: FeatureLayer {
     let body: Sequential
 
     /// - Parameters:
+    ///   - name: the prefix of every parameter name ("" for none).
     ///   - inputChannels: 1 for 28×28×1, 3 for 32×32×3.
     ///   - stemWidth: the stem convolution's output channels.
     ///   - stageWidths: one width per stage (ResNet-18 uses 64, 128, 256, 512).
     ///   - blocksPerStage: blocks in each stage (2 in ResNet-18).
     ///   - zeroInitResidual: see ``BasicBlock``.
+    ///   - seed: with each layer's name, fixes its initial values.
+    ///   - backend: where the parameters live.
     public init(name: String = "", inputChannels: Int, stemWidth: Int, stageWidths: [Int], blocksPerStage: Int = 2,
                 zeroInitResidual: Bool = false, seed: UInt64, on backend: any Backend) throws {
         guard inputChannels > 0, stemWidth > 0, !stageWidths.isEmpty, stageWidths.allSatisfy({ $0 > 0 }), blocksPerStage >= 1 else {

@@ -29,11 +29,16 @@ public final class MLPHead: FeatureLayer {
     public enum Activation { case relu, gelu }
 
     /// - Parameters:
+    ///   - name: the prefix of the parameter names; layers are numbered as `nn.Sequential`'s.
     ///   - dims: the input size, the hidden widths, the output size; at least two entries.
     ///   - batchNormHidden: a BatchNorm1d after each hidden Linear.
     ///   - batchNormLast: a BatchNorm1d without affine after the last Linear (SimSiam).
     ///   - biasHidden: biases of the hidden Linears (PyTorch's default true).
     ///   - biasLast: bias of the last Linear.
+    ///   - activation: of the hidden layers, ReLU or GELU (DINO).
+    ///   - initialization: of the Linears' weights.
+    ///   - seed: with each layer's name, fixes its initial values.
+    ///   - backend: where the parameters live.
     public init(name: String = "", dims: [Int], batchNormHidden: Bool, batchNormLast: Bool, biasHidden: Bool = true,
                 biasLast: Bool, activation: Activation = .relu, initialization: WeightInitialization = .kaimingUniform,
                 seed: UInt64, on backend: any Backend) throws {
@@ -161,7 +166,7 @@ public final class DINOHead: FeatureLayer {
 extension Linear {
     /// SwAV's prototypes, `nn.Linear(features, prototypes, bias=False)` (facebookresearch/swav
     /// `resnet50.py`, 3000 prototypes by default); the trainer normalises the weight's rows in
-    /// place before each step with ``Backend/l2NormalizeInPlace(_:eps:)``.
+    /// place before each step with `Backend.l2NormalizeInPlace(_:eps:)`.
     public static func swavPrototypes(name: String = "prototypes", features: Int, prototypes: Int = 3000,
                                       seed: UInt64, on backend: any Backend) throws -> Linear {
         try Linear(name: name, inFeatures: features, outFeatures: prototypes, bias: false, seed: seed, on: backend)

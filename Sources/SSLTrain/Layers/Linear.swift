@@ -22,9 +22,13 @@ public final class Linear: Layer {
     let backend: any Backend
 
     /// - Parameters:
+    ///   - name: the prefix of the parameter names (`name.weight`, `name.bias`).
+    ///   - inFeatures: the input's features.
+    ///   - outFeatures: the output's features.
     ///   - bias: PyTorch's default is true.
     ///   - initialization: PyTorch's default, kaiming-uniform (U(±1/√in) for weight and bias).
     ///   - seed: with the name, fixes the initial values.
+    ///   - backend: where the parameters live.
     public init(name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true,
                 initialization: WeightInitialization = .kaimingUniform, seed: UInt64, on backend: any Backend) throws {
         guard inFeatures > 0, outFeatures > 0 else {
@@ -66,7 +70,7 @@ public final class Linear: Layer {
 /// filled with 1 and frozen (`norm_last_layer=True`), so `W = v / ‖v‖` row by row and `y = x Wᵀ`.
 /// The trainable tensor is `v` (`name.weight_v`, `(out, in)`), initialised as nn.Linear's weight.
 ///
-/// Backward: `dW = dYᵀ x`, `dv = (dW − W ⟨W, dW⟩) / ‖v‖` per row (``Backend/l2NormalizeBackward(_:_:eps:)``),
+/// Backward: `dW = dYᵀ x`, `dv = (dW − W ⟨W, dW⟩) / ‖v‖` per row (`Backend.l2NormalizeBackward(_:_:eps:)`),
 /// `dX = dY W`.
 public final class WeightNormLinear: Layer {
     public let name: String
@@ -113,10 +117,12 @@ public final class WeightNormLinear: Layer {
 }
 
 extension Backend {
-    /// Divides each row of `weight` by its L2 norm, in place, through ``Backend/l2Normalize(_:eps:)``:
+    /// Divides each row of `weight` by its L2 norm, in place, through `Backend.l2Normalize(_:eps:)`:
     /// what SwAV's training loop does to its prototypes (`nn.Linear(D, K, bias=False)`, weight
     /// `(K, D)`) before every step (`w = F.normalize(w, dim=1, p=2); prototypes.weight.copy_(w)`).
-    /// - Parameter eps: `F.normalize`'s default, 1e-12.
+    /// - Parameters:
+    ///   - weight: `(K, D)`, overwritten.
+    ///   - eps: `F.normalize`'s default, 1e-12.
     public func l2NormalizeInPlace(_ weight: Tensor, eps: Float = 1e-12) throws {
         try axpby(try l2Normalize(weight, eps: eps), alpha: 1, beta: 0, into: weight)
     }

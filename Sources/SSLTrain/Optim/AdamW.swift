@@ -3,7 +3,7 @@ import SSLCore
 
 /// Adam with decoupled weight decay (Loshchilov & Hutter 2019), exactly as `torch.optim.AdamW`:
 /// `p ← p·(1 − lr·wd)`, then Adam with bias correction, on the device through
-/// ``OptimizerOps/adamWUpdate(_:gradient:firstMoment:secondMoment:lr:step:options:)``.
+/// `OptimizerOps.adamWUpdate(_:gradient:firstMoment:secondMoment:lr:step:options:)`.
 ///
 /// DINO (facebookresearch/dino, main_dino.py) trains ViTs with it, biases and norms excluded from
 /// decay (`get_params_groups`) and the decay itself on a cosine schedule from 0.04 to 0.4:
@@ -37,7 +37,10 @@ public final class AdamW: Optimizer {
 
     /// - Parameters:
     ///   - parameters: the parameters to update, with unique names, all on `backend`.
-    ///   - options: defaults betas (0.9, 0.999), eps 1e-8, weight decay 0.01; see ``AdamWOptions``.
+    ///   - options: defaults betas (0.9, 0.999), eps 1e-8, weight decay 0.01; see `AdamWOptions`.
+    ///   - excludeBiasAndNormFromDecay: no weight decay for biases and normalisation parameters
+    ///     (``Parameter/isBiasOrNorm``), as the SSL recipes.
+    ///   - backend: where the parameters and the optimizer's state live.
     public init(parameters: [Parameter], options: AdamWOptions = AdamWOptions(),
                 excludeBiasAndNormFromDecay: Bool = true, on backend: any Backend) throws {
         try options.validate(op: "AdamW")

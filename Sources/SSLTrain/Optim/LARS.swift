@@ -7,7 +7,7 @@ import SSLCore
 ///     dp = g + wd·p;   dp ·= q,  q = ‖p‖ > 0 ∧ ‖dp‖ > 0 ? η‖p‖/‖dp‖ : 1;   mu = μ·mu + dp;   p −= lr·mu,
 ///
 /// per parameter tensor, on the device through
-/// ``OptimizerOps/larsUpdate(_:gradient:momentumBuffer:lr:options:adapt:)``. Biases and
+/// `OptimizerOps.larsUpdate(_:gradient:momentumBuffer:lr:options:adapt:)`. Biases and
 /// normalisation parameters (``Parameter/isBiasOrNorm``, the official `p.ndim == 1`) are never
 /// adapted, and get no weight decay while ``excludeBiasAndNormFromDecay`` is true.
 ///
@@ -35,8 +35,11 @@ public final class LARS: Optimizer {
 
     /// - Parameters:
     ///   - parameters: the parameters to update, with unique names, all on `backend`.
-    ///   - options: defaults η = 0.001, μ = 0.9, weight decay 1.5e-6; see ``LARSOptions``.
+    ///   - options: defaults η = 0.001, μ = 0.9, weight decay 1.5e-6; see `LARSOptions`.
+    ///   - excludeBiasAndNormFromDecay: no weight decay for biases and normalisation parameters
+    ///     (``Parameter/isBiasOrNorm``), as the SSL recipes.
     ///   - biasAndNormLRScale: ≥ 0; 1 gives every parameter the same learning rate.
+    ///   - backend: where the parameters and the optimizer's state live.
     public init(parameters: [Parameter], options: LARSOptions = LARSOptions(), excludeBiasAndNormFromDecay: Bool = true,
                 biasAndNormLRScale: Double = 1, on backend: any Backend) throws {
         try options.validate(op: "LARS")
@@ -51,7 +54,9 @@ public final class LARS: Optimizer {
         self.slots = try OptimizerSlots(parameters: parameters, slots: ["mu"], backend: backend, op: "LARS")
     }
 
-    /// - Parameter lr: the weights' learning rate; biases and norms get `lr · biasAndNormLRScale`.
+    /// - Parameters:
+    ///   - lr: the weights' learning rate; biases and norms get `lr · biasAndNormLRScale`.
+    ///   - skipping: names of parameters left as they are this step.
     public func step(lr: Double, skipping: Set<String>) throws {
         try slots.validateStep(lr: lr, skipping: skipping, op: "LARS.step")
         try options.validate(op: "LARS.step")

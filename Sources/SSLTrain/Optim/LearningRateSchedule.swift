@@ -98,6 +98,7 @@ public enum LinearScalingRule {
     /// - Parameters:
     ///   - base: the learning rate for a batch of `referenceBatchSize`; finite and ≥ 0.
     ///   - batchSize: the total batch size, ≥ 1.
+    ///   - referenceBatchSize: the batch `base` was given for, 256 in the papers.
     public static func learningRate(base: Double, batchSize: Int, referenceBatchSize: Int = referenceBatchSize) throws -> Double {
         let op = "LinearScalingRule"
         try OptimizerReference.validateLearningRate(base, op: op)

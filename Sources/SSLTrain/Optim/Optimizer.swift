@@ -35,7 +35,9 @@ public protocol Optimizer: AnyObject {
     /// `grad` is `None` (DINO cancels the last layer's gradients during its first epoch).
     /// Throws before any parameter changes for a bad learning rate, bad hyperparameters or an
     /// unknown name in `skipping`.
-    /// - Parameter lr: the learning rate, finite and ≥ 0.
+    /// - Parameters:
+    ///   - lr: the learning rate, finite and ≥ 0.
+    ///   - skipping: names of parameters left as they are this step.
     func step(lr: Double, skipping: Set<String>) throws
 
     /// The state tensors by name, `"<parameter>.<slot>"` (torch's slot names: `momentum_buffer`,

@@ -3,7 +3,7 @@ import SSLCore
 
 /// Stochastic gradient descent with momentum, as `torch.optim.SGD` with dampening 0:
 /// `d_p = g + wd·p; buf = μ·buf + d_p; p −= lr·(nesterov ? d_p + μ·buf : buf)`, on the device
-/// through ``OptimizerOps/sgdUpdate(_:gradient:momentumBuffer:lr:options:)``.
+/// through `OptimizerOps.sgdUpdate(_:gradient:momentumBuffer:lr:options:)`.
 ///
 /// ```swift
 /// let sgd = try SGD(parameters: classifier.parameters, options: SGDOptions(momentum: 0.9, weightDecay: 0),
@@ -27,7 +27,10 @@ public final class SGD: Optimizer {
 
     /// - Parameters:
     ///   - parameters: the parameters to update, with unique names, all on `backend`.
-    ///   - options: defaults are MoCo's (momentum 0.9, weight decay 1e-4); see ``SGDOptions``.
+    ///   - options: defaults are MoCo's (momentum 0.9, weight decay 1e-4); see `SGDOptions`.
+    ///   - excludeBiasAndNormFromDecay: no weight decay for biases and normalisation parameters
+    ///     (``Parameter/isBiasOrNorm``), as the SSL recipes.
+    ///   - backend: where the parameters and the optimizer's state live.
     public init(parameters: [Parameter], options: SGDOptions = SGDOptions(),
                 excludeBiasAndNormFromDecay: Bool = true, on backend: any Backend) throws {
         try options.validate(op: "SGD")

@@ -25,7 +25,13 @@ public enum ViewBatching: Sendable {
 ///     return (r.loss, [r.dZ1, r.dZ2])
 /// }
 /// ```
-/// - Parameter loss: the loss and ∂L/∂output for each view, each of its output's shape.
+/// - Parameters:
+///   - views: view k of every sample of the batch as `views[k]`.
+///   - network: the layers every view runs through, in order.
+///   - batching: per view (the default) or as joint batches.
+///   - group: the data-parallel ranks whose outputs the loss sees together.
+///   - backend: the tensors' backend.
+///   - loss: the loss and ∂L/∂output for each view, each of its output's shape.
 @discardableResult
 public func backpropagate(_ views: [Tensor], through network: [any Layer], batching: ViewBatching = .perView,
                           group: DataParallel = .local(), on backend: any Backend,

@@ -5,7 +5,7 @@ import Foundation
 import SSLCore
 import SSLDistributed
 
-/// The data-parallel group a trainer runs in, over a ``Communicator``.
+/// The data-parallel group a trainer runs in, over a `Communicator`.
 ///
 /// The global batch is the unit: rank r of R trains on rows `r·n ..< (r+1)·n` of every global
 /// batch of R·n samples (``BatchSampler``), and the losses, gradients and method state come out as
@@ -16,7 +16,7 @@ import SSLDistributed
 ///   the local rows only.
 /// - **Losses that couple the samples** (NT-Xent's negatives, Barlow Twins' and VICReg's batch
 ///   statistics, SwAV's Sinkhorn codes, the memory bank's normaliser) see every rank's rows
-///   through ``gatherRows(_:on:)``; each rank then evaluates the global loss, identical on every
+///   through ``gatherRows(_:purpose:on:)``; each rank then evaluates the global loss, identical on every
 ///   rank, and ``gatherBackward(_:on:)`` returns the gradient of its own rows — scaled by R,
 ///   because the gradient average divides by R again. This is what the official code's
 ///   `FullGatherLayer`/`GatherLayer` computes (its backward all-reduces R identical copies of the

@@ -25,8 +25,13 @@ public enum DataSources {
 
     /// `fashion-mnist` (the Debian package's files), `mnist:FOLDER`, `fashion-mnist:FOLDER`,
     /// `cifar10:FOLDER`, or `npy:TRAIN_IMAGES.npy,TRAIN_LABELS.npy,TEST_IMAGES.npy,TEST_LABELS.npy`.
-    /// - Parameter validation: hold out the last N training images as the evaluation split in
-    ///   place of the test split, which is then never read (choosing recipes on held-out data).
+    /// - Parameters:
+    ///   - spec: the data set, as above.
+    ///   - trainSubset: train on the first N training images only; nil for all.
+    ///   - evalTrain: the kNN bank and probe's training set: the first N training images.
+    ///   - evalTest: the images scored: the first N test images.
+    ///   - validation: hold out the last N training images as the evaluation split in
+    ///     place of the test split, which is then never read (choosing recipes on held-out data).
     public static func load(_ spec: String, trainSubset: Int?, evalTrain: Int, evalTest: Int,
                             validation: Int? = nil) throws -> TrainingData {
         let (kind, argument) = spec.firstIndex(of: ":").map { (String(spec[..<$0]), String(spec[spec.index(after: $0)...])) }

@@ -109,8 +109,14 @@ extension Array where Element == any Layer {
 
 /// The encoders `--encoder` names, for `channels`×`size`×`size` images.
 public enum EncoderFactory {
-    /// - Parameter widths: the MLP's hidden widths (default 1024, 512) or the ResNet's stage
-    ///   widths (default 32, 64, 128; the stem has the first).
+    /// - Parameters:
+    ///   - kind: `mlp` or `resnet`.
+    ///   - widths: the MLP's hidden widths (default 1024, 512) or the ResNet's stage
+    ///     widths (default 32, 64, 128; the stem has the first).
+    ///   - channels: the images' channels.
+    ///   - size: the images' side in pixels.
+    ///   - seed: with each layer's name, fixes its initial values.
+    ///   - backend: where the parameters live.
     public static func make(_ kind: String, widths: [Int]? = nil, channels: Int, size: Int, seed: UInt64,
                             on backend: any Backend) throws -> any FeatureLayer {
         switch kind {

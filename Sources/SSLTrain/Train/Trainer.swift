@@ -101,6 +101,13 @@ public final class Trainer {
     public var completedSteps: Int { position.globalStep }
 
     /// A run of the built-in method `config.method` (``ObjectiveFactory``).
+    /// - Parameters:
+    ///   - config: the method and every setting of the run.
+    ///   - data: the training images and the labelled evaluation sets.
+    ///   - backend: where the run computes.
+    ///   - outputFolder: where the checkpoint, step log, metrics and report go.
+    ///   - progress: the progress lines on standard error.
+    ///   - group: the data-parallel ranks; one process by default.
     public convenience init(config: TrainConfig, data: TrainingData, backend: any Backend, outputFolder: String,
                             progress: ProgressReporter = ProgressReporter(), group: DataParallel = .local()) throws {
         try Self.validate(config, data, group)
@@ -116,8 +123,14 @@ public final class Trainer {
     /// the run).
     /// - Parameters:
     ///   - objective: its ``Objective/name`` is stored in checkpoints; a resume checks it.
+    ///   - config: the run's length, batch, seed, evaluation and data parallelism.
+    ///   - data: the training images and the labelled evaluation sets.
+    ///   - backend: where the run computes.
+    ///   - outputFolder: where the checkpoint, step log, metrics and report go.
     ///   - optimizer: over the objective's ``Objective/parameters``, in their order.
     ///   - schedule: the learning rate of each global step.
+    ///   - progress: the progress lines on standard error.
+    ///   - group: the data-parallel ranks; one process by default.
     public init(objective: any Objective, config: TrainConfig, data: TrainingData, backend: any Backend, outputFolder: String,
                 optimizer: (any Optimizer)? = nil, schedule: (any LearningRateSchedule)? = nil,
                 progress: ProgressReporter = ProgressReporter(), group: DataParallel = .local()) throws {
@@ -371,7 +384,7 @@ public final class Trainer {
     }
 
     /// Restores every tensor and the position from `path`; the run continues from there.
-    /// - Throws: ``SSLError/file(path:reason:)`` when the checkpoint belongs to a run of another
+    /// - Throws: `SSLError.file(path:reason:)` when the checkpoint belongs to a run of another
     ///   configuration (``TrainConfig/trajectoryDifferences(from:)``: batch size, seed, data, model,
     ///   optimizer…; only the length of the run and its evaluation may change) or holds a position
     ///   this run cannot continue from.
