@@ -100,8 +100,9 @@ let package = Package(
             path: "Benchmarks/ssl-bench"
         ),
         .testTarget(name: "SSLCoreTests", dependencies: ["SSLCore", "SSLTrain", "SSLDistributed", "SSLCommandLine", "ssl", "ssl-mpi-check"]),
-        // The library as a user sees it: public API only, no @testable import.
-        .testTarget(name: "SSLLibraryTests", dependencies: ["SSLCore", "SSLTrain"]),
+        // The library as a user sees it: public API only, no @testable import, Swift 6 checking.
+        .testTarget(name: "SSLLibraryTests", dependencies: ["SSLCore", "SSLTrain"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
         // Hostile inputs, generated: .npy, checkpoints, configuration files, numeric options.
         .testTarget(name: "SSLFuzzTests", dependencies: [
             "SSLCore", "SSLTrain", "ssl", .product(name: "PropertyBased", package: "swift-property-based"),

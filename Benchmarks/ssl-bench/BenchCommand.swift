@@ -269,10 +269,12 @@ struct BenchCommand: ParsableCommand {
         let backend = try device.backend()
         guard tf32 else { return backend }
         guard let openCL = backend as? OpenCLBackend else { throw ValidationError("--tf32 needs an OpenCL device") }
-        openCL.kernels.gemm = .tf32
-        try openCL.kernels.check(on: openCL.device)
-        printError("gemm: \(openCL.gemmDescription)")
-        return openCL
+        var kernels = openCL.kernels
+        kernels.gemm = .tf32
+        try kernels.check(on: openCL.device)
+        let tf32 = OpenCLBackend(context: openCL.context, kernels: kernels)
+        printError("gemm: \(tf32.gemmDescription)")
+        return tf32
     }
 
     private func makeRunner(_ backend: any Backend) -> Runner {

@@ -88,9 +88,7 @@ struct Runner {
         case .knn: kernels.knn = kernels.knn ?? cl.automaticKNNVariant(k: workload.shape[3])
         default: return backend
         }
-        let pinned = OpenCLBackend(context: cl.context, kernels: kernels)
-        pinned.paths = cl.paths
-        return pinned
+        return OpenCLBackend(context: cl.context, kernels: kernels, paths: cl.paths)
     }
 
     private func check(_ workload: Workload, result: Output, host: [HostInput], tolerance: Double,

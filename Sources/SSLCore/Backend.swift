@@ -1,7 +1,7 @@
 // The operations every backend provides, with identical signatures and shape rules.
 
 /// Which implementation a backend is.
-public enum BackendKind: String {
+public enum BackendKind: String, Sendable {
     /// Pure Swift on the CPU, accumulating in Double: the ground truth of the parity tests.
     case reference
     /// OpenCL kernels and CLBlast on an OpenCL device (a GPU, or PoCL on a CPU).
@@ -12,8 +12,12 @@ public enum BackendKind: String {
 ///
 /// Both backends implement every op with the same signature and the same shape checks, so code
 /// written against `Backend` runs on either and the two can be compared result for result.
+///
+/// Backends are `Sendable`: several tasks may use one at the same time. The reference backend
+/// keeps no state; the OpenCL backend's context serialises what must be (``OpenCLContext``) and
+/// runs every op on one in-order queue. What is shared is the tensors: see ``Tensor``.
 /// Shapes in the docs are row-major: `(N, D)` is N rows of D features.
-public protocol Backend: AnyObject, Objectives, TrainingOps {
+public protocol Backend: AnyObject, Sendable, Objectives, TrainingOps {
     var kind: BackendKind { get }
     /// A human-readable description, e.g. "OpenCL: NVIDIA H100 [NVIDIA CUDA, opencl:0:0]".
     var name: String { get }

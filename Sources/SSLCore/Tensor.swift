@@ -14,7 +14,12 @@ import Foundation
 /// let c = try backend.matmul(a, a, transposeB: true)   // (2, 2)
 /// print(try backend.download(c))
 /// ```
-public struct Tensor {
+///
+/// A tensor may be sent between tasks (`@unchecked Sendable`, as the storage is a shared
+/// reference): reading it from several tasks at once is safe, but an op that writes a tensor in
+/// place (the `into:` ops, optimizer updates, batch norm's running statistics) must not run
+/// while another task reads or writes the same tensor.
+public struct Tensor: @unchecked Sendable {
     /// Dimensions, outermost first.
     public let shape: [Int]
     let storage: Storage

@@ -18,9 +18,8 @@ import Testing
     /// (TestBackends.perThread).
     static func small(_ kernels: KernelChoices = KernelChoices()) throws -> OpenCLBackend {
         _ = TestBackends.openCL
-        let backend = OpenCLBackend(context: try #require(shared).context, kernels: kernels)
-        backend.paths = nil  // the built-in choices, whatever tuning file applies to the device
-        return backend
+        // The built-in choices, whatever tuning file applies to the device.
+        return OpenCLBackend(context: try #require(shared).context, kernels: kernels, paths: nil)
     }
 
     @Test("the backend plans for the small limits")

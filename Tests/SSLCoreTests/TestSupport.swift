@@ -169,9 +169,7 @@ func forEachBackendBothRowForms(_ body: (any Backend) throws -> Void) rethrows {
 /// (``TunedPaths``) applies to it; nil without OpenCL.
 var untunedOpenCL: OpenCLBackend? {
     guard let device = TestBackends.openCL else { return nil }
-    let backend = OpenCLBackend(context: device.context, kernels: device.kernels)
-    backend.paths = nil
-    return backend
+    return OpenCLBackend(context: device.context, kernels: device.kernels, paths: nil)
 }
 
 /// The reference and ``untunedOpenCL``: for the tests of the built-in automatic choices.

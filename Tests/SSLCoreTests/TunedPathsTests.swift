@@ -39,21 +39,21 @@ import Testing
 
     @Test("the automatic choices follow a device's measured paths", .enabled(if: TestBackends.hasOpenCL))
     func pathsSteerTheChoices() throws {
-        let cl = untunedOpenCL!
-        cl.paths = TunedPaths(ntXent: .fused, gramBelowRatio: 0.25, sinkhornOneGroupMaxElements: 10, sinkhornPasses: .twoPass,
-                              knn: .fused)
+        let context = untunedOpenCL!.context
+        var cl = OpenCLBackend(context: context, kernels: KernelChoices(),
+                               paths: TunedPaths(ntXent: .fused, gramBelowRatio: 0.25, sinkhornOneGroupMaxElements: 10,
+                                                 sinkhornPasses: .twoPass, knn: .fused))
         let z = try cl.upload([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], shape: [3, 5])
         #expect(try cl.ntXent(z, z, temperature: 0.5).algorithm == .fused)
         #expect(try cl.barlowTwins(z, z, lambda: 0.0051, eps: 1e-5).form == .feature, "3 < 0.25 · 5 is false")
         #expect(cl.automaticSinkhornVariant(b: 2, k: 5) == .oneGroup && cl.automaticSinkhornVariant(b: 3, k: 7) == .twoPass)
         #expect(cl.automaticKNNVariant(k: 20) == .fused)
-        cl.paths = TunedPaths(ntXent: .gemm, gramBelowRatio: 4, knn: .unfused)
+        cl = OpenCLBackend(context: context, kernels: KernelChoices(), paths: TunedPaths(ntXent: .gemm, gramBelowRatio: 4, knn: .unfused))
         #expect(try cl.ntXent(z, z, temperature: 0.5).algorithm == .gemm)
         #expect(try cl.barlowTwins(z, z, lambda: 0.0051, eps: 1e-5).form == .gram, "3 < 4 · 5")
         #expect(cl.automaticSinkhornVariant(b: 256, k: 3000) == .onePass && cl.automaticKNNVariant(k: 20) == .unfused)
         // Environment choices (KernelChoices) still win over measured ones.
-        cl.kernels.knn = .unfused
-        cl.paths = TunedPaths(knn: .fused)
+        cl = OpenCLBackend(context: context, kernels: KernelChoices(knn: .unfused), paths: TunedPaths(knn: .fused))
         #expect(try cl.similarityTopK(z, z, k: 2, columnOffset: 0, merging: nil).values.shape == [3, 2])
     }
 

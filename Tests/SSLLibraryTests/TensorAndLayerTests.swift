@@ -47,3 +47,22 @@ let userBackends: [any Backend] = [ReferenceBackend()] + ((try? Devices.backend(
         }
     }
 }
+
+@Suite struct ConcurrencyTests {
+    @Test("tasks share a backend: concurrent ops give the results of sequential ones")
+    func sharedBackend() async throws {
+        for backend in userBackends {
+            let a = try backend.upload((0..<(64 * 48)).map { Float(sin(Double($0))) }, shape: [64, 48])
+            let expected = try backend.download(try backend.matmul(a, a, transposeB: true))
+            let results = try await withThrowingTaskGroup(of: [Float].self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try backend.download(try backend.matmul(a, a, transposeB: true)) }
+                }
+                return try await group.reduce(into: [[Float]]()) { $0.append($1) }
+            }
+            #expect(results.count == 8 && results.allSatisfy { $0 == expected }, "\(backend.name)")
+            let detached = try await Task.detached { try backend.download(try backend.softmax(a)) }.value
+            #expect(detached == (try backend.download(try backend.softmax(a))))
+        }
+    }
+}

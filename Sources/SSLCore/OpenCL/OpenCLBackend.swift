@@ -10,11 +10,10 @@ public final class OpenCLBackend: Backend {
     public var name: String { "OpenCL: \(context.device)" }
     public var device: OpenCLDeviceInfo { context.device }
     /// Which version of a kernel family runs where there are several (fused or not, TF32 GEMM).
-    /// Set it before using the backend from several threads.
-    public var kernels: KernelChoices
+    public let kernels: KernelChoices
     /// The forms the device's tuning file measured fastest, which the automatic choices follow
     /// where ``kernels`` sets none; nil (the built-in defaults) without one.
-    public var paths: TunedPaths?
+    public let paths: TunedPaths?
 
     /// A backend on `device`, its kernel choices from the environment (``KernelChoices/init(environment:)``).
     public init(device: OpenCLDeviceInfo) throws {
@@ -24,11 +23,24 @@ public final class OpenCLBackend: Backend {
         try kernels.check(on: context.device)
     }
 
-    /// A backend over an existing context, e.g. one with its own kernel-cache folder.
-    public init(context: OpenCLContext, kernels: KernelChoices = KernelChoices()) {
+    /// A backend over an existing context, e.g. one with its own kernel-cache folder or other
+    /// kernel choices, following the device's tuning file; several backends may share a context.
+    /// - Parameters:
+    ///   - context: the device's context and queue.
+    ///   - kernels: the kernel forms to use where there are several.
+    public convenience init(context: OpenCLContext, kernels: KernelChoices = KernelChoices()) {
+        self.init(context: context, kernels: kernels, paths: context.gemmTuning?.tuning.paths)
+    }
+
+    /// A backend over an existing context that follows `paths` where `kernels` sets nothing.
+    /// - Parameters:
+    ///   - context: the device's context and queue.
+    ///   - kernels: the kernel forms to use where there are several.
+    ///   - paths: the measured fastest forms; nil for the built-in choices.
+    public init(context: OpenCLContext, kernels: KernelChoices, paths: TunedPaths?) {
         self.context = context
         self.kernels = kernels
-        self.paths = context.gemmTuning?.tuning.paths
+        self.paths = paths
     }
 
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {

@@ -8,7 +8,12 @@ import Foundation
 ///
 /// Work is enqueued without waiting; the host blocks only when it reads a result
 /// (``OpenCLBackend/download(_:)``) or calls ``finish()``.
-public final class OpenCLContext {
+///
+/// One context serves any number of threads and tasks (hence `@unchecked Sendable`): kernel
+/// launches (arguments and enqueue together), CLBlast calls, the buffer pool, the program cache
+/// and the timing records each sit under a lock, and every command goes to the one in-order
+/// queue, so each thread's ops run in the order it enqueued them.
+public final class OpenCLContext: @unchecked Sendable {
     public let device: OpenCLDeviceInfo
     let context: cl_context
     /// Mutable so that CLBlast, which takes `cl_command_queue*`, can be handed its address.

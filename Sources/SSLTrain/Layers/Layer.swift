@@ -9,6 +9,10 @@ public protocol LayerCache {}
 
 /// A differentiable layer with an explicit backward pass.
 ///
+/// Layers are not `Sendable`: a network, its parameters and its optimizer belong to one task at
+/// a time (a forward updates batch norm's running statistics, a backward adds into gradients,
+/// a step writes parameters in place). Run several networks in parallel, not one from two tasks.
+///
 /// `forward` returns the output and a cache holding exactly what `backward` rereads; `backward`
 /// takes that cache and ∂L/∂output, returns ∂L/∂input and **adds** the parameter gradients into
 /// ``Parameter/gradient``. A layer keeps no state between the two besides its parameters and
