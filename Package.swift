@@ -57,6 +57,7 @@ let package = Package(
                 .embedInCode("knn.cl"),
                 .embedInCode("gemm_tf32.cl"),
                 .embedInCode("augment.cl"),
+                .embedInCode("primitives.cl"),
             ]
         ),
         // Measured CLBlast GEMM parameters and ops' forms per device and driver (written by `ssl tune`),

@@ -22,6 +22,7 @@ public enum KernelSources {
         case "knn": return text(PackageResources.knn_cl)
         case "gemm_tf32": return text(PackageResources.gemm_tf32_cl)
         case "augment": return text(PackageResources.augment_cl)
+        case "primitives": return text(PackageResources.primitives_cl)
         default: preconditionFailure("no embedded kernel file named \(name).cl")
         }
     }

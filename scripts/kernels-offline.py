@@ -42,7 +42,7 @@ TF32_PORTABLE = "-DGT_BM=32 -DGT_BN=32 -DGT_BK=8 -DGT_WM=1 -DGT_WN=2"
 NTX_NARROW = "-DNTX_BD=32"
 
 PROGRAMS = ["elementwise", "reduce", "softmax", "normalize", "batchnorm", "sinkhorn", "redundancy",
-            "contrastive", "clustering", "distillation", "layers", "optim", "eval", "knn", "augment"]
+            "contrastive", "clustering", "distillation", "layers", "optim", "eval", "knn", "augment", "primitives"]
 
 
 def variants():

@@ -23,7 +23,7 @@ default_suites=(
     AugmentOpTests BYOLTests BarlowTwinsTests BatchNormTests DINOTests DeepClusterTests ElementwiseTests
     EvalMarginTests EvalOpsTests GemmTF32Tests GemmTests LayerOpsParityTests MemoryBankTests MoCoTests NTXentTests
     OptimizerParityTests RowOpsTests SeLATests SimSiamTests SimilarityTopKTests SinkhornTests SwAVTests
-    SyncBatchNormTests VICRegTests
+    PrimitiveOpsTests SyncBatchNormTests VICRegTests
 )
 # DeviceLimitsTests runs apart, on a simulated device with the small limits it is about:
 # groups of at most 64 work-items and 16 KiB of local memory.

@@ -66,3 +66,42 @@ let userBackends: [any Backend] = [ReferenceBackend()] + ((try? Devices.backend(
         }
     }
 }
+
+/// A user's layer written with the primitives, nothing downloaded: y = x · g, g learnable per feature.
+final class FeatureScale: Layer {
+    let g: Parameter
+    let backend: any Backend
+
+    init(features: Int, on backend: any Backend) throws {
+        g = try Parameter(name: "scale.g", values: (0..<features).map { 1 + Float($0) / 10 }, shape: [features],
+                          isBiasOrNorm: true, on: backend)
+        self.backend = backend
+    }
+
+    var parameters: [Parameter] { [g] }
+    struct Cache: LayerCache { let x: Tensor }
+
+    func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) { (try backend.multiply(x, g.value), Cache(x: x)) }
+
+    func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor {
+        guard let x = (cache as? Cache)?.x else { throw SSLError.invalidArgument(op: "FeatureScale", detail: "not its cache") }
+        let (dX, dG) = try backend.binaryBackward(.multiply, x, g.value, dY)  // dG: Σ over rows, g's shape
+        try backend.axpby(dG, alpha: 1, beta: 1, into: g.gradient)
+        return dX
+    }
+}
+
+@Suite struct UserLayerTests {
+    @Test("a layer written with the primitives gets the gradients of y = x · g")
+    func featureScale() throws {
+        for backend in userBackends {
+            let layer = try FeatureScale(features: 3, on: backend)
+            let x = try backend.upload([1, 2, 3, 4, 5, 6], shape: [2, 3]), dY = try backend.upload([1, 0, -1, 2, 1, 0], shape: [2, 3])
+            let (y, cache) = try layer.forward(x)
+            func close(_ a: [Float], _ b: [Float]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) } }
+            #expect(close(try y.values(), [1, 2.2, 3.6, 4, 5.5, 7.2]))
+            #expect(close(try layer.backward(cache, dY).values(), [1, 0, -1.2, 2, 1.1, 0]))
+            #expect(close(try layer.g.gradient.values(), [1 + 8, 0 + 5, -3 + 0]), "Σ_rows dY · x")
+        }
+    }
+}

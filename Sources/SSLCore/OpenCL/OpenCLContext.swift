@@ -280,6 +280,8 @@ enum KernelArgument {
     case buffer(OpenCLBuffer)
     case int(Int32)
     case float(Float)
+    /// An OpenCL `int8`: up to eight values (a shape or strides), zeros after them.
+    case int8([Int32])
     /// Work-group local memory of this many bytes.
     case local(bytes: Int)
 
@@ -293,6 +295,9 @@ enum KernelArgument {
             status = clSetKernelArg(kernel, index, MemoryLayout<Int32>.size, &value)
         case .float(var value):
             status = clSetKernelArg(kernel, index, MemoryLayout<Float>.size, &value)
+        case .int8(let values):
+            var vector = (values + [Int32](repeating: 0, count: 8)).prefix(8).map { $0 }
+            status = vector.withUnsafeMutableBytes { clSetKernelArg(kernel, index, $0.count, $0.baseAddress) }
         case .local(let bytes):
             status = clSetKernelArg(kernel, index, bytes, nil)
         }

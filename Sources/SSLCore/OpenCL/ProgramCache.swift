@@ -14,7 +14,7 @@ enum KernelProgram: String, CaseIterable {
     /// The objectives, one file per family (Sources/SSLCore/Losses/).
     case redundancy, contrastive, clustering, distillation
     /// The training ops (Sources/SSLCore/Ops/).
-    case layers, optim, eval, knn, augment
+    case layers, optim, eval, knn, augment, primitives
     /// The opt-in TF32 tensor-core GEMM (NVIDIA).
     case gemmTF32 = "gemm_tf32"
 
