@@ -119,16 +119,25 @@ public protocol PrimitiveOps {
 }
 
 extension PrimitiveOps {
+    /// a + b, broadcast; gradients from ``binaryBackward(_:_:_:_:)`` with ``BinaryOp/add``.
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor { try binary(.add, a, b) }
+    /// a − b, broadcast.
     public func subtract(_ a: Tensor, _ b: Tensor) throws -> Tensor { try binary(.subtract, a, b) }
+    /// a · b, broadcast.
     public func multiply(_ a: Tensor, _ b: Tensor) throws -> Tensor { try binary(.multiply, a, b) }
+    /// a / b, broadcast.
     public func divide(_ a: Tensor, _ b: Tensor) throws -> Tensor { try binary(.divide, a, b) }
+    /// aᵇ, broadcast (`torch.pow`).
     public func power(_ a: Tensor, _ b: Tensor) throws -> Tensor { try binary(.power, a, b) }
+    /// eˣ element-wise; gradient from ``unaryBackward(_:_:_:)`` with ``UnaryOp/exp``.
     public func exponential(_ x: Tensor) throws -> Tensor { try unary(.exp, x) }
+    /// ln x element-wise.
     public func logarithm(_ x: Tensor) throws -> Tensor { try unary(.log, x) }
+    /// Σ over `axes`; gradient from ``reduceBackward(_:_:axes:_:)`` with ``ReduceOp/sum``.
     public func sum(_ x: Tensor, axes: [Int], keepDimensions: Bool = false) throws -> Tensor {
         try reduce(.sum, x, axes: axes, keepDimensions: keepDimensions)
     }
+    /// The maximum over `axes` (`torch.amax`).
     public func maximum(_ x: Tensor, axes: [Int], keepDimensions: Bool = false) throws -> Tensor {
         try reduce(.max, x, axes: axes, keepDimensions: keepDimensions)
     }

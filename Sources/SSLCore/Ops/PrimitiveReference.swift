@@ -2,7 +2,7 @@
 import Foundation
 
 /// The primitives of ``PrimitiveOps`` on row-major Double arrays; shapes are checked by the
-/// callers (``PrimitiveShapes``).
+/// callers (the backends, with the shape rules both share).
 public enum PrimitiveReference {
     /// The offset, with `strides`, of the element at row-major position `index` of `shape`.
     static func offset(_ index: Int, shape: [Int], strides: [Int]) -> Int {
