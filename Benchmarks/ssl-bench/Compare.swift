@@ -132,7 +132,10 @@ struct ComparisonTable {
     /// Each column's width: its name plus " ms", at least 10.
     let widths: [Int]
 
-    /// - Parameter ours: where our medians come from: the device, or a file's devices.
+    /// - Parameters:
+    ///   - workloads: the rows, ours measured.
+    ///   - peers: the other libraries' medians of the same workloads.
+    ///   - ours: where our medians come from: the device, or a file's devices.
     init(workloads: [Workload], peers: PeerResults, ours: String) {
         shapeWidth = max("shape".count, workloads.map(\.shapeText.count).max() ?? 0)
         device = ours

@@ -69,7 +69,7 @@ struct Runner {
     }
 
     /// Checks `workload` against the reference, at ``Workload/checkedAt`` when it is too large,
-    /// and throws ``BenchError/wrongResult`` when it is off by more than `tolerance`.
+    /// and throws `BenchError.wrongResult` when it is off by more than `tolerance`.
     func check(_ workload: Workload, tolerance: Double) throws -> Check {
         let checked = workload.checkedAt?() ?? workload
         let host = checked.inputs()

@@ -16,7 +16,7 @@ struct TrainBenchmark {
     let batch: Int
     /// Hidden widths of the MLP encoder (input 784).
     let encoder: [Int]
-    /// The projector widths as ``TrainConfig/projector`` takes them; nil for the recipe's.
+    /// The projector widths as `TrainConfig.projector` takes them; nil for the recipe's.
     let projector: [Int]?
 
     /// The configuration timed: the cpu recipe, then the sizes given.

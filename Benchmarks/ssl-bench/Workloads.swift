@@ -48,7 +48,7 @@ struct Workload {
     /// What the OpenCL backend runs, for the JSON "variant" ("clblast", "gram+clblast", "fused", …).
     let variant: String
 
-    /// ``variant`` with the kernel versions `backend` resolves for this size (its ``KernelChoices``:
+    /// ``variant`` with the kernel versions `backend` resolves for this size (its `KernelChoices`:
     /// SSL_SINKHORN, SSL_KNN, SSL_GEMM / --tf32), as the JSON "variant" reports it: the GEMM
     /// part names what runs (clblast, blas or tf32).
     func openCLVariant(on backend: OpenCLBackend) -> String {

@@ -17,7 +17,7 @@ public enum BackendKind: String, Sendable {
 /// keeps no state; the OpenCL backend's context serialises what must be (``OpenCLContext``) and
 /// runs every op on one in-order queue. What is shared is the tensors: see ``Tensor``.
 /// Shapes in the docs are row-major: `(N, D)` is N rows of D features.
-public protocol Backend: AnyObject, Sendable, Objectives, TrainingOps, PrimitiveOps {
+public protocol Backend: AnyObject, Sendable, LossOps, TrainingOps, PrimitiveOps {
     var kind: BackendKind { get }
     /// A human-readable description, e.g. "OpenCL: NVIDIA H100 [NVIDIA CUDA, opencl:0:0]".
     var name: String { get }
