@@ -15,8 +15,12 @@ public final class Parameter {
     /// from weight decay and from LARS's trust-ratio adaptation.
     public let isBiasOrNorm: Bool
 
-    public init(name: String, value: Tensor, gradient: Tensor, isBiasOrNorm: Bool) {
-        precondition(value.shape == gradient.shape, "a parameter and its gradient share one shape")
+    /// - Throws: when `value` and `gradient` differ in shape.
+    public init(name: String, value: Tensor, gradient: Tensor, isBiasOrNorm: Bool) throws {
+        guard value.shape == gradient.shape else {
+            throw SSLError.shapeMismatch(op: "Parameter \(name)", detail: "value \(value.shape) and gradient \(gradient.shape) "
+                                         + "must share one shape")
+        }
         self.name = name
         self.value = value
         self.gradient = gradient
@@ -26,7 +30,7 @@ public final class Parameter {
     /// A parameter holding `values`, with a zero gradient, on `backend`.
     public convenience init(name: String, values: [Float], shape: [Int], isBiasOrNorm: Bool,
                             on backend: any Backend) throws {
-        self.init(name: name, value: try backend.upload(values, shape: shape),
+        try self.init(name: name, value: try backend.upload(values, shape: shape),
                   gradient: try backend.zeros(shape), isBiasOrNorm: isBiasOrNorm)
     }
 

@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct ReportTests {
     @Test("PCA finds the axes of largest variance, in order")
-    func pcaAxes() {
+    func pcaAxes() throws {
         // Points spread 10 along (1, 1, 0)/√2 and 1 along (0, 0, 1), with tiny noise elsewhere.
         var rng = SeededRandom(seed: 5)
         var x: [Float] = []
@@ -19,7 +19,7 @@ import Testing
             let h: Float = a / Float(2).squareRoot()
             x.append(contentsOf: [h + c, h - c, b])
         }
-        let p = PCA.project(x, rows: 200, cols: 3)
+        let p = try PCA.project(x, rows: 200, cols: 3)
         let first = stride(from: 0, to: 400, by: 2).map { p[$0] }, second = stride(from: 1, to: 400, by: 2).map { p[$0] }
         let variance = { (v: [Double]) -> Double in
             let m = v.reduce(0, +) / Double(v.count)
@@ -70,5 +70,17 @@ import Testing
     func durations() {
         #expect(ProgressReporter.duration(75) == "1m15s")
         #expect(ProgressReporter.duration(3 * 3600 + 125) == "3h02m")
+    }
+}
+
+@Suite struct PublicInitErrorTests {
+    @Test("public initialisers and adders refuse bad input with an error, not a crash")
+    func errorsNotTraps() throws {
+        let b = TestBackends.reference
+        #expect(throws: SSLError.self) { try PCA.project([1, 2, 3], rows: 2, cols: 2) }
+        #expect(throws: SSLError.self) { try Parameter(name: "w", value: try b.zeros([2]), gradient: try b.zeros([3]), isBiasOrNorm: false) }
+        var writer = CheckpointWriter()
+        try writer.add("a", values: [1], shape: [1])
+        #expect { try writer.add("a", values: [2], shape: [1]) } throws: { "\($0)".contains("added twice") }
     }
 }

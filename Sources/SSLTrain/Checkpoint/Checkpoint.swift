@@ -16,14 +16,20 @@ public struct CheckpointWriter {
     /// Adds a tensor's current values under `name` (e.g. `model/encoder.fc1.weight`); waits for
     /// the work that produces them.
     public mutating func add(_ name: String, _ tensor: Tensor, on backend: any Backend) throws {
-        precondition(names.insert(name).inserted, "checkpoint entry \(name) added twice")
+        try insert(name)
         try archive.add(name, floats: try backend.download(tensor), shape: tensor.shape)
     }
 
     /// Adds host values under `name`.
     public mutating func add(_ name: String, values: [Float], shape: [Int]) throws {
-        precondition(names.insert(name).inserted, "checkpoint entry \(name) added twice")
+        try insert(name)
         try archive.add(name, floats: values, shape: shape)
+    }
+
+    private mutating func insert(_ name: String) throws {
+        guard names.insert(name).inserted else {
+            throw SSLError.invalidArgument(op: "checkpoint", detail: "entry \(name) added twice: two tensors share a name")
+        }
     }
 
     /// Sets the metadata (configuration, epoch, step, …), stored as `meta.json`.

@@ -9,8 +9,10 @@ public enum PCA {
     /// making the picture deterministic.
     /// - Returns: `(N, components)` row-major.
     public static func project(_ x: [Float], rows n: Int, cols d: Int, components: Int = 2,
-                               iterations: Int = 200) -> [Double] {
-        precondition(x.count == n * d && n > 0 && d > 0, "PCA: \(x.count) values for \(n)×\(d)")
+                               iterations: Int = 200) throws -> [Double] {
+        guard x.count == n * d && n > 0 && d > 0 else {
+            throw SSLError.shapeMismatch(op: "PCA", detail: "\(x.count) values do not fill a non-empty \(n)×\(d) matrix")
+        }
         var mean = [Double](repeating: 0, count: d)
         for i in 0..<n { for j in 0..<d { mean[j] += Double(x[i * d + j]) } }
         for j in 0..<d { mean[j] /= Double(n) }

@@ -102,7 +102,7 @@ public struct RunSummary: Codable {
         svg.classNames = DataSources.classNames(config.dataset) ?? []
         svg.layers = layers.map { ($0.representation, $0.scores.knnTop1, $0.scores.linearProbe) }
         let points = min(testFeatures.rows, 2000)
-        let projected = PCA.project(Array(testFeatures.values[0..<(points * testFeatures.columns)]), rows: points,
+        let projected = try PCA.project(Array(testFeatures.values[0..<(points * testFeatures.columns)]), rows: points,
                                     cols: testFeatures.columns)
         svg.scatter = (0..<points).map { (projected[2 * $0], projected[2 * $0 + 1], testLabels[$0]) }
         try AtomicFile.write(Data(svg.render().utf8), to: URL(fileURLWithPath: files.report))
