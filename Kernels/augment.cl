@@ -1,8 +1,8 @@
 // Kernels of the augmentation op (Sources/SSLCore/Ops/AugmentOps.swift; the formulas, stage by
 // stage after torchvision, are in AugmentReference.swift). Every view reads its parameters from
 // one row of a float table written by the host (AugmentReference.table):
-//   source, top, left, height, width, flip, brightness, contrast, saturation,
-//   order[3] (0 brightness, 1 contrast, 2 saturation), grayscale, blur sigma, solarise, padding.
+//   source, top, left, height, width, flip, brightness, contrast, saturation, hue,
+//   order[4] (0 brightness, 1 contrast, 2 saturation, 3 hue), grayscale, blur sigma, solarise, padding[3].
 //
 // augment_views:        one work-group per view, local size 2^k. Each work-item owns the output
 //                       pixels p = lid, lid + L, … (all their channels) through every stage:
@@ -10,7 +10,7 @@
 //                       folded into the x index, then the jitter ops in the view's order and
 //                       grayscale. Only contrast needs the other work-items (the view's mean gray
 //                       value), through group_sum, which every work-item reaches at each of the
-//                       three jitter positions: with the reduction inside a branch, even one all
+//                       four jitter positions: with the reduction inside a branch, even one all
 //                       work-items take, PoCL 3.1 computed wrong views and once corrupted the heap.
 //                       A work-item rereads only what it wrote itself: no global barrier needed.
 // augment_blur_rows:    one work-item per element: the horizontal pass of the separable Gaussian,
@@ -20,7 +20,7 @@
 // Assumes C is 1 or 3 and every index fits in int (the host checks both).
 
 #ifndef AUGMENT_STRIDE
-#define AUGMENT_STRIDE 16  // floats per view in the parameter table
+#define AUGMENT_STRIDE 20  // floats per view in the parameter table
 #endif
 
 static inline float augment_blend(const float a, const float b, const float ratio) {
@@ -48,15 +48,38 @@ static inline float augment_source(const int dst, const float scale, const int i
     return src - (float)*i0;
 }
 
-// Jitter position k of a view (one work-group): the op p[9 + k] with its factor p[6 + op].
+// torchvision's adjust_hue for one pixel: _rgb2hsv, h <- (h + f) mod 1, _hsv2rgb.
+static inline void augment_hue(__global float* view, const int q, const int plane, const float f) {
+    const float r = view[q], g = view[plane + q], b = view[2 * plane + q];
+    const float maxc = fmax(r, fmax(g, b)), minc = fmin(r, fmin(g, b));
+    const int equal = maxc == minc;
+    const float range = maxc - minc, s = range / (equal ? 1.0f : maxc), divisor = equal ? 1.0f : range;
+    const float rc = (maxc - r) / divisor, gc = (maxc - g) / divisor, bc = (maxc - b) / divisor;
+    const float h6 = maxc == r ? bc - gc : maxc == g ? 2.0f + rc - bc : 4.0f + gc - rc;
+    float h = fmod(h6 / 6.0f + 1.0f, 1.0f) + f;
+    h -= floor(h);  // Python's floored % 1.0
+    const float i = floor(h * 6.0f), frac = h * 6.0f - i;
+    const float p = clamp(maxc * (1.0f - s), 0.0f, 1.0f), u = clamp(maxc * (1.0f - s * frac), 0.0f, 1.0f);
+    const float t = clamp(maxc * (1.0f - s * (1.0f - frac)), 0.0f, 1.0f), v = maxc;
+    const int sector = (((int)i % 6) + 6) % 6;
+    view[q] = sector == 0 || sector == 5 ? v : sector == 1 ? u : sector == 4 ? t : p;
+    view[plane + q] = sector == 1 || sector == 2 ? v : sector == 0 ? t : sector == 3 ? u : p;
+    view[2 * plane + q] = sector == 3 || sector == 4 ? v : sector == 2 ? t : sector == 5 ? u : p;
+}
+
+// Jitter position k of a view (one work-group): the op p[10 + k] with its factor p[6 + op].
 // Every work-item reaches the group_sum, whatever the op, so no barrier sits in a branch.
 static inline void augment_jitter(__global float* view, __global const float* p, const int k, const int plane,
                                   const int c_count, const int lid, const int step, __local float* scratch) {
-    const int which = (int)p[9 + k];
+    const int which = (int)p[10 + k];
     const float f = p[6 + which];
     float partial = 0.0f;
     for (int q = lid; q < plane; q += step) partial += c_count == 3 ? augment_gray(view, q, plane) : view[q];
     const float mean = group_sum(partial, scratch) / (float)plane;
+    if (which == 3) {  // hue: 0 is the identity; one channel has no hue
+        if (f != 0.0f && c_count == 3) for (int q = lid; q < plane; q += step) augment_hue(view, q, plane, f);
+        return;
+    }
     if (f == 1.0f) return;
     if (which == 2 && c_count != 3) return;
     for (int q = lid; q < plane; q += step) {
@@ -103,7 +126,8 @@ __kernel void augment_views(__global const float* images, __global const float* 
     augment_jitter(view, p, 0, plane, c_count, lid, step, scratch);
     augment_jitter(view, p, 1, plane, c_count, lid, step, scratch);
     augment_jitter(view, p, 2, plane, c_count, lid, step, scratch);
-    if (p[12] != 0.0f && c_count == 3) {
+    augment_jitter(view, p, 3, plane, c_count, lid, step, scratch);
+    if (p[14] != 0.0f && c_count == 3) {
         for (int q = lid; q < plane; q += step) {
             const float g = augment_gray(view, q, plane);
             view[q] = g;
@@ -125,7 +149,7 @@ __kernel void augment_blur_rows(__global const float* in, __global const float* 
     const int x = get_global_id(0), y = get_global_id(1), vc = get_global_id(2);
     const int ow = get_global_size(0), oh = get_global_size(1);
     const long at = ((long)vc * oh + y) * ow + x;
-    const float sigma = table[(long)(vc / c_count) * AUGMENT_STRIDE + 13];
+    const float sigma = table[(long)(vc / c_count) * AUGMENT_STRIDE + 15];
     if (sigma <= 0.0f) {
         out[at] = in[at];
         return;
@@ -148,7 +172,7 @@ __kernel void augment_blur_columns(__global const float* in, __global const floa
     const int ow = get_global_size(0), oh = get_global_size(1), c = vc % c_count;
     const long at = ((long)vc * oh + y) * ow + x;
     __global const float* p = table + (long)(vc / c_count) * AUGMENT_STRIDE;
-    const float sigma = p[13];
+    const float sigma = p[15];
     float value;
     if (sigma <= 0.0f || size == 0) {
         value = in[at];
@@ -162,6 +186,6 @@ __kernel void augment_blur_columns(__global const float* in, __global const floa
         }
         value = acc / total;
     }
-    if (p[14] != 0.0f && value >= threshold) value = 1.0f - value;
+    if (p[16] != 0.0f && value >= threshold) value = 1.0f - value;
     out[at] = (value - stats[c]) / stats[c_count + c];
 }

@@ -74,7 +74,7 @@ func augmentPlainOutput(_ h: Int, _ w: Int, channels: Int, blur: Int? = nil) -> 
         // Order: contrast 1.5, then brightness 1.2.
         let expected = image.map { clamp(1.2 * clamp(1.5 * Double($0) - 0.5 * mean)) }
         let view = AugmentView(source: 0, top: 0, left: 0, height: 1, width: 2, brightness: 1.2, contrast: 1.5,
-                               jitterOrder: [.contrast, .brightness, .saturation])
+                               jitterOrder: [.contrast, .hue, .brightness, .saturation])
         // Saturation 0 gives gray; then normalisation with mean 0.5, std 0.25.
         let grayView = AugmentView(source: 0, top: 0, left: 0, height: 1, width: 2, saturation: 0)
         let normalised = AugmentOutput(height: 1, width: 2, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
@@ -92,6 +92,27 @@ func augmentPlainOutput(_ h: Int, _ w: Int, channels: Int, blur: Int? = nil) -> 
                                         output: augmentPlainOutput(5, 7, channels: 1, blur: 5))
             assertClose(try backend.download(b), Array(repeating: 0.3, count: 35), shape: b.shape,
                         expectedShape: [1, 1, 5, 7], rtol: 0, atol: 1e-6, "blur of a constant on \(backend.name)")
+        }
+    }
+
+    @Test("hue follows torchvision's adjust_hue (Tests/Fixtures/augment_hue.py); one channel is left unchanged")
+    func hue() throws {
+        let input = try Fixtures.doubles("augment_hue_input"), factors = try Fixtures.doubles("augment_hue_factors").values
+        let expected = try Fixtures.doubles("augment_hue_output").values
+        let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3])
+        let views = (0..<n).map { AugmentView(source: $0, top: 0, left: 0, height: h, width: w, hue: Float(factors[$0]),
+                                              jitterOrder: [.hue, .brightness, .contrast, .saturation]) }
+        try forEachBackend { backend in
+            let out = try backend.augment(try backend.upload(input.values.map(Float.init), shape: input.shape), views: views,
+                                          output: augmentPlainOutput(h, w, channels: 3))
+            // Float32 inputs and arithmetic: a hue of 0.5 moves a channel by up to 1, rounded to ~1e-7.
+            assertClose(try backend.download(out), expected, shape: out.shape, expectedShape: input.shape,
+                        rtol: 0, atol: 2e-6, "hue on \(backend.name)")
+            let gray = augmentTestImages(1, 1, h, w, seed: 4)
+            let same = try backend.augment(try backend.upload(gray, shape: [1, 1, h, w]),
+                                           views: [AugmentView(source: 0, top: 0, left: 0, height: h, width: w, hue: 0.3)],
+                                           output: augmentPlainOutput(h, w, channels: 1))
+            #expect(try backend.download(same) == gray, "one channel has no hue")
         }
     }
 

@@ -70,7 +70,11 @@ import Testing
         #expect(abs(rate { $0.solarize } - 0.2) < 0.03)
         #expect(views.allSatisfy { (0.6...1.4).contains($0.brightness) && (0.6...1.4).contains($0.contrast) && (0.8...1.2).contains($0.saturation) })
         #expect(views.allSatisfy { $0.blurSigma == 0 || (0.1...2.0).contains($0.blurSigma) })
-        #expect(Set(views.map { $0.jitterOrder.map(\.rawValue) }).count == 6)  // every order occurs
+        #expect(views.allSatisfy { abs($0.hue) <= 0.1 } && abs(rate { $0.hue != 0 } - 0.8) < 0.03)
+        // All 24 orders of the four jitter ops, each about as often (3 200 jittered views: 133 each,
+        // σ ≈ 11; 60 is more than 6σ from the mean).
+        let orders = Dictionary(grouping: views.filter { $0.hue != 0 }, by: { $0.jitterOrder.map(\.rawValue) })
+        #expect(orders.count == 24 && orders.values.allSatisfy { abs($0.count - 133) < 60 }, "\(orders.mapValues(\.count))")
         #expect(ViewPolicy.byol(size: 28, view: 0).blurProbability == 1 && ViewPolicy.byol(size: 28, view: 0).solarizeProbability == 0)
         var bad = policy
         bad.scale = 0...1

@@ -37,6 +37,9 @@ public enum JitterOp: Int, CaseIterable, Sendable {
     case contrast
     /// `clamp(f · x + (1 − f) · gray(x), 0, 1)` per pixel; no-op on one channel.
     case saturation
+    /// torchvision's `adjust_hue`: the pixel to HSV, h ← (h + f) mod 1, back to RGB; no-op on
+    /// one channel, and at f = 0.
+    case hue
 }
 
 /// The parameters of one view: everything random about it, drawn on the host.
@@ -52,7 +55,9 @@ public struct AugmentView: Equatable, Sendable {
     public var flip: Bool
     /// Jitter factors; 1 leaves the image unchanged.
     public var brightness: Float, contrast: Float, saturation: Float
-    /// The order the three jitter operations run in: a permutation of `JitterOp.allCases`.
+    /// The hue shift in [−0.5, 0.5] (a fraction of the colour circle); 0 leaves the image unchanged.
+    public var hue: Float
+    /// The order the four jitter operations run in: a permutation of `JitterOp.allCases`.
     public var jitterOrder: [JitterOp]
     /// Convert to gray (ITU-R 601-2 luma, replicated over 3 channels); no-op on one channel.
     public var grayscale: Bool
@@ -63,7 +68,7 @@ public struct AugmentView: Equatable, Sendable {
 
     /// A view of image `source` cropped to the box; every other parameter defaults to the identity.
     public init(source: Int, top: Int, left: Int, height: Int, width: Int, flip: Bool = false,
-                brightness: Float = 1, contrast: Float = 1, saturation: Float = 1,
+                brightness: Float = 1, contrast: Float = 1, saturation: Float = 1, hue: Float = 0,
                 jitterOrder: [JitterOp] = JitterOp.allCases, grayscale: Bool = false,
                 blurSigma: Float = 0, solarize: Bool = false) {
         self.source = source
@@ -75,6 +80,7 @@ public struct AugmentView: Equatable, Sendable {
         self.brightness = brightness
         self.contrast = contrast
         self.saturation = saturation
+        self.hue = hue
         self.jitterOrder = jitterOrder
         self.grayscale = grayscale
         self.blurSigma = blurSigma
@@ -117,18 +123,18 @@ public struct AugmentOutput: Equatable, Sendable {
 
 extension AugmentReference {
     /// Floats per view in the parameter table the device reads (see ``table(_:)``).
-    public static let tableStride = 16
+    public static let tableStride = 20
 
     /// The parameter table: ``tableStride`` floats per view, in this order: source, top, left,
-    /// height, width, flip, brightness, contrast, saturation, the jitter order (3 slots),
-    /// grayscale, blur σ, solarise, padding. Integers are exact in float below 2²⁴, which the
-    /// ops check before they read a table.
+    /// height, width, flip, brightness, contrast, saturation, hue (each factor at 6 + its
+    /// ``JitterOp`` raw value), the jitter order (4 slots), grayscale, blur σ, solarise, then
+    /// padding. Integers are exact in float below 2²⁴, which the ops check before they read a table.
     public static func table(_ views: [AugmentView]) -> [Float] {
         views.flatMap { v -> [Float] in
             [Float(v.source), Float(v.top), Float(v.left), Float(v.height), Float(v.width), v.flip ? 1 : 0,
-             v.brightness, v.contrast, v.saturation]
+             v.brightness, v.contrast, v.saturation, v.hue]
                 + v.jitterOrder.map { Float($0.rawValue) }
-                + [v.grayscale ? 1 : 0, v.blurSigma, v.solarize ? 1 : 0, 0]
+                + [v.grayscale ? 1 : 0, v.blurSigma, v.solarize ? 1 : 0, 0, 0, 0]
         }
     }
 
@@ -170,8 +176,9 @@ extension AugmentReference {
                 guard f.isFinite, f >= 0 else { throw fail("view \(i): \(name) must be a non-negative finite number, got \(f)") }
             }
             guard v.jitterOrder.count == JitterOp.allCases.count, Set(v.jitterOrder).count == JitterOp.allCases.count else {
-                throw fail("view \(i): the jitter order \(v.jitterOrder) is not a permutation of brightness, contrast, saturation")
+                throw fail("view \(i): the jitter order \(v.jitterOrder) is not a permutation of brightness, contrast, saturation, hue")
             }
+            guard v.hue.isFinite, abs(v.hue) <= 0.5 else { throw fail("view \(i): hue must lie in [-0.5, 0.5], got \(v.hue)") }
         }
         return (n, c, h, w)
     }

@@ -11,9 +11,10 @@ import Foundation
 ///    `upsample_bilinear2d` with `align_corners=False`: for an output pixel y,
 ///    `src = max((y + ½)·h/outH − ½, 0)`, `y0 = ⌊src⌋`, `y1 = min(y0 + 1, h − 1)`, `λ = src − y0`,
 ///    and the same along x; then `hflip`.
-/// 2. `ColorJitter`'s `adjust_brightness/contrast/saturation` in the view's order, each
-///    `_blend(img, other, f) = clamp(f·img + (1 − f)·other, 0, 1)`; `rgb_to_grayscale` is
-///    `0.2989 r + 0.587 g + 0.114 b`. Then `rgb_to_grayscale(num_output_channels=3)`.
+/// 2. `ColorJitter`'s `adjust_brightness/contrast/saturation/hue` in the view's order, the first
+///    three `_blend(img, other, f) = clamp(f·img + (1 − f)·other, 0, 1)` (`rgb_to_grayscale` is
+///    `0.2989 r + 0.587 g + 0.114 b`), hue through HSV (`_rgb2hsv`, `_hsv2rgb`). Then
+///    `rgb_to_grayscale(num_output_channels=3)`.
 /// 3. `gaussian_blur` with a `k`-tap kernel `exp(−x²/2σ²)`, x = −(k−1)/2 … (k−1)/2, normalised,
 ///    separable, with reflect padding (folded again where the kernel is wider than the view,
 ///    which torchvision refuses).
@@ -46,6 +47,7 @@ public enum AugmentReference {
             case .brightness: brightness(&x, Double(v.brightness))
             case .contrast: contrast(&x, c: c, plane: oh * ow, factor: Double(v.contrast))
             case .saturation: saturation(&x, c: c, plane: oh * ow, factor: Double(v.saturation))
+            case .hue: hue(&x, c: c, plane: oh * ow, factor: Double(v.hue))
             }
         }
         if v.grayscale && c == 3 {
@@ -129,6 +131,43 @@ public enum AugmentReference {
         for p in 0..<plane {
             let g = gray(x, p, plane: plane)
             for ch in 0..<3 { x[ch * plane + p] = blend(x[ch * plane + p], g, f) }
+        }
+    }
+
+    /// torchvision's `adjust_hue` (`_rgb2hsv`, h ← (h + f) mod 1, `_hsv2rgb`) per pixel;
+    /// one-channel images are left unchanged, as torchvision matches PIL.
+    static func hue(_ x: inout [Double], c: Int, plane: Int, factor f: Double) {
+        guard f != 0, c == 3 else { return }
+        for p in 0..<plane {
+            let (r, g, b) = (x[p], x[plane + p], x[2 * plane + p])
+            let (h, s, v) = rgbToHSV(r, g, b)
+            let shifted = h + f
+            let rgb = hsvToRGB(shifted - shifted.rounded(.down), s, v)  // Python's floored % 1.0
+            (x[p], x[plane + p], x[2 * plane + p]) = rgb
+        }
+    }
+
+    /// torchvision's `_rgb2hsv` for one pixel: h in [0, 1), s, v = max.
+    static func rgbToHSV(_ r: Double, _ g: Double, _ b: Double) -> (Double, Double, Double) {
+        let maxc = Swift.max(r, g, b), minc = Swift.min(r, g, b), equal = maxc == minc, range = maxc - minc
+        let s = range / (equal ? 1 : maxc), divisor = equal ? 1 : range
+        let rc = (maxc - r) / divisor, gc = (maxc - g) / divisor, bc = (maxc - b) / divisor
+        let h = maxc == r ? bc - gc : maxc == g ? 2 + rc - bc : 4 + gc - rc
+        return (fmod(h / 6 + 1, 1), s, maxc)
+    }
+
+    /// torchvision's `_hsv2rgb` for one pixel (p, q, t clamped to [0, 1]).
+    static func hsvToRGB(_ h: Double, _ s: Double, _ v: Double) -> (Double, Double, Double) {
+        let i = (h * 6).rounded(.down), f = h * 6 - i
+        let p = Swift.min(Swift.max(v * (1 - s), 0), 1), q = Swift.min(Swift.max(v * (1 - s * f), 0), 1)
+        let t = Swift.min(Swift.max(v * (1 - s * (1 - f)), 0), 1)
+        switch ((Int(i) % 6) + 6) % 6 {
+        case 0: return (v, t, p)
+        case 1: return (q, v, p)
+        case 2: return (p, v, t)
+        case 3: return (p, q, v)
+        case 4: return (t, p, v)
+        default: return (v, p, q)
         }
     }
 

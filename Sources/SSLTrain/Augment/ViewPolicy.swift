@@ -5,11 +5,10 @@
 /// strengths of each transform, as in torchvision's composed SimCLR/BYOL pipelines:
 ///
 ///     RandomResizedCrop(size, scale, ratio) → RandomHorizontalFlip(p)
-///     → RandomApply([ColorJitter(b, c, s)], p) → RandomGrayscale(p)
+///     → RandomApply([ColorJitter(b, c, s, h)], p) → RandomGrayscale(p)
 ///     → RandomApply([GaussianBlur(k, σ)], p) → RandomSolarize(0.5, p) → Normalize
 ///
-/// Hue jitter is not implemented (the presets' 0.1 hue of BYOL/SimCLR is left out; grayscale
-/// data such as Fashion-MNIST has no hue).
+/// Hue jitter leaves one-channel images such as Fashion-MNIST unchanged, as torchvision does.
 ///
 /// ```swift
 /// let policy = ViewPolicy.byol(size: 28, view: 1)
@@ -27,6 +26,8 @@ public struct ViewPolicy: Equatable, Sendable {
     public var jitterProbability: Double
     /// ColorJitter's strengths s (0.4, 0.4, 0.2 as BYOL): factors ~ U(max(0, 1 − s), 1 + s); 0 disables one.
     public var brightness: Double, contrast: Double, saturation: Double
+    /// ColorJitter's hue strength h in [0, 0.5] (0.1 as BYOL): the shift ~ U(−h, h); 0 disables it.
+    public var hue: Double
     /// Probability of `RandomGrayscale` (0.2); no-op on one channel.
     public var grayscaleProbability: Double
     /// Probability of a Gaussian blur (1.0 / 0.1 for BYOL's two views).
@@ -40,7 +41,7 @@ public struct ViewPolicy: Equatable, Sendable {
     public init(size: Int, scale: ClosedRange<Double> = RandomResizedCrop.defaultScale,
                 ratio: ClosedRange<Double> = RandomResizedCrop.defaultRatio, flipProbability: Double = 0.5,
                 jitterProbability: Double = 0.8, brightness: Double = 0.4, contrast: Double = 0.4,
-                saturation: Double = 0.2, grayscaleProbability: Double = 0.2, blurProbability: Double = 1.0,
+                saturation: Double = 0.2, hue: Double = 0.1, grayscaleProbability: Double = 0.2, blurProbability: Double = 1.0,
                 blurSigma: ClosedRange<Double> = 0.1...2.0, solarizeProbability: Double = 0) {
         self.size = size
         self.scale = scale
@@ -50,6 +51,7 @@ public struct ViewPolicy: Equatable, Sendable {
         self.brightness = brightness
         self.contrast = contrast
         self.saturation = saturation
+        self.hue = hue
         self.grayscaleProbability = grayscaleProbability
         self.blurProbability = blurProbability
         self.blurSigma = blurSigma
@@ -58,7 +60,7 @@ public struct ViewPolicy: Equatable, Sendable {
 
     // MARK: - The papers' recipes
 
-    /// BYOL's two asymmetric views (Grill et al. 2020, table 6): jitter (0.4, 0.4, 0.2) with
+    /// BYOL's two asymmetric views (Grill et al. 2020, table 6): jitter (0.4, 0.4, 0.2, 0.1) with
     /// p 0.8, grayscale p 0.2, blur σ ∈ [0.1, 2] with p 1.0 (view 0) / 0.1 (view 1), solarisation
     /// p 0.0 / 0.2, scale (0.08, 1).
     public static func byol(size: Int, view: Int) -> ViewPolicy {
@@ -66,7 +68,8 @@ public struct ViewPolicy: Equatable, Sendable {
     }
 
     /// SimCLR's CIFAR-10 recipe (Chen et al. 2020, appendix B.9): colour distortion strength
-    /// s = 0.5, i.e. jitter (0.8s, 0.8s, 0.8s) = 0.4 each with p 0.8, grayscale p 0.2, no blur.
+    /// s = 0.5, i.e. jitter (0.8s, 0.8s, 0.8s, 0.2s) = (0.4, 0.4, 0.4, 0.1) with p 0.8, grayscale
+    /// p 0.2, no blur.
     public static func simclr(size: Int) -> ViewPolicy {
         ViewPolicy(size: size, saturation: 0.4, blurProbability: 0)
     }
@@ -93,6 +96,7 @@ public struct ViewPolicy: Equatable, Sendable {
         static let crop: UInt64 = 0  // 40 slots: RandomResizedCrop.box
         static let flip: UInt64 = 40, jitter: UInt64 = 41, factors: UInt64 = 42, order: UInt64 = 45
         static let grayscale: UInt64 = 48, blur: UInt64 = 49, sigma: UInt64 = 50, solarize: UInt64 = 51
+        static let hue: UInt64 = 52, huePosition: UInt64 = 53
     }
 
     /// Throws unless every range and probability is usable.
@@ -109,6 +113,7 @@ public struct ViewPolicy: Equatable, Sendable {
             where !(s >= 0 && s.isFinite) {
             throw fail("\(name) strength must be a non-negative finite number, got \(s)")
         }
+        guard (0...0.5).contains(hue) else { throw fail("hue strength must lie in [0, 0.5], got \(hue)") }
         guard blurSigma.lowerBound > 0, blurSigma.upperBound.isFinite else {
             throw fail("blur sigma range \(blurSigma) must be positive and finite")
         }
@@ -126,10 +131,15 @@ public struct ViewPolicy: Equatable, Sendable {
                 s == 0 ? Float(1) : Float(random.uniform(Slot.factors + UInt64(i), in: max(0, 1 - s)...(1 + s)))
             }
             (view.brightness, view.contrast, view.saturation) = (factors[0], factors[1], factors[2])
-            var order = JitterOp.allCases
-            for i in stride(from: order.count - 1, to: 0, by: -1) {  // Fisher–Yates
+            view.hue = hue == 0 ? 0 : Float(random.uniform(Slot.hue, in: -hue...hue))
+            // torchvision's randperm(4): a uniform order of the first three (Fisher–Yates), then
+            // hue inserted at a uniform position, which is uniform over all 24 orders and leaves
+            // the first three's draws as they were before hue existed.
+            var order: [JitterOp] = [.brightness, .contrast, .saturation]
+            for i in stride(from: order.count - 1, to: 0, by: -1) {
                 order.swapAt(i, random.below(i + 1, Slot.order + UInt64(i)))
             }
+            order.insert(.hue, at: random.below(order.count + 1, Slot.huePosition))
             view.jitterOrder = order
         }
         view.grayscale = random.bernoulli(grayscaleProbability, Slot.grayscale)

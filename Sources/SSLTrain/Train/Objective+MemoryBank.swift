@@ -5,10 +5,10 @@ import SSLCore
 extension ViewPolicy {
     /// lemniscate.pytorch `main.py`'s training transform: RandomResizedCrop(scale 0.2–1),
     /// RandomGrayscale p 0.2, ColorJitter(0.4, 0.4, 0.4, 0.4) always, horizontal flip; no blur.
-    /// Hue is not implemented (see ``ViewPolicy``), and the pipeline jitters before the grayscale
-    /// where lemniscate converts first (the same on one-channel images, where grayscale is a no-op).
+    /// The pipeline jitters before the grayscale where lemniscate converts first (the same on
+    /// one-channel images, where grayscale is a no-op).
     static func instanceDiscrimination(size: Int) -> ViewPolicy {
-        ViewPolicy(size: size, scale: 0.2...1, jitterProbability: 1, saturation: 0.4, blurProbability: 0)
+        ViewPolicy(size: size, scale: 0.2...1, jitterProbability: 1, saturation: 0.4, hue: 0.4, blurProbability: 0)
     }
 }
 

@@ -4,9 +4,9 @@ import SSLCore
 extension ViewPolicy {
     /// MoCo v2's `--aug-plus` views (facebookresearch/moco `main_moco.py`), SimCLR's recipe:
     /// RandomResizedCrop(scale 0.2–1), ColorJitter(0.4, 0.4, 0.4, 0.1) with p 0.8, RandomGrayscale
-    /// p 0.2, GaussianBlur σ ∈ [0.1, 2] with p 0.5, horizontal flip. Hue is not implemented
-    /// (see ``ViewPolicy``), and the pipeline flips first where torchvision flips last (the same
-    /// distribution: the flip commutes with the other transforms).
+    /// p 0.2, GaussianBlur σ ∈ [0.1, 2] with p 0.5, horizontal flip. The pipeline flips first
+    /// where torchvision flips last (the same distribution: the flip commutes with the other
+    /// transforms).
     static func mocoV2(size: Int) -> ViewPolicy {
         ViewPolicy(size: size, scale: 0.2...1, saturation: 0.4, blurProbability: 0.5)
     }

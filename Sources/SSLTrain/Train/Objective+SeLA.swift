@@ -22,8 +22,7 @@ import SSLCore
 ///   times over the run at quadratically spaced points (the first at step 0, as here).
 /// - The official aggregates the outputs with the training loader (augmented images, the model in
 ///   train mode); here they come from the unaugmented images in eval mode, as DeepCluster's.
-/// - ColorJitter's hue (0.4) is not implemented, and grayscale is drawn after the jitter rather
-///   than before it (``ViewPolicy``'s fixed order).
+/// - Grayscale is drawn after the jitter rather than before it (``ViewPolicy``'s fixed order).
 /// - The trainer's learning-rate schedule (warm-up, cosine) applies instead of the step drops
 ///   every 150 epochs.
 final class SeLAObjective: Objective {
@@ -68,9 +67,9 @@ final class SeLAObjective: Objective {
 
 extension ViewPolicy {
     /// SeLA's training view (`data.py`, `augs == 3`): `RandomResizedCrop` (0.08, 1), `RandomGrayscale(p=0.2)`,
-    /// `ColorJitter(0.4, 0.4, 0.4)` on every image (hue left out), `RandomHorizontalFlip`; no blur.
+    /// `ColorJitter(0.4, 0.4, 0.4, 0.4)` on every image, `RandomHorizontalFlip`; no blur.
     static func selfLabel(size: Int) -> ViewPolicy {
-        ViewPolicy(size: size, jitterProbability: 1, brightness: 0.4, contrast: 0.4, saturation: 0.4,
+        ViewPolicy(size: size, jitterProbability: 1, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.4,
                    grayscaleProbability: 0.2, blurProbability: 0)
     }
 }
