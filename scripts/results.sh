@@ -7,6 +7,9 @@
 # and the recipe each run used.
 # Usage: bash scripts/results.sh [cpu|gpu] [extra ssl train arguments…]
 #   SEEDS="0 1 2" (default), METHODS="simclr …" (default: all), TABLE_ONLY=1 only prints.
+# A run whose metrics.json holds the configuration the same command resolves to now
+# (`ssl train … --print-config`) is kept, so an interrupted table continues where it stopped;
+# RERUN=1 trains every run again.
 # The README's CPU table was made with `nice -n 15 bash scripts/results.sh cpu` (a shared machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +21,15 @@ if [ "${TABLE_ONLY:-0}" != 1 ]; then
     bin=$(swift build -c release --show-bin-path)
     for m in "${methods[@]}"; do
         for s in "${seeds[@]}"; do
-            "$bin/ssl" train --method "$m" --preset "$preset" --seed "$s" --out "runs/results-$preset/$m-seed$s" --force "$@" >&2
+            out="runs/results-$preset/$m-seed$s"
+            if [ "${RERUN:-0}" != 1 ] && [ -f "$out/metrics.json" ] && python3 -c '
+import json, sys
+sys.exit(json.load(open(sys.argv[1]))["config"] != json.loads(sys.argv[2]))' "$out/metrics.json" \
+                "$("$bin/ssl" train --method "$m" --preset "$preset" --seed "$s" --out "$out" "$@" --print-config 2>/dev/null)"; then
+                echo "kept $out (same configuration)" >&2
+                continue
+            fi
+            "$bin/ssl" train --method "$m" --preset "$preset" --seed "$s" --out "$out" --force "$@" >&2
         done
     done
 fi

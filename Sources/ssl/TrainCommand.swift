@@ -60,6 +60,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from OUT/checkpoint.npz.") var resume = false
     @Flag(help: "Start a new run in --out although it holds another run's files (they are removed first).") var force = false
     @Flag(help: "Only train and checkpoint: no kNN during training, no final evaluation.") var noEval = false
+    @Flag(help: "Print the configuration the other options resolve to, as JSON, and exit without training.")
+    var printConfig = false
     @Flag(help: "Under mpirun, keep each rank's own batch-norm statistics instead of synchronising them.")
     var localBatchNorm = false
     @Flag(help: "Print at the end where the training steps spent the device's time: per kernel, GEMM, transfers, and the device's idle share (OpenCL only).")
@@ -116,6 +118,10 @@ struct TrainCommand: ParsableCommand {
             c.projector = widths
         }
         try c.validate()
+        if printConfig {
+            if world.rank == 0 { print(try c.canonicalJSON()) }
+            return
+        }
 
         let data = try DataSources.load(c.dataset, trainSubset: c.trainSubset, evalTrain: c.evalTrain, evalTest: c.evalTest,
                                         validation: c.validation)

@@ -299,3 +299,28 @@ private struct TinyRun {
                 "\(String(describing: folderError))")
     }
 }
+
+@Suite struct PrintConfigTests {
+    @Test("ssl train --print-config prints the configuration a run records, and writes nothing",
+          .enabled(if: sslBinary != nil || ProcessInfo.processInfo.environment["CI"] != nil))
+    func printConfig() throws {
+        let binary = try #require(sslBinary, "the ssl binary beside the tests")
+        let run = try TinyRun(epochs: 1, steps: 2)
+        defer { try? FileManager.default.removeItem(atPath: run.folder) }
+        let process = Process(), pipe = Pipe()
+        process.executableURL = binary
+        process.arguments = ["train", "--config", run.config, "--out", run.out, "--device", "reference", "--seed", "7", "--print-config"]
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let printed = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(!FileManager.default.fileExists(atPath: run.out), "nothing written")
+        var train = try SSLCommand.parseAsRoot(["train", "--config", run.config, "--out", run.out, "--device", "reference", "--seed", "7"])
+        try train.run()
+        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(run.out)/metrics.json"))) as? [String: Any]
+        let recorded = try #require(metrics?["config"] as? NSDictionary)
+        #expect(try JSONSerialization.jsonObject(with: printed) as? NSDictionary == recorded)
+    }
+}
