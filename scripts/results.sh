@@ -19,8 +19,9 @@ methods=(${METHODS:-simclr moco memorybank swav deepcluster sela byol simsiam di
 if [ "${TABLE_ONLY:-0}" != 1 ]; then
     swift build -c release --product ssl >&2
     bin=$(swift build -c release --show-bin-path)
-    for m in "${methods[@]}"; do
-        for s in "${seeds[@]}"; do
+    # Seed by seed, so that an interrupted table has every method at the first seeds.
+    for s in "${seeds[@]}"; do
+        for m in "${methods[@]}"; do
             out="runs/results-$preset/$m-seed$s"
             if [ "${RERUN:-0}" != 1 ] && [ -f "$out/metrics.json" ] && python3 -c '
 import json, sys

@@ -25,7 +25,7 @@ import SSLCore
         #expect(c.epochs == recipe.epochs && c.projector == recipe.projector && c.prototypes == recipe.prototypes)
         #expect(c.emaMomentum == recipe.emaMomentum && c.temperature == recipe.temperature && c.negatives == recipe.negatives)
         #expect(c.trainSubset == recipe.trainSubset && c.localCrops == (recipe.localCrops ?? TrainConfig(method: method).localCrops))
-        #expect(c.encoderWidths == (recipe.encoderWidths ?? [512, 256]) && c.cropScale == recipe.cropScale)
+        #expect(c.encoderWidths == (recipe.encoderWidths ?? ShortRunRecipe.encoderWidths) && c.cropScale == recipe.cropScale)
         #expect(c.evalTrain == 60_000 && c.evalTest == 10_000)
         #expect(c.seed == 7 && c.batchSize == 256 && c.evalEvery == max(1, recipe.epochs / 10))
     }
@@ -37,7 +37,7 @@ import SSLCore
             TrainPreset.gpu.apply(to: &c)
             try c.validate()
             #expect(c.epochs == TrainPreset.gpuEpochs && c.batchSize == 512 && c.trainSubset == nil)
-            #expect(c.encoderWidths == (ShortRunRecipe.table[method]?.encoderWidths?.map { 2 * $0 } ?? [1024, 512]) && c.evalTrain == 60_000 && c.optimizer == ShortRunRecipe.table[method]?.optimizer)
+            #expect(c.encoderWidths == ((ShortRunRecipe.table[method]?.encoderWidths ?? ShortRunRecipe.encoderWidths).map { 2 * $0 }) && c.evalTrain == 60_000 && c.optimizer == ShortRunRecipe.table[method]?.optimizer)
         }
     }
 
