@@ -7,6 +7,8 @@
 //   ssl-mpi-check --gathered-ntxent   # NT-Xent over gathered embeddings: the weight gradient
 //                                     # averaged over ranks equals the single-process one
 //   ssl-mpi-check --knn               # kNN over a bank split across ranks equals the whole bank's
+//   ssl-mpi-check --custom-objective  # a method defined here, trained by Trainer over the ranks,
+//                                     # equals one process (CustomObjectiveCheck.swift)
 //
 // Without mpirun it checks the one-process world, where every collective is the identity.
 import CMPI
@@ -202,6 +204,8 @@ case "--gathered-ntxent":
     check { try checkGatheredNTXent($0); try $0.finalize() }
 case "--knn":
     check { try checkShardedKNN($0); try $0.finalize() }
+case "--custom-objective":
+    check { try checkCustomObjective($0); try $0.finalize() }
 case "--abort", "--exit":
     if world.rank == world.size - 1 {
         FileHandle.standardError.write(Data("rank \(world.rank): failing on purpose (\(mode))\n".utf8))
@@ -212,6 +216,6 @@ case "--abort", "--exit":
     print("rank \(world.rank) left the barrier: the failing rank did not stop the job")
     exit(0)
 default:
-    FileHandle.standardError.write(Data("usage: ssl-mpi-check [--abort | --exit | --gathered-ntxent | --knn]\n".utf8))
+    FileHandle.standardError.write(Data("usage: ssl-mpi-check [--abort | --exit | --gathered-ntxent | --knn | --custom-objective]\n".utf8))
     exit(2)
 }

@@ -130,6 +130,18 @@ import Testing
         }
     }
 
+    /// A method defined outside the library (in ssl-mpi-check) through Trainer on 2 ranks: the
+    /// gathered loss, synchronised batch norm and averaged gradients give one process's run.
+    @Test("2 ranks: a user's objective trained by Trainer equals one process's run",
+          .enabled(if: mpirun != nil || inCI))
+    func customObjective() throws {
+        guard let result = try mpirun2(["--custom-objective"], timeout: 120) else { return }
+        #expect(result.status == 0, "mpirun exited \(result.status):\n\(result.output)")
+        for rank in 0..<2 {
+            #expect(result.output.contains("ok rank \(rank): a user's objective trained on 2 ranks equals one process"), "\(result.output)")
+        }
+    }
+
     @Test("2 and 3 ranks: weighted kNN over a bank split across the ranks equals the whole bank's",
           .enabled(if: mpirun != nil || inCI), arguments: [2, 3])
     func shardedKNN(ranks: Int) throws {
