@@ -31,27 +31,10 @@ final class UserSimCLR: Objective {
     }
 }
 
-/// 64 images 1×8×8 of 4 classes (a bright quadrant each), labelled, deterministic.
-func quadrantImages(count: Int, seed: UInt64) throws -> ImageDataset {
-    var rng = SplitMix64(seed: seed)
-    var pixels = [Float](repeating: 0, count: count * 64)
-    for n in 0..<count {
-        let label = n % 4, (top, left) = (label / 2 * 4, label % 2 * 4)
-        for y in 0..<8 {
-            for x in 0..<8 {
-                let inside = (top..<top + 4).contains(y) && (left..<left + 4).contains(x)
-                pixels[n * 64 + y * 8 + x] = min(max((inside ? 0.8 : 0.1) + Float(rng.gaussian()) * 0.05, 0), 1)
-            }
-        }
-    }
-    return try ImageDataset(name: "quadrants", channels: 1, height: 8, width: 8, pixels: .float(pixels),
-                            labels: (0..<count).map { $0 % 4 }, classCount: 4)
-}
-
 func checkCustomObjective(_ world: Communicator) throws {
     let backend = ReferenceBackend()
-    let data = TrainingData(train: try quadrantImages(count: 64, seed: 1), evalTrain: try quadrantImages(count: 32, seed: 2),
-                            evalTest: try quadrantImages(count: 16, seed: 3), normalization: .identity(channels: 1))
+    let data = TrainingData(train: try .quadrants(count: 64, side: 8, seed: 1), evalTrain: try .quadrants(count: 32, side: 8, seed: 2),
+                            evalTest: try .quadrants(count: 16, side: 8, seed: 3), normalization: .identity(channels: 1))
     var config = TrainConfig(method: .simclr)
     (config.batchSize, config.epochs, config.steps, config.evalEvery) = (16, 1, 3, 1)
     (config.encoderWidths, config.optimizer, config.baseLR) = ([16], .adamw, 1e-3)

@@ -82,5 +82,8 @@ import Testing
         var writer = CheckpointWriter()
         try writer.add("a", values: [1], shape: [1])
         #expect { try writer.add("a", values: [2], shape: [1]) } throws: { "\($0)".contains("added twice") }
+        #expect(throws: SSLError.self) { try ImageDataset.quadrants(count: 4, side: 7, seed: 0) }
+        let toy = try ImageDataset.quadrants(count: 8, side: 4, seed: 0)
+        #expect(toy.labels == [0, 1, 2, 3, 0, 1, 2, 3] && toy.count == 8 && toy.height == 4)
     }
 }

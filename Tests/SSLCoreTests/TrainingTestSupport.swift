@@ -4,25 +4,8 @@ import Testing
 @testable import SSLTrain
 
 enum TrainingFixtures {
-    /// `count` 1×12×12 images of 4 classes: a bright square in one quadrant per class, with noise,
-    /// so that a representation can tell the classes apart and kNN can measure it.
-    static func images(count: Int, seed: UInt64) throws -> ImageDataset {
-        var rng = SplitMix64(seed: seed)
-        var pixels = [Float](repeating: 0, count: count * 144), labels: [Int] = []
-        for n in 0..<count {
-            let label = n % 4
-            labels.append(label)
-            let (top, left) = (label / 2 * 6, label % 2 * 6)
-            for y in 0..<12 {
-                for x in 0..<12 {
-                    let inside = y >= top && y < top + 6 && x >= left && x < left + 6
-                    pixels[n * 144 + y * 12 + x] = min(max((inside ? 0.8 : 0.1) + Float(rng.unit() - 0.5) * 0.2, 0), 1)
-                }
-            }
-        }
-        return try ImageDataset(name: "quadrants", channels: 1, height: 12, width: 12, pixels: .float(pixels),
-                                labels: labels, classCount: 4)
-    }
+    /// `count` 1×12×12 images of 4 classes (``ImageDataset/quadrants(count:side:seed:)``).
+    static func images(count: Int, seed: UInt64) throws -> ImageDataset { try .quadrants(count: count, seed: seed) }
 
     static func data() throws -> TrainingData {
         TrainingData(train: try images(count: 64, seed: 1), evalTrain: try images(count: 32, seed: 2),

@@ -90,26 +90,8 @@ final class AlignUniformObjective: Objective {
     }
 }
 
-/// 1×12×12 images of 4 classes, a bright quadrant each with noise: kNN can tell them apart.
-func quadrants(count: Int, seed: UInt64) throws -> ImageDataset {
-    var state = seed &+ 0x9E37_79B9_7F4A_7C15
-    func unit() -> Float {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return Float(state >> 40) / Float(1 << 24)
-    }
-    var pixels = [Float](repeating: 0, count: count * 144)
-    for n in 0..<count {
-        let label = n % 4, (top, left) = (label / 2 * 6, label % 2 * 6)
-        for y in 0..<12 {
-            for x in 0..<12 {
-                let inside = (top..<top + 6).contains(y) && (left..<left + 6).contains(x)
-                pixels[n * 144 + y * 12 + x] = min(max((inside ? 0.8 : 0.1) + (unit() - 0.5) * 0.2, 0), 1)
-            }
-        }
-    }
-    return try ImageDataset(name: "quadrants", channels: 1, height: 12, width: 12, pixels: .float(pixels),
-                            labels: (0..<count).map { $0 % 4 }, classCount: 4)
-}
+/// The library's toy data: 1×12×12 images of 4 classes, a bright quadrant each.
+func quadrants(count: Int, seed: UInt64) throws -> ImageDataset { try .quadrants(count: count, seed: seed) }
 
 @Suite struct CustomObjectiveTests {
     let backend = ReferenceBackend()
