@@ -51,7 +51,9 @@ public protocol Backend: AnyObject, Sendable, LossOps, TrainingOps, PrimitiveOps
     func gemm(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool,
               alpha: Float, beta: Float, into c: Tensor) throws
 
-    /// Batch normalisation along the batch, training mode, no affine parameters.
+    /// Each column standardised over the batch: batch normalisation in training mode without
+    /// affine parameters or running statistics (Barlow Twins' and VICReg's `BatchNorm1d(affine=False)`).
+    /// The layer op with γ, β and running statistics is ``LayerOps/batchNormalization(_:gamma:beta:running:training:momentum:eps:)``.
     ///
     /// `y = (x − mean) / sqrt(var + eps)` per feature, with the biased variance, as
     /// `torch.nn.BatchNorm1d(affine=False)` computes in training.
@@ -59,7 +61,7 @@ public protocol Backend: AnyObject, Sendable, LossOps, TrainingOps, PrimitiveOps
     ///   - x: `(N, D)`.
     ///   - eps: added to the variance, 1e-5 in PyTorch.
     /// - Returns: `y` `(N, D)`, `mean` `(D)`, `rstd` `(D)` = 1/sqrt(var + eps).
-    func batchNorm(_ x: Tensor, eps: Float) throws -> BatchNormResult
+    func standardizeColumns(_ x: Tensor, eps: Float) throws -> BatchNormResult
 
     /// The Barlow Twins cross-correlation matrix `C = BN(z1)ᵀ BN(z2) / N`.
     /// - Parameters: z1, z2: `(N, D)`.
@@ -122,7 +124,7 @@ public struct CrossEntropyResult {
     public let dLogits: Tensor
 }
 
-/// What ``Backend/batchNorm(_:eps:)`` returns: the output and the statistics a backward pass rereads.
+/// What ``Backend/standardizeColumns(_:eps:)`` returns: the output and the statistics a backward pass rereads.
 public struct BatchNormResult {
     public let y: Tensor
     public let mean: Tensor
@@ -146,4 +148,11 @@ extension Backend {
     public func host(_ tensor: Tensor) throws -> (values: [Float], shape: [Int]) {
         (try download(tensor), tensor.shape)
     }
+}
+
+extension Backend {
+    /// The former name of ``standardizeColumns(_:eps:)``, too close to the layer op
+    /// `batchNormalization`.
+    @available(*, deprecated, renamed: "standardizeColumns(_:eps:)")
+    public func batchNorm(_ x: Tensor, eps: Float) throws -> BatchNormResult { try standardizeColumns(x, eps: eps) }
 }

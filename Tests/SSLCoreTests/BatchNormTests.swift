@@ -33,7 +33,7 @@ private let xcorrTolerance = 1e-4
         var outputs: [(BatchNormResult, Tensor)] = []
         for backend in [ref, cl] as [any Backend] {
             let z1 = try backend.upload(v1, shape: [s.0, s.1]), z2 = try backend.upload(v2, shape: [s.0, s.1])
-            outputs.append((try backend.batchNorm(z1, eps: 1e-5), try backend.crossCorrelation(z1, z2, eps: 1e-5)))
+            outputs.append((try backend.standardizeColumns(z1, eps: 1e-5), try backend.crossCorrelation(z1, z2, eps: 1e-5)))
         }
         let (r, c) = (outputs[0], outputs[1])
         try assertClose(c.0.y, on: cl, r.0.y, on: ref, rtol: 1e-4, atol: 1e-4, "batch norm y \(s)")
@@ -46,7 +46,7 @@ private let xcorrTolerance = 1e-4
     func normalizes() throws {
         try forEachBackend { backend in
             let x = try backend.upload([1, 10, 2, 20, 3, 30, 6, 60], shape: [4, 2])
-            let r = try backend.batchNorm(x, eps: 0)
+            let r = try backend.standardizeColumns(x, eps: 0)
             let y = try backend.download(r.y)
             for j in 0..<2 {
                 let column = stride(from: j, to: 8, by: 2).map { Double(y[$0]) }
@@ -65,7 +65,7 @@ private let xcorrTolerance = 1e-4
                 try backend.crossCorrelation(try backend.zeros([4, 3]), try backend.zeros([4, 5]), eps: 1e-5)
             }
             #expect(error?.description.contains("(4, 3)") == true && error?.description.contains("(4, 5)") == true)
-            #expect(throws: SSLError.self) { try backend.batchNorm(try backend.zeros([5]), eps: 1e-5) }
+            #expect(throws: SSLError.self) { try backend.standardizeColumns(try backend.zeros([5]), eps: 1e-5) }
         }
     }
 }

@@ -12,7 +12,7 @@ extension OpenCLBackend {
     public func barlowTwins(_ z1: Tensor, _ z2: Tensor, lambda: Float, eps: Float,
                             form: RedundancyForm) throws -> BarlowTwinsResult {
         let (n, d) = try BarlowTwinsReference.validate(z1.shape, z2.shape, lambda: lambda, eps: eps)
-        let bn1 = try batchNorm(z1, eps: eps), bn2 = try batchNorm(z2, eps: eps)
+        let bn1 = try standardizeColumns(z1, eps: eps), bn2 = try standardizeColumns(z2, eps: eps)
         let (loss, dY1, dY2, c): (Tensor, Tensor, Tensor, LazyTensor)
         let resolved = form.resolved(n: n, d: d, gramBelowRatio: paths?.gramBelowRatio ?? 1)
         switch resolved {
@@ -81,7 +81,7 @@ extension OpenCLBackend {
         return (loss, dY1, dY2)
     }
 
-    /// dx = rstd · (dy − mean(dy) − y · mean(dy ⊙ y)) per column, for the output of ``batchNorm(_:eps:)``:
+    /// dx = rstd · (dy − mean(dy) − y · mean(dy ⊙ y)) per column, for the output of ``standardizeColumns(_:eps:)``:
     /// the affine-free training case of the layers' batch-norm backward. `dY` and the result are
     /// `(N, D)`. Internal so that the tests can feed it any dY.
     func batchNormBackward(_ bn: BatchNormResult, _ dY: Tensor, n: Int, d: Int) throws -> Tensor {

@@ -4,7 +4,7 @@
 
 extension OpenCLBackend {
     /// The affine-free training case of ``batchNormalization(_:gamma:beta:running:training:momentum:eps:)``.
-    public func batchNorm(_ x: Tensor, eps: Float) throws -> BatchNormResult {
+    public func standardizeColumns(_ x: Tensor, eps: Float) throws -> BatchNormResult {
         _ = try Shapes.matrix(x.shape, op: "batchNorm", name: "x")
         try Shapes.validEps(eps, op: "batchNorm")
         let r = try batchNormalization(x, gamma: nil, beta: nil, running: nil, training: true,
@@ -15,7 +15,7 @@ extension OpenCLBackend {
     public func crossCorrelation(_ z1: Tensor, _ z2: Tensor, eps: Float) throws -> Tensor {
         let (n, d) = try Shapes.crossCorrelation(z1.shape, z2.shape)
         try Shapes.validEps(eps, op: "crossCorrelation")
-        let a = try batchNorm(z1, eps: eps).y, b = try batchNorm(z2, eps: eps).y
+        let a = try standardizeColumns(z1, eps: eps).y, b = try standardizeColumns(z2, eps: eps).y
         let c = try empty([d, d])
         try gemm(a, b, transposeA: true, transposeB: false, alpha: 1 / Float(n), beta: 0, into: c)
         return c

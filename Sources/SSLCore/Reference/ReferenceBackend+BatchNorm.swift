@@ -2,7 +2,7 @@
 // LayerReference.batchNorm (affine-free, training mode).
 
 extension ReferenceBackend {
-    public func batchNorm(_ x: Tensor, eps: Float) throws -> BatchNormResult {
+    public func standardizeColumns(_ x: Tensor, eps: Float) throws -> BatchNormResult {
         let (n, d) = try Shapes.matrix(x.shape, op: "batchNorm", name: "x")
         try Shapes.validEps(eps, op: "batchNorm")
         let r = normalizedColumns(try values(x, op: "batchNorm"), n: n, d: d, eps: eps)
