@@ -142,19 +142,19 @@ public struct AugmentPipeline: Equatable, Sendable {
     /// ``plan(epoch:indices:imageHeight:imageWidth:)`` then ``views(_:of:on:)``: view k of every
     /// sample of `images` `(B, C, H, W)` as `result[k]`.
     public func views(_ images: Tensor, indices: [Int], epoch: Int, on backend: any Backend) throws -> [Tensor] {
-        guard images.rank == 4 else {
-            throw SSLError.shapeMismatch(op: "AugmentPipeline", detail: "images must be (B, C, H, W), got \(images.shape)")
-        }
-        let p = try plan(epoch: epoch, indices: indices, imageHeight: images.shape[2], imageWidth: images.shape[3])
-        return try views(p, of: images, on: backend)
+        try views(try plan(for: images, indices: indices, epoch: epoch), of: images, on: backend)
     }
 
     /// ``plan(epoch:indices:imageHeight:imageWidth:)`` then ``apply(_:to:on:)``.
     public func apply(_ images: Tensor, indices: [Int], epoch: Int, on backend: any Backend) throws -> [Tensor] {
+        try apply(try plan(for: images, indices: indices, epoch: epoch), to: images, on: backend)
+    }
+
+    /// The plan for a batch of `images` `(B, C, H, W)`.
+    private func plan(for images: Tensor, indices: [Int], epoch: Int) throws -> AugmentPlan {
         guard images.rank == 4 else {
             throw SSLError.shapeMismatch(op: "AugmentPipeline", detail: "images must be (B, C, H, W), got \(images.shape)")
         }
-        let p = try plan(epoch: epoch, indices: indices, imageHeight: images.shape[2], imageWidth: images.shape[3])
-        return try apply(p, to: images, on: backend)
+        return try plan(epoch: epoch, indices: indices, imageHeight: images.shape[2], imageWidth: images.shape[3])
     }
 }
