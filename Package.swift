@@ -13,8 +13,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // Generators and seeds for the hostile-input tests (Tests/SSLFuzzTests).
-        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         // `swift package generate-documentation` (DocC catalogs in Sources/*/Documentation.docc).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -106,7 +104,7 @@ let package = Package(
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         // Hostile inputs, generated: .npy, checkpoints, configuration files, numeric options.
         .testTarget(name: "SSLFuzzTests", dependencies: [
-            "SSLCore", "SSLTrain", "ssl", .product(name: "PropertyBased", package: "swift-property-based"),
+            "SSLCore", "SSLTrain", "ssl",
         ]),
     ],
     swiftLanguageModes: [.v5]

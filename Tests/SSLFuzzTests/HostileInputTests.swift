@@ -1,10 +1,9 @@
-// Hostile inputs, generated and seeded (swift-property-based): damaged .npy files and checkpoints,
+// Hostile inputs, drawn from fixed seeds (a failure names its input and recurs on every run): damaged .npy files and checkpoints,
 // configuration files of random keys and values, and random values for the numeric options of
 // `ssl op` and `ssl train`. Each must end in a result or an SSLError naming the problem: no crash (this process
 // would end), no hang (the subprocesses have a timeout), no other error type, and no input file
 // changed. Bounded: a few hundred cases, seconds in all.
 import Foundation
-import PropertyBased
 import Testing
 @testable import SSLCore
 @testable import SSLTrain
@@ -43,21 +42,37 @@ private enum Damage: Sendable, CustomStringConvertible {
     }
 }
 
-/// A damage of one of the three kinds, at an offset, with up to 16 bytes.
-private let damage = zip(Gen.int(in: 0...2), Gen.int(in: 0...4095), Gen.uint8().array(of: 1...16)).map { kind, at, bytes in
-    switch kind {
-    case 0: return Damage.overwrite(bytes.enumerated().map { (offset: at + 37 * $0.offset, byte: $0.element) })
-    case 1: return Damage.truncate(at: at)
-    default: return Damage.insert(at: at, bytes: bytes)
+extension Damage {
+    /// A damage of one of the three kinds, at an offset, with up to 16 bytes.
+    static func random(using random: inout SplitMix64) -> Damage {
+        let at = Int.random(in: 0...4095, using: &random)
+        let bytes = (0..<Int.random(in: 1...16, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+        switch Int.random(in: 0...2, using: &random) {
+        case 0: return .overwrite(bytes.enumerated().map { (offset: at + 37 * $0.offset, byte: $0.element) })
+        case 1: return .truncate(at: at)
+        default: return .insert(at: at, bytes: bytes)
+        }
     }
 }
 
 /// Header fields a careless or hostile writer might produce, around the valid payload.
-private let descriptions = Gen.element(of: ["'<f4'", "'<f8'", "'>f4'", "'<i8'", "'|u1'", "'<c8'", "'O'", "'<U3'", "'f4'", "42", "None"])
-    .map { $0! }
-private let fortranOrders = Gen.element(of: ["False", "True", "0", "'no'"]).map { $0! }
-private let shapes = Gen.element(of: ["(2, 3)", "(6,)", "()", "(-1, 6)", "(9223372036854775807, 2)", "(3037000500, 3037000500)",
-                                      "(0, 5)", "(2, 3, 1, 1, 1, 1, 1, 1, 1)", "[2, 3]", "(2, 'x')", "(", ""]).map { $0! }
+private let descriptions = ["'<f4'", "'<f8'", "'>f4'", "'<i8'", "'|u1'", "'<c8'", "'O'", "'<U3'", "'f4'", "42", "None"]
+private let fortranOrders = ["False", "True", "0", "'no'"]
+private let shapes = ["(2, 3)", "(6,)", "()", "(-1, 6)", "(9223372036854775807, 2)", "(3037000500, 3037000500)",
+                                      "(0, 5)", "(2, 3, 1, 1, 1, 1, 1, 1, 1)", "[2, 3]", "(2, 'x')", "(", ""]
+
+/// `count` inputs (times `SSL_FUZZ_SCALE`), each drawn by `draw` from one generator seeded with
+/// `seed`, so that every run checks the same inputs.
+private func forEachCase<Input>(_ count: Int, seed: UInt64, draw: (inout SplitMix64) -> Input,
+                                _ check: (Input) throws -> Void) rethrows {
+    var random = SplitMix64(seed: seed)
+    for _ in 0..<count * scale { try check(draw(&random)) }
+}
+
+extension Array {
+    /// One element, uniformly (the arrays here are never empty).
+    fileprivate func any(using random: inout SplitMix64) -> Element { self[Int.random(in: indices, using: &random)] }
+}
 
 private func npyWithHeader(descr: String, fortran: String, shape: String) -> [UInt8] {
     var header = Array("{'descr': \(descr), 'fortran_order': \(fortran), 'shape': \(shape), }".utf8)
@@ -74,8 +89,8 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
 
 @Suite struct HostileInputTests {
     @Test("damaged .npy bytes: a result or an SSLError")
-    func damagedNpy() async {
-        await propertyCheck(count: 300 * scale, input: damage) { damage in
+    func damagedNpy() {
+        forEachCase(300, seed: 1, draw: Damage.random) { damage in
             let bytes = damage.applied(to: validNpy)
             expectResultOrSSLError("\(damage)") {
                 let array = try NumPy.parse(bytes, source: "fuzz.npy")
@@ -86,8 +101,9 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
     }
 
     @Test(".npy headers of every wrong kind: a result or an SSLError")
-    func hostileHeaders() async {
-        await propertyCheck(count: 150 * scale, input: descriptions, fortranOrders, shapes) { descr, fortran, shape in
+    func hostileHeaders() {
+        forEachCase(150, seed: 2, draw: { (descriptions.any(using: &$0), fortranOrders.any(using: &$0), shapes.any(using: &$0)) }) {
+            descr, fortran, shape in
             expectResultOrSSLError("descr \(descr) fortran \(fortran) shape \(shape)") {
                 let array = try NumPy.parse(npyWithHeader(descr: descr, fortran: fortran, shape: shape), source: "fuzz.npy")
                 _ = try array.floats()
@@ -96,7 +112,7 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
     }
 
     @Test("damaged checkpoints: a result or an SSLError, every tensor and the metadata read")
-    func damagedCheckpoints() async throws {
+    func damagedCheckpoints() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -108,7 +124,7 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
         try writer.write(to: valid)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: valid)))
         let path = folder.appendingPathComponent("damaged.npz").path
-        await propertyCheck(count: 200 * scale, input: damage) { damage in
+        forEachCase(200, seed: 3, draw: Damage.random) { damage in
             let damaged = damage.applied(to: bytes)
             _ = FileManager.default.createFile(atPath: path, contents: Data(damaged))
             expectResultOrSSLError("\(damage)") {
@@ -120,21 +136,26 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
     }
 
     /// Values of every JSON kind, the troublesome numbers above all.
-    private static let jsonValues = Gen.element(of: [
+    private static let jsonValues = [
         "0", "-1", "1", "2", "32.5", "1e20", "1e308", "-1e308", "9223372036854775807", "18446744073709551616", "0.0051",
         "\"\"", "\"simclr\"", "\"mlp\"", "\"npy:/nonexistent\"", "null", "true", "[]", "[0]", "[-3, 4]", "[1e20]", "{}",
         "[0.5, 0.1]", "\"\\u0000\"",
-    ]).map { $0! }
+    ]
 
     @Test("configuration files of random keys and values: a configuration or an SSLError naming the file")
-    func hostileConfigs() async throws {
+    func hostileConfigs() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("config.json").path
-        let keys = Gen.element(of: TrainConfig.keyNames + ["learningRate", "batch_size", ""]).map { $0! }
-        let entries = zip(keys, Self.jsonValues).array(of: 0...6)
-        await propertyCheck(count: 300 * scale, input: entries, Gen.element(of: Method.allCases).map { $0! }) { entries, method in
+        let keys = TrainConfig.keyNames + ["learningRate", "batch_size", ""]
+        func draw(_ random: inout SplitMix64) -> (entries: [(String, String)], method: Method) {
+            let entries = (0..<Int.random(in: 0...6, using: &random)).map { _ in
+                (keys.any(using: &random), Self.jsonValues.any(using: &random))
+            }
+            return (entries, Method.allCases.any(using: &random))
+        }
+        forEachCase(300, seed: 4, draw: draw) { entries, method in
             let body = entries.map { "\"\($0.0)\": \($0.1)" } + ["\"method\": \"\(method.rawValue)\""]
             let text = "{" + body.joined(separator: ", ") + "}"
             _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
@@ -149,13 +170,13 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
     }
 
     /// Numbers a user might type, the hostile ones above all, and things that are no number.
-    private static let numbers = Gen.element(of: [
+    private static let numbers = [
         "0", "1", "3", "-1", "-0", "0.05", "1e-45", "1e-39", "3e-39", "1e38", "1e39", "nan", "-nan", "inf", "-inf",
         "9223372036854775807", "9223372036854775808", "-9223372036854775808", "1e308", "0x10", "", "abc", "2.5", "--",
-    ]).map { $0! }
+    ]
 
     @Test("random values for ssl's numeric options: an exit with a message or a result; no signal, no hang, inputs kept")
-    func hostileNumericOptions() async throws {
+    func hostileNumericOptions() throws {
         let ssl = try #require(builtSSL, "the ssl executable beside the tests (swift build)")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -163,8 +184,9 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
         let scores = folder.appendingPathComponent("scores.npy").path, out = folder.appendingPathComponent("out.npy").path
         try NumPy.write([0.1, 0.9, -0.3, 0.4, 0.2, -0.8], shape: [2, 3], to: scores)
         let before = try Data(contentsOf: URL(fileURLWithPath: scores))
-        let commands = Gen.element(of: ["sinkhorn", "gemm"]).map { $0! }
-        await propertyCheck(count: 40 * scale, input: commands, Self.numbers, Self.numbers) { command, first, second in
+        let commands = ["sinkhorn", "gemm"]
+        forEachCase(40, seed: 5, draw: { (commands.any(using: &$0), Self.numbers.any(using: &$0), Self.numbers.any(using: &$0)) }) {
+            command, first, second in
             try? FileManager.default.removeItem(atPath: out)
             let arguments = command == "sinkhorn"
                 ? ["op", "sinkhorn", "--scores", scores, "--epsilon", first, "--iterations", second]
@@ -182,16 +204,16 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
 
     /// Values that run (about half) among hostile ones: sizes around the 64 images and the batch
     /// of 16, and the extremes.
-    private static let trainNumbers = Gen.element(of: [
+    private static let trainNumbers = [
         "1", "2", "3", "7", "16", "17", "64", "65", "0.001", "0.5", "0", "-1", "1e-45", "1e38", "nan", "inf",
         "9223372036854775807", "-9223372036854775808", "1e308", "abc",
-    ]).map { $0! }
+    ]
 
     /// `ssl train`'s numeric options on a tiny run (64 images of 12×12, a 32-wide encoder,
     /// batches of 16, at most 3 steps unless an option says otherwise): any two options at a
     /// time, never both run lengths, so that a legitimate run stays seconds long.
     @Test("random values for ssl train's options: a run or an exit with a message; no signal, no hang, inputs kept")
-    func hostileTrainOptions() async throws {
+    func hostileTrainOptions() throws {
         let ssl = try #require(builtSSL, "the ssl executable beside the tests (swift build)")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -211,8 +233,8 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
         let inputs = try files.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
 
         let flags = ["--epochs", "--steps", "--batch-size", "--lr", "--train-subset", "--validation", "--seed", "--projector"]
-        let options = zip(Gen.element(of: flags).map { $0! }, Self.trainNumbers)
-        await propertyCheck(count: 24 * scale, input: options, options, Gen.element(of: Method.allCases).map { $0! }) { a, b, method in
+        func option(_ random: inout SplitMix64) -> (String, String) { (flags.any(using: &random), Self.trainNumbers.any(using: &random)) }
+        forEachCase(24, seed: 6, draw: { (option(&$0), option(&$0), Method.allCases.any(using: &$0)) }) { a, b, method in
             let second = Set([a.0, b.0]) == ["--epochs", "--steps"] ? ("--seed", b.1) : b
             let out = folder.appendingPathComponent("run-\(UUID().uuidString)").path
             let arguments = ["train", "--config", config(method), "--steps", "3", a.0, a.1, second.0, second.1, "--out", out,
