@@ -1,8 +1,8 @@
-// Hostile inputs, drawn from fixed seeds (a failure names its input and recurs on every run): damaged .npy files and checkpoints,
-// configuration files of random keys and values, and random values for the numeric options of
-// `ssl op` and `ssl train`. Each must end in a result or an SSLError naming the problem: no crash (this process
-// would end), no hang (the subprocesses have a timeout), no other error type, and no input file
-// changed. Bounded: a few hundred cases, seconds in all.
+// Hostile inputs drawn from fixed seeds (a failure names its input and recurs on every run):
+// damaged .npy files and checkpoints, configuration files of random keys and values, and random
+// values for the numeric options of `ssl op` and `ssl train`. Each must end in a result or an
+// SSLError naming the problem: no crash (this process would end), no hang (the subprocesses have a
+// timeout), no other error type, and no input file changed. Bounded: a few hundred cases, seconds in all.
 import Foundation
 import Testing
 @testable import SSLCore
@@ -59,7 +59,7 @@ extension Damage {
 private let descriptions = ["'<f4'", "'<f8'", "'>f4'", "'<i8'", "'|u1'", "'<c8'", "'O'", "'<U3'", "'f4'", "42", "None"]
 private let fortranOrders = ["False", "True", "0", "'no'"]
 private let shapes = ["(2, 3)", "(6,)", "()", "(-1, 6)", "(9223372036854775807, 2)", "(3037000500, 3037000500)",
-                                      "(0, 5)", "(2, 3, 1, 1, 1, 1, 1, 1, 1)", "[2, 3]", "(2, 'x')", "(", ""]
+                      "(0, 5)", "(2, 3, 1, 1, 1, 1, 1, 1, 1)", "[2, 3]", "(2, 'x')", "(", ""]
 
 /// `count` inputs (times `SSL_FUZZ_SCALE`), each drawn by `draw` from one generator seeded with
 /// `seed`, so that every run checks the same inputs.
@@ -69,10 +69,6 @@ private func forEachCase<Input>(_ count: Int, seed: UInt64, draw: (inout SplitMi
     for _ in 0..<count * scale { try check(draw(&random)) }
 }
 
-extension Array {
-    /// One element, uniformly (the arrays here are never empty).
-    fileprivate func any(using random: inout SplitMix64) -> Element { self[Int.random(in: indices, using: &random)] }
-}
 
 private func npyWithHeader(descr: String, fortran: String, shape: String) -> [UInt8] {
     var header = Array("{'descr': \(descr), 'fortran_order': \(fortran), 'shape': \(shape), }".utf8)
@@ -102,8 +98,11 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
 
     @Test(".npy headers of every wrong kind: a result or an SSLError")
     func hostileHeaders() {
-        forEachCase(150, seed: 2, draw: { (descriptions.any(using: &$0), fortranOrders.any(using: &$0), shapes.any(using: &$0)) }) {
-            descr, fortran, shape in
+        func header(_ random: inout SplitMix64) -> (String, String, String) {
+            (descriptions.randomElement(using: &random)!, fortranOrders.randomElement(using: &random)!,
+             shapes.randomElement(using: &random)!)
+        }
+        forEachCase(150, seed: 2, draw: header) { descr, fortran, shape in
             expectResultOrSSLError("descr \(descr) fortran \(fortran) shape \(shape)") {
                 let array = try NumPy.parse(npyWithHeader(descr: descr, fortran: fortran, shape: shape), source: "fuzz.npy")
                 _ = try array.floats()
@@ -151,9 +150,9 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
         let keys = TrainConfig.keyNames + ["learningRate", "batch_size", ""]
         func draw(_ random: inout SplitMix64) -> (entries: [(String, String)], method: Method) {
             let entries = (0..<Int.random(in: 0...6, using: &random)).map { _ in
-                (keys.any(using: &random), Self.jsonValues.any(using: &random))
+                (keys.randomElement(using: &random)!, Self.jsonValues.randomElement(using: &random)!)
             }
-            return (entries, Method.allCases.any(using: &random))
+            return (entries, Method.allCases.randomElement(using: &random)!)
         }
         forEachCase(300, seed: 4, draw: draw) { entries, method in
             let body = entries.map { "\"\($0.0)\": \($0.1)" } + ["\"method\": \"\(method.rawValue)\""]
@@ -185,8 +184,11 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
         try NumPy.write([0.1, 0.9, -0.3, 0.4, 0.2, -0.8], shape: [2, 3], to: scores)
         let before = try Data(contentsOf: URL(fileURLWithPath: scores))
         let commands = ["sinkhorn", "gemm"]
-        forEachCase(40, seed: 5, draw: { (commands.any(using: &$0), Self.numbers.any(using: &$0), Self.numbers.any(using: &$0)) }) {
-            command, first, second in
+        func invocation(_ random: inout SplitMix64) -> (String, String, String) {
+            (commands.randomElement(using: &random)!, Self.numbers.randomElement(using: &random)!,
+             Self.numbers.randomElement(using: &random)!)
+        }
+        forEachCase(40, seed: 5, draw: invocation) { command, first, second in
             try? FileManager.default.removeItem(atPath: out)
             let arguments = command == "sinkhorn"
                 ? ["op", "sinkhorn", "--scores", scores, "--epsilon", first, "--iterations", second]
@@ -233,8 +235,10 @@ private func expectResultOrSSLError(_ what: String, _ body: () throws -> Void) {
         let inputs = try files.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
 
         let flags = ["--epochs", "--steps", "--batch-size", "--lr", "--train-subset", "--validation", "--seed", "--projector"]
-        func option(_ random: inout SplitMix64) -> (String, String) { (flags.any(using: &random), Self.trainNumbers.any(using: &random)) }
-        forEachCase(24, seed: 6, draw: { (option(&$0), option(&$0), Method.allCases.any(using: &$0)) }) { a, b, method in
+        func option(_ random: inout SplitMix64) -> (String, String) {
+            (flags.randomElement(using: &random)!, Self.trainNumbers.randomElement(using: &random)!)
+        }
+        forEachCase(24, seed: 6, draw: { (option(&$0), option(&$0), Method.allCases.randomElement(using: &$0)!) }) { a, b, method in
             let second = Set([a.0, b.0]) == ["--epochs", "--steps"] ? ("--seed", b.1) : b
             let out = folder.appendingPathComponent("run-\(UUID().uuidString)").path
             let arguments = ["train", "--config", config(method), "--steps", "3", a.0, a.1, second.0, second.1, "--out", out,
