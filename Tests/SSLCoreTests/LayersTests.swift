@@ -142,6 +142,34 @@ import Testing
         #expect(encoder.buffers.map(\.name) == ["bn1.running_mean", "bn1.running_var"] && mean.contains { $0 != 0 })
     }
 
+    @Test("backwardParameters adds the same parameter gradients as backward, without the input's, on both backends")
+    func parameterGradientsAlone() throws {
+        for b in allBackends {
+            let mlp = try MLPEncoder(dims: [36, 7, 5], seed: 4, on: b)
+            let resnet = try ResNetEncoder(inputChannels: 1, stemWidth: 2, stageWidths: [2, 3], blocksPerStage: 1, seed: 5, on: b)
+            let head = try MLPHead.simclr(inputDimension: 3, outputDimension: 2, seed: 6, on: b)
+            let networks: [(String, [any Layer])] = [("MLP", [mlp]), ("ResNet and a head", [resnet, head]),
+                                                     ("a flatten first", [Flatten(), try Linear(name: "fc", inFeatures: 36, outFeatures: 3, seed: 7, on: b)]),
+                                                     ("no parameters", [Flatten(), ReLU(on: b)])]
+            var rng = SeededRandom(seed: 62)
+            let x = try b.upload(rng.uniform(3 * 36), shape: [3, 1, 6, 6])
+            for (what, network) in networks {
+                let (y, caches) = try network.forward(x)
+                let dY = try b.upload(rng.uniform(y.count), shape: y.shape)
+                func gradients() throws -> [Float] { try network.flatMap(\.parameters).flatMap { try b.download($0.gradient) } }
+                for layer in network { try layer.zeroGradients(on: b) }
+                let dX = try network.backward(caches, dY)
+                let full = try gradients()
+                for layer in network { try layer.zeroGradients(on: b) }
+                try network.backwardParameters(caches, dY)
+                #expect(try gradients() == full, "\(what) on \(b.name)")
+                #expect(dX.shape == x.shape)
+            }
+            let (_, caches) = try [mlp as any Layer].forward(x)
+            #expect(throws: SSLError.self) { try [mlp as any Layer].backwardParameters(caches + caches, x) }
+        }
+    }
+
     @Test("evaluation uses and keeps the running statistics; training is per forward")
     func evaluationMode() throws {
         let b = TestBackends.reference

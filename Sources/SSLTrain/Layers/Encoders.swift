@@ -50,6 +50,7 @@ public final class MLPEncoder: FeatureLayer {
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) { try body.forward(x) }
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try body(x) }
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor { try body.backward(cache, dY) }
+    public func backwardParameters(_ cache: LayerCache, _ dY: Tensor) throws { try body.backwardParameters(cache, dY) }
 }
 
 /// The residual block of ResNet-18/34 (torchvision's `BasicBlock`):
@@ -210,4 +211,5 @@ public final class ResNetEncoder: FeatureLayer {
     }
 
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor { try body.backward(cache, dY) }
+    public func backwardParameters(_ cache: LayerCache, _ dY: Tensor) throws { try body.backwardParameters(cache, dY) }
 }

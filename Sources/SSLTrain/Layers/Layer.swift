@@ -44,6 +44,11 @@ public protocol Layer: AnyObject {
     ///   - dY: ∂L/∂output, the output's shape.
     /// - Returns: ∂L/∂input; parameter gradients are added into their ``Parameter/gradient``.
     func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor
+    /// ``backward(_:_:)`` for an input that needs no gradient (a network's first layer reads
+    /// the data): adds the parameter gradients and computes no ∂L/∂input. The default runs
+    /// ``backward(_:_:)`` and drops its result; ``Linear`` skips the GEMM `dX = dY W` (a third of
+    /// its backward), and containers pass the call on to their first layer with parameters.
+    func backwardParameters(_ cache: LayerCache, _ dY: Tensor) throws
     /// The output alone, `try layer(x)`: ``forward(_:)`` without keeping what a backward needs
     /// (a container drops each layer's input as soon as the next has run). Batch norm runs in
     /// the mode the layer is in; ``evaluating(_:)`` switches to running statistics.
@@ -57,6 +62,8 @@ extension Layer {
     public var sublayers: [any Layer] { [] }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try forward(x).output }
+
+    public func backwardParameters(_ cache: LayerCache, _ dY: Tensor) throws { _ = try backward(cache, dY) }
 
     /// `body` with every batch norm inside in evaluation mode (running statistics); each gets
     /// its own mode back afterwards, whatever it was.

@@ -58,11 +58,16 @@ public final class Linear: Layer {
     }
 
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor {
+        try backwardParameters(cache, dY)
+        return try backend.matmul(dY, weight.value)
+    }
+
+    /// `dW += dYᵀ x`, `db += Σ_n dY`; no `dX`.
+    public func backwardParameters(_ cache: LayerCache, _ dY: Tensor) throws {
         let x = try layerCache(cache, as: Cache.self, layer: name).x
         try checkFeatures(dY.shape, outFeatures, layer: "Linear \(name)", what: "dY", rows: x.shape[0])
         try backend.gemm(dY, x, transposeA: true, transposeB: false, alpha: 1, beta: 1, into: weight.gradient)
         if let bias { try backend.biasBackward(dY, addingInto: bias.gradient) }
-        return try backend.matmul(dY, weight.value)
     }
 }
 

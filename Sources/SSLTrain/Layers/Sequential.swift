@@ -24,4 +24,8 @@ public final class Sequential: Layer {
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor {
         try layers.backward(try layerCache(cache, as: Cache.self, layer: "Sequential").caches, dY)
     }
+
+    public func backwardParameters(_ cache: LayerCache, _ dY: Tensor) throws {
+        try layers.backwardParameters(try layerCache(cache, as: Cache.self, layer: "Sequential").caches, dY)
+    }
 }

@@ -52,7 +52,7 @@ public func backpropagate(_ views: [Tensor], through network: [any Layer], batch
         let runs = try views.map { try network.forward($0) }
         let outputs = try runs.map { try group.gatherRows($0.output, on: backend) }
         let r = try loss(outputs)
-        for (run, dY) in zip(runs, try checked(r.gradients, of: outputs)).reversed() { try network.backward(run.caches, dY) }
+        for (run, dY) in zip(runs, try checked(r.gradients, of: outputs)).reversed() { try network.backwardParameters(run.caches, dY) }
         return r.loss
     case .joint:
         let joint = JointForward(backbone: network, head: [])

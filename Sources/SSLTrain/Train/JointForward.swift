@@ -56,7 +56,7 @@ public struct JointForward {
         let dFeatures = try head.backward(cache.head, dOut)
         for group in cache.groups.reversed() {
             let dY = cache.groups.count == 1 ? dFeatures : try backend.rows(dFeatures, group.rows)
-            try backbone.backward(group.caches, dY)
+            try backbone.backwardParameters(group.caches, dY)
         }
     }
 }

@@ -159,7 +159,7 @@ func pseudoLabelStep(_ layers: [any Layer], _ view: Tensor,
                      loss: (Tensor) throws -> CrossEntropyResult) throws -> Tensor {
     let (logits, caches) = try layers.forward(view)
     let r = try loss(logits)
-    try layers.backward(caches, r.dLogits)
+    try layers.backwardParameters(caches, r.dLogits)
     return r.loss
 }
 

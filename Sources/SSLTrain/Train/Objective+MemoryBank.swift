@@ -93,7 +93,7 @@ final class MemoryBankObjective: Objective {
                                        normalizer: known && negatives != nil ? normalizer : nil, momentum: MemoryBankReference.defaultMomentum)
         if !known, let computed = r.normalizer { try backend.axpby(computed, alpha: 1, beta: 0, into: normalizer) }
         normalizerSet = true
-        try trainable.backward(caches, try context.group.gatherBackward(r.dZ, on: backend))
+        try trainable.backwardParameters(caches, try context.group.gatherBackward(r.dZ, on: backend))
         bankNext = r.bankNext
         return r.loss
     }

@@ -92,7 +92,7 @@ final class MoCoObjective: Objective {
         let (q, caches) = try trainable.forward(views[0])
         let k = try teacher.layers.forward(views[1]).0
         let r = try backend.moco(q: q, k: k, queue: queue, temperature: temperature)
-        try trainable.backward(caches, r.dQ)
+        try trainable.backwardParameters(caches, r.dQ)
         keys = try context.group.gatherRows(k, purpose: "keys", on: backend)  // concat_all_gather: every rank's keys
         return r.loss
     }

@@ -42,8 +42,8 @@ final class BYOLObjective: Objective {
         let (p2, c2) = try trainable.forward(views[1])
         let t1 = try teacher.layers.forward(views[0]).0, t2 = try teacher.layers.forward(views[1]).0
         let a = try backend.byol(p: p1, z: t2), b = try backend.byol(p: p2, z: t1)
-        try trainable.backward(c2, b.dP)
-        try trainable.backward(c1, a.dP)
+        try trainable.backwardParameters(c2, b.dP)
+        try trainable.backwardParameters(c1, a.dP)
         let loss = try backend.copy(a.loss)
         try backend.axpby(b.loss, alpha: 1, beta: 1, into: loss)
         return loss
@@ -85,8 +85,8 @@ final class SimSiamObjective: Objective {
         let (p1, q1) = try predictor.forward(z1), (p2, q2) = try predictor.forward(z2)
         let r = try backend.simSiam(p1: p1, p2: p2, z1: z1, z2: z2)
         // z reaches the loss only through the predictor: the stop-gradient cuts the direct path.
-        try backbone.backward(c2, try predictor.backward(q2, r.dP2))
-        try backbone.backward(c1, try predictor.backward(q1, r.dP1))
+        try backbone.backwardParameters(c2, try predictor.backward(q2, r.dP2))
+        try backbone.backwardParameters(c1, try predictor.backward(q1, r.dP1))
         return r.loss
     }
 }

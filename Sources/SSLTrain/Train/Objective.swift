@@ -105,6 +105,20 @@ extension Array where Element == any Layer {
         for (layer, cache) in zip(self, caches).reversed() { d = try layer.backward(cache, d) }
         return d
     }
+
+    /// ``backward(_:_:)`` for an input that needs no gradient (images, views): the layers before
+    /// the first with parameters (a flatten) are skipped, and that one adds its parameter
+    /// gradients only (``Layer/backwardParameters(_:_:)``). The parameter gradients equal
+    /// ``backward(_:_:)``'s.
+    public func backwardParameters(_ caches: [LayerCache], _ dY: Tensor) throws {
+        guard caches.count == count else {
+            throw SSLError.invalidArgument(op: "backwardParameters", detail: "\(caches.count) caches for \(count) layers")
+        }
+        guard let first = firstIndex(where: { !$0.parameters.isEmpty }) else { return }
+        var d = dY
+        for i in indices.reversed() where i > first { d = try self[i].backward(caches[i], d) }
+        try self[first].backwardParameters(caches[first], d)
+    }
 }
 
 /// The encoders `--encoder` names, for `channels`×`size`×`size` images.
