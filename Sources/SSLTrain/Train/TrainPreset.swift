@@ -114,7 +114,10 @@ public struct ShortRunRecipe: Equatable, Sendable {
                            + "encoder [512] 86.42 / 88.21 % (kNN / probe), [1024] 86.76 / 88.21 % at 1.7× the time, "
                            + "[512, 256] 86.16 / 86.71 % (its 512-wide layer 85.85 / 87.81 % with T 0.2), 40 epochs of it "
                            + "86.32 / 86.88 %, T 0.2 85.46 / 86.78 %, T 0.5 85.26 / 87.08 %, base lr 0.003 86.26 / 86.73 %; "
-                           + "[768] 86.49 / 88.47 % and 28 epochs of [512] 86.56 / 87.84 %, within a seed's spread of [512]"),
+                           + "[768] 86.49 / 88.47 % and 28 epochs of [512] 86.56 / 87.84 %, within a seed's spread of [512]; "
+                           + "re-measured against a rerun of [512] (86.36 / 87.68 %): batches of 512 86.45 / 88.04 %, T 0.07 "
+                           + "86.37 / 87.62 %, crops 85–100 % 86.46 / 87.72 %, 50–100 % 85.92 / 87.84 %, [1024] for 12 "
+                           + "or 16 epochs 86.51 / 88.43 % and 86.49 / 88.34 %: a plateau"),
         .moco: .init(epochs: 6, projector: [128], emaMomentum: 0.99,
                      reason: "6 epochs of [512]: 85.61 / 87.58 %, against 84.64 / 85.45 % for 2 epochs of [512, 256]; "
                          + "key encoder m 0.99, as 0.999 barely leaves the initialisation in a short run"),
