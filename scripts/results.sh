@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Trains every method with one preset at three seeds (`ssl train --method M --preset P --seed S`,
 # nothing else) and prints the README's results table from the runs' metrics.json files: raw
-# pixels first, then each method's random initialisation and trained encoder as mean ± standard
-# deviation over the seeds; kNN with the whole training set and with its first 10 000 images as
+# pixels first, then the random initialisation of each encoder, then each method's trained
+# encoder, as mean ± standard deviation over the seeds; kNN with the whole training set and with its first 10 000 images as
 # the bank, the nearest-neighbour margin, the silhouette and the linear probe on the test images,
 # and the recipe each run used.
 # Usage: bash scripts/results.sh [cpu|gpu] [extra ssl train arguments…]
@@ -76,19 +76,29 @@ if first is None:
     sys.exit(0)
 raw = rows(first)["raw pixels"]
 print(line("raw pixels", [raw], "the same normalisation as the encoders' input"))
+# The random initialisation depends only on the encoder and the seed: one row per encoder (the
+# first method's runs that have it), not a copy per method.
+def encoder(run):
+    return f"{run['config']['encoder']} {run['config'].get('encoderWidths')}"
+initial = {}
+for m in methods:
+    for run in runs.get(m, []):
+        initial.setdefault(encoder(run), {}).setdefault(run["config"]["seed"], rows(run)["random-init encoder"])
+for name, by_seed in initial.items():
+    print(line(f"random init, {name}", list(by_seed.values()), f"seed{'s' if len(by_seed) > 1 else ''} "
+               + ", ".join(str(s) for s in sorted(by_seed))))
 for m in methods:
     if m not in runs:
         print(f"| {m} | not measured | | | | | |")
         continue
     r = runs[m]
-    random = [rows(x)["random-init encoder"] for x in r]
     trained = [rows(x)["trained encoder"] for x in r]
-    widths = r[0]["config"].get("encoderWidths")
     wall = statistics.mean(x["history"]["wallSeconds"] for x in r)
-    print(line(f"{m}: random init", random, f"mlp {widths}"))
-    below = [name for name, key in (("kNN", "knnTop1"), ("probe", "linearProbe"))
+    below = [name for name, key in (("kNN", "knnTop1"), ("kNN with the 10 000 bank", "knnTop1SmallBank"), ("probe", "linearProbe"))
              if statistics.mean(s[key] for s in trained) < raw[key]]
     note = f"{len(r)} seed{'s' if len(r) > 1 else ''}, {wall:.0f} s of training each" + (f"; below raw pixels on {' and '.join(below)}" if below else "")
+    if len(initial) > 1:
+        note += f"; {encoder(r[0])}"
     print(line(f"**{m}**", trained, note))
 # The configuration each run used, from its metrics.json (the preset's recipe, ShortRunRecipe.table).
 print()
