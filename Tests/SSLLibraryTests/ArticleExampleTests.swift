@@ -69,8 +69,8 @@ final class MySimSiam: Objective {
         let (z1, c1) = try backbone.forward(views[0]), (z2, c2) = try backbone.forward(views[1])
         let (p1, q1) = try predictor.forward(z1), (p2, q2) = try predictor.forward(z2)
         let r = try backend.simSiam(p1: p1, p2: p2, z1: z1, z2: z2)  // z under stop-gradient
-        try backbone.backward(c2, try predictor.backward(q2, r.dP2))
-        try backbone.backward(c1, try predictor.backward(q1, r.dP1))
+        try backbone.backwardParameters(c2, try predictor.backward(q2, r.dP2))
+        try backbone.backwardParameters(c1, try predictor.backward(q1, r.dP1))
         return r.loss
     }
 }
