@@ -2,9 +2,9 @@
 # Trains every method with one preset at three seeds (`ssl train --method M --preset P --seed S`,
 # nothing else) and prints the README's results table from the runs' metrics.json files: raw
 # pixels first, then the random initialisation of each encoder, then each method's trained
-# encoder, as mean ± standard deviation over the seeds; kNN with the whole training set and with its first 10 000 images as
-# the bank, the nearest-neighbour margin, the silhouette and the linear probe on the test images,
-# and the recipe each run used.
+# encoder, as mean ± standard deviation over the seeds; kNN with the whole training set and with
+# its first 10 000 images as the bank, the nearest-neighbour margin, the silhouette and the linear
+# probe on the test images, and the recipe each run used.
 # Usage: bash scripts/results.sh [cpu|gpu] [extra ssl train arguments…]
 #   SEEDS="0 1 2" (default), METHODS="simclr …" (default: all), TABLE_ONLY=1 only prints.
 # A run whose metrics.json holds the configuration the same command resolves to now
