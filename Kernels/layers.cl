@@ -13,7 +13,12 @@
 // conv_col2im:              one work-item per input element of the chunk, summing the column-matrix
 //                           gradient entries that read it (a gather: no atomics, deterministic).
 // maxpool_*, avgpool_*:     forward one work-item per output; backward one work-item per input,
-//                           gathering over the windows that cover it.
+//                           gathering over the windows that cover it, or for disjoint max-pool
+//                           windows one per output, storing into its argmax.
+// The convolution and pooling kernels run over 3-D ranges (column, row, plane), so that a
+// work-item finds its position without dividing: the divisions of a plane index are the same for
+// a whole row of work-items (PoCL hoists them out of its work-item loop; 32-bit division is tens
+// of cycles on a CPU and the kernels are otherwise a load and a store).
 // All sums accumulate in float; the host checks every size against the 32-bit index range.
 
 // Over (s, c, n) of x (N, C, inner), so that no work-item divides to find its channel.
@@ -80,60 +85,59 @@ __kernel void gelu_backward(__global const float* x, __global const float* dy, _
     dx[gid] = dy[gid] * (cdf + v * exp(-0.5f * v * v) * (M_2_SQRTPI_F * M_SQRT1_2_F * 0.5f));
 }
 
+// y[n0 + b, o, p] = yc[o, b·P + p]. Range (P, Cout, B), in y's order, so the writes are contiguous.
+__kernel void conv_scatter(__global const float* yc, __global float* y, const int n0) {
+    const int p = get_global_id(0), o = get_global_id(1), b = get_global_id(2);
+    const int positions = get_global_size(0), cout = get_global_size(1), nb = get_global_size(2);
+    y[((long)(n0 + b) * cout + o) * positions + p] = yc[((long)o * nb + b) * positions + p];
+}
+
+// dyc[o, b·P + p] = dy[n0 + b, o, p]. Range (P, B, Cout), in dyc's order.
+__kernel void conv_gather(__global const float* dy, __global float* dyc, const int n0) {
+    const int p = get_global_id(0), b = get_global_id(1), o = get_global_id(2);
+    const int positions = get_global_size(0), nb = get_global_size(1), cout = get_global_size(2);
+    dyc[((long)o * nb + b) * positions + p] = dy[((long)(n0 + b) * cout + o) * positions + p];
+}
+
+// im2col and col2im exist in the program built with -DCONV_STRIDE=s, so that col2im's divisions by
+// the stride are by a constant (none at all for stride 1).
+#ifdef CONV_STRIDE
+
 // cols[k, b·P + p] = x[n0 + b, c, oy·s − pad + i, ox·s − pad + j], zero outside the image;
-// k = (c·kh + i)·kw + j, p = oy·OW + ox.
+// k = (c·kh + i)·kw + j, p = oy·OW + ox. Range (OW, OH, K·B): plane z = k·B + b, so that
+// consecutive planes write consecutive columns.
 __kernel void conv_im2col(__global const float* x, __global float* cols, const int n0, const int nb,
                           const int cin, const int h, const int w, const int kh, const int kw,
-                          const int stride, const int pad, const int oh, const int ow) {
-    const int gid = get_global_id(0);
-    const int positions = oh * ow, width = nb * positions;
-    if (gid >= cin * kh * kw * width) return;
-    const int k = gid / width, column = gid % width;
-    const int b = column / positions, p = column % positions;
-    const int c = k / (kh * kw), tap = k % (kh * kw);
-    const int iy = p / ow * stride - pad + tap / kw, ix = p % ow * stride - pad + tap % kw;
-    cols[gid] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[(((long)(n0 + b) * cin + c) * h + iy) * w + ix] : 0.0f;
-}
-
-// y[n0 + b, o, p] = yc[o, b·P + p]; work-items in y's order, so the writes are contiguous.
-__kernel void conv_scatter(__global const float* yc, __global float* y, const int n0, const int nb,
-                           const int cout, const int positions) {
-    const int gid = get_global_id(0);
-    if (gid >= nb * cout * positions) return;
-    const int b = gid / (cout * positions), o = gid / positions % cout, p = gid % positions;
-    y[(long)n0 * cout * positions + gid] = yc[((long)o * nb + b) * positions + p];
-}
-
-// dyc[o, b·P + p] = dy[n0 + b, o, p]; work-items in dyc's order.
-__kernel void conv_gather(__global const float* dy, __global float* dyc, const int n0, const int nb,
-                          const int cout, const int positions) {
-    const int gid = get_global_id(0);
-    if (gid >= nb * cout * positions) return;
-    const int o = gid / (nb * positions), b = gid / positions % nb, p = gid % positions;
-    dyc[gid] = dy[((long)(n0 + b) * cout + o) * positions + p];
+                          const int pad, const int oh, const int ow) {
+    const int ox = get_global_id(0), oy = get_global_id(1), z = get_global_id(2);
+    const int k = z / nb, b = z % nb;
+    const int c = k / (kh * kw), i = k / kw % kh, j = k % kw;
+    const int iy = oy * CONV_STRIDE - pad + i, ix = ox * CONV_STRIDE - pad + j;
+    cols[((long)z * oh + oy) * ow + ox] =
+        (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[(((long)(n0 + b) * cin + c) * h + iy) * w + ix] : 0.0f;
 }
 
 // dx[n0 + b, c, iy, ix] = Σ over taps (i, j) and outputs (oy, ox) with oy·s − pad + i = iy and
-// ox·s − pad + j = ix of dcols[(c·kh + i)·kw + j, b·P + oy·OW + ox].
+// ox·s − pad + j = ix of dcols[(c·kh + i)·kw + j, b·P + oy·OW + ox]. Range (W, H, B·Cin).
 __kernel void conv_col2im(__global const float* dcols, __global float* dx, const int n0, const int nb,
                           const int cin, const int h, const int w, const int kh, const int kw,
-                          const int stride, const int pad, const int oh, const int ow) {
-    const int gid = get_global_id(0);
-    if (gid >= nb * cin * h * w) return;
-    const int b = gid / (cin * h * w), c = gid / (h * w) % cin, iy = gid / w % h, ix = gid % w;
+                          const int pad, const int oh, const int ow) {
+    const int ix = get_global_id(0), iy = get_global_id(1), z = get_global_id(2);
+    const int b = z / cin, c = z % cin;
     const int positions = oh * ow, width = nb * positions;
     float acc = 0.0f;
     for (int i = 0; i < kh; ++i) {
         const int ty = iy + pad - i;
-        if (ty < 0 || ty % stride != 0 || ty / stride >= oh) continue;
+        if (ty < 0 || ty % CONV_STRIDE != 0 || ty / CONV_STRIDE >= oh) continue;
         for (int j = 0; j < kw; ++j) {
             const int tx = ix + pad - j;
-            if (tx < 0 || tx % stride != 0 || tx / stride >= ow) continue;
-            acc += dcols[(long)((c * kh + i) * kw + j) * width + b * positions + ty / stride * ow + tx / stride];
+            if (tx < 0 || tx % CONV_STRIDE != 0 || tx / CONV_STRIDE >= ow) continue;
+            acc += dcols[(long)((c * kh + i) * kw + j) * width + b * positions + ty / CONV_STRIDE * ow + tx / CONV_STRIDE];
         }
     }
-    dx[(long)n0 * cin * h * w + gid] = acc;
+    dx[(((long)n0 * cin + z) * h + iy) * w + ix] = acc;
 }
+#endif  // CONV_STRIDE
 
 // The output rows (or columns) [*first, *last] whose window covers input row i: o·s − p ≤ i ≤ o·s − p + k − 1.
 static inline void pool_covering(const int i, const int k, const int s, const int p, const int out, int* first, int* last) {
@@ -150,12 +154,12 @@ static inline int pool_divisor(const int oy, const int ox, const int h, const in
 }
 
 // Padding is −∞; v > best keeps the first maximum, isnan(v) lets NaN through (PyTorch's rule).
+// Pooling ranges: forward (OW, OH, planes), backward (W, H, planes); a plane is one (n, c).
 __kernel void maxpool_forward(__global const float* x, __global float* y, __global float* indices,
-                              const int count, const int h, const int w, const int oh, const int ow,
-                              const int k, const int s, const int p) {
-    const int gid = get_global_id(0);
-    if (gid >= count) return;
-    const int plane = gid / (oh * ow), oy = gid / ow % oh, ox = gid % ow;
+                              const int h, const int w, const int k, const int s, const int p) {
+    const int ox = get_global_id(0), oy = get_global_id(1), plane = get_global_id(2);
+    const int ow = get_global_size(0), oh = get_global_size(1);
+    const long gid = ((long)plane * oh + oy) * ow + ox;
     __global const float* xp = x + (long)plane * h * w;
     float best = -INFINITY;
     int at = -1;
@@ -173,11 +177,10 @@ __kernel void maxpool_forward(__global const float* x, __global float* y, __glob
 }
 
 __kernel void maxpool_backward(__global const float* dy, __global const float* indices, __global float* dx,
-                               const int count, const int h, const int w, const int oh, const int ow,
-                               const int k, const int s, const int p) {
-    const int gid = get_global_id(0);
-    if (gid >= count) return;
-    const int plane = gid / (h * w), iy = gid / w % h, ix = gid % w;
+                               const int oh, const int ow, const int k, const int s, const int p) {
+    const int ix = get_global_id(0), iy = get_global_id(1), plane = get_global_id(2);
+    const int w = get_global_size(0), h = get_global_size(1);
+    const long gid = ((long)plane * h + iy) * w + ix;
     int y0, y1, x0, x1;
     pool_covering(iy, k, s, p, oh, &y0, &y1);
     pool_covering(ix, k, s, p, ow, &x0, &x1);
@@ -189,12 +192,24 @@ __kernel void maxpool_backward(__global const float* dy, __global const float* i
     dx[gid] = acc;
 }
 
-__kernel void avgpool_forward(__global const float* x, __global float* y, const int count, const int h,
-                              const int w, const int oh, const int ow, const int k, const int s, const int p,
-                              const int include_pad) {
-    const int gid = get_global_id(0);
-    if (gid >= count) return;
-    const int plane = gid / (oh * ow), oy = gid / ow % oh, ox = gid % ow;
+// Windows that do not overlap (stride ≥ kernel, as 2×2 pooling): each input lies in at most one
+// window, so each output sends its gradient to its argmax alone and no two work-items write the
+// same element; dx starts at zero. An index outside its window sends nothing, as in the gather.
+__kernel void maxpool_backward_disjoint(__global const float* dy, __global const float* indices, __global float* dx,
+                                        const int h, const int w, const int k, const int s, const int p) {
+    const int ox = get_global_id(0), oy = get_global_id(1), plane = get_global_id(2);
+    const int ow = get_global_size(0), oh = get_global_size(1);
+    const long gid = ((long)plane * oh + oy) * ow + ox;
+    const int at = (int)indices[gid], iy = at / w, ix = at % w;
+    if (at >= 0 && iy >= oy * s - p && iy < min(oy * s - p + k, h) && ix >= ox * s - p && ix < min(ox * s - p + k, w))
+        dx[(long)plane * h * w + at] = dy[gid];
+}
+
+__kernel void avgpool_forward(__global const float* x, __global float* y, const int h, const int w,
+                              const int k, const int s, const int p, const int include_pad) {
+    const int ox = get_global_id(0), oy = get_global_id(1), plane = get_global_id(2);
+    const int ow = get_global_size(0), oh = get_global_size(1);
+    const long gid = ((long)plane * oh + oy) * ow + ox;
     __global const float* xp = x + (long)plane * h * w;
     float total = 0.0f;
     for (int iy = max(oy * s - p, 0); iy < min(oy * s - p + k, h); ++iy)
@@ -202,12 +217,11 @@ __kernel void avgpool_forward(__global const float* x, __global float* y, const 
     y[gid] = total / pool_divisor(oy, ox, h, w, k, s, p, include_pad);
 }
 
-__kernel void avgpool_backward(__global const float* dy, __global float* dx, const int count, const int h,
-                               const int w, const int oh, const int ow, const int k, const int s, const int p,
-                               const int include_pad) {
-    const int gid = get_global_id(0);
-    if (gid >= count) return;
-    const int plane = gid / (h * w), iy = gid / w % h, ix = gid % w;
+__kernel void avgpool_backward(__global const float* dy, __global float* dx, const int oh, const int ow,
+                               const int k, const int s, const int p, const int include_pad) {
+    const int ix = get_global_id(0), iy = get_global_id(1), plane = get_global_id(2);
+    const int w = get_global_size(0), h = get_global_size(1);
+    const long gid = ((long)plane * h + iy) * w + ix;
     int y0, y1, x0, x1;
     pool_covering(iy, k, s, p, oh, &y0, &y1);
     pool_covering(ix, k, s, p, ow, &x0, &x1);

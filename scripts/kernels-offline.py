@@ -59,6 +59,8 @@ def variants():
         yield "batchnorm", f"-DCOLUMN_WIDTH={width}", "other"
         yield "layers", f"-DCOLUMN_WIDTH={width}", "other"
     yield "layers", "-DGELU_POLYNOMIAL_ERF", "other"
+    for stride in (1, 2):
+        yield "layers", f"-DCONV_STRIDE={stride}", "gpu"
     yield "contrastive", NTX_NARROW, "gpu"
     # TF32 runs on NVIDIA sm_80+ with the standard tiles; the small tiles and the emulated mma are
     # the tests' (the emulation compiles anywhere).

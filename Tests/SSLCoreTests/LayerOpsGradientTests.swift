@@ -40,6 +40,7 @@ import Testing
         let (dX, dW) = LayerReference.conv2dBackward(x, weight: weight, dY: w, g)
         checkGradient("conv2d dX \(s)", at: x, analytic: dX) { dot(w, LayerReference.conv2d($0, weight: weight, g)) }
         checkGradient("conv2d dW \(s)", at: weight, analytic: dW) { dot(w, LayerReference.conv2d(x, weight: $0, g)) }
+        #expect(LayerReference.conv2dWeightGradient(x, dY: w, g) == dW, "the weight gradient alone \(s)")
     }
 
     /// (N, C, inner, affine, training): BatchNorm1d (inner 1) and BatchNorm2d (inner H·W).

@@ -85,6 +85,10 @@ private struct LayerParity {
                   try p.cl.conv2dBackward(x.1, weight: weight.1, dY: dY.1, stride: stride, padding: padding, addingInto: dW.1))
         try p.expectClose(dX, atol: 2e-5, "conv2d dX \(s)")
         try p.expectClose(dW, atol: 2e-5, "conv2d dW \(s)")
+        let dWAlone = (try p.ref.zeros(weight.0.shape), try p.cl.zeros(weight.0.shape))
+        try p.ref.conv2dWeightGradient(x.0, dY: dY.0, stride: stride, padding: padding, addingInto: dWAlone.0)
+        try p.cl.conv2dWeightGradient(x.1, dY: dY.1, stride: stride, padding: padding, addingInto: dWAlone.1)
+        try p.expectClose(dWAlone, atol: 2e-5, "conv2dWeightGradient \(s)")
     }
 
     @Test("conv2d over several image chunks, the last one short")
@@ -99,9 +103,13 @@ private struct LayerParity {
         try p.expectClose(y, atol: 2e-5, "chunked conv2d y")
         let dY = try p.pair(y.0.shape), dW = try p.pair(weight.0.shape)
         let dX = (try p.ref.conv2dBackward(x.0, weight: weight.0, dY: dY.0, stride: 2, padding: 1, addingInto: dW.0),
-                  try p.cl.conv2dBackward(x.1, weight: weight.1, dY: dY.1, g, dWeight: dW.1, columnBudget: budget))
+                  try #require(try p.cl.conv2dBackward(x.1, weight: weight.1, dY: dY.1, g, dWeight: dW.1, columnBudget: budget)))
         try p.expectClose(dX, atol: 2e-5, "chunked conv2d dX")
         try p.expectClose(dW, atol: 2e-5, "chunked conv2d dW")
+        let dWAlone = (try p.ref.zeros(weight.0.shape), try p.cl.zeros(weight.0.shape))
+        try p.ref.conv2dWeightGradient(x.0, dY: dY.0, stride: 2, padding: 1, addingInto: dWAlone.0)
+        #expect(try p.cl.conv2dBackward(x.1, weight: nil, dY: dY.1, g, dWeight: dWAlone.1, columnBudget: budget) == nil)
+        try p.expectClose(dWAlone, atol: 2e-5, "chunked conv2d weight gradient alone")
     }
 
     /// (shape, affine, training): BatchNorm1d on (N, F) and BatchNorm2d on (N, C, H, W).
@@ -150,6 +158,7 @@ private struct LayerParity {
     /// (N, C, H, W, kernel, stride, padding).
     static let pools: [[Int]] = [
         [2, 3, 7, 7, 3, 2, 1], [1, 1, 1, 1, 1, 1, 0], [2, 5, 28, 28, 2, 2, 0], [1, 3, 7, 5, 3, 1, 1], [2, 1, 28, 28, 3, 2, 1],
+        [3, 2, 9, 7, 2, 3, 1],  // windows apart (stride > kernel), padded: the disjoint backward
     ]
 
     /// Max pooling selects, so it matches exactly; averages divide sums of ≤ 9 values.

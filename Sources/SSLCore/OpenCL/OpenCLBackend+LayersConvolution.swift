@@ -4,7 +4,8 @@
 //   forward, per chunk of B images:  cols (K, B·P) = im2col(x),  Yc (Cout, B·P) = W (Cout, K) · cols,
 //                                    y[chunk] = Yc in NCHW                    (K = Cin·kh·kw, P = OH·OW)
 //   backward, per chunk:             dYc = dY[chunk] as (Cout, B·P),  dW += dYc · colsᵀ  (GEMM, beta = 1),
-//                                    dcols = Wᵀ · dYc,  dX[chunk] = col2im(dcols)
+//                                    dcols = Wᵀ · dYc,  dX[chunk] = col2im(dcols)  (skipped for the weight
+//                                    gradient alone)
 //
 // The backward recomputes cols instead of keeping them from the forward: one more im2col pass,
 // but no K·N·P floats held between the passes.
@@ -23,7 +24,13 @@ extension OpenCLBackend {
                                addingInto dWeight: Tensor) throws -> Tensor {
         let g = try Shapes.conv2dBackward(x.shape, weight: weight.shape, dY: dY.shape, dWeight: dWeight.shape,
                                           stride: stride, padding: padding)
-        return try conv2dBackward(x, weight: weight, dY: dY, g, dWeight: dWeight, columnBudget: convolutionColumnBudget)
+        return try conv2dBackward(x, weight: weight, dY: dY, g, dWeight: dWeight, columnBudget: convolutionColumnBudget)!
+    }
+
+    public func conv2dWeightGradient(_ x: Tensor, dY: Tensor, stride: Int, padding: Int, addingInto dWeight: Tensor) throws {
+        let g = try Shapes.conv2dBackward(x.shape, weight: dWeight.shape, dY: dY.shape, dWeight: dWeight.shape,
+                                          stride: stride, padding: padding, op: "conv2dWeightGradient")
+        _ = try conv2dBackward(x, weight: nil, dY: dY, g, dWeight: dWeight, columnBudget: convolutionColumnBudget)
     }
 
     /// The forward with an explicit chunk budget (in floats), so the tests can force several chunks.
@@ -36,35 +43,32 @@ extension OpenCLBackend {
             let cols = try im2col(x, g, chunk: chunk, op: op)
             let yc = try empty([g.outChannels, chunk.count * positions])
             try gemm(w2, cols, transposeA: false, transposeB: false, alpha: 1, beta: 0, into: yc)
-            try launchElements("conv_scatter", in: .layers, count: yc.count, arguments: [
-                try arg(yc, op), try arg(y, op), try int32(chunk.lowerBound, op), try int32(chunk.count, op),
-                try int32(g.outChannels, op), try int32(positions, op),
-            ])
+            try launchGrid("conv_scatter", in: .layers, global: [positions, g.outChannels, chunk.count],
+                           arguments: [try arg(yc, op), try arg(y, op), try int32(chunk.lowerBound, op)])
         }
         return y
     }
 
-    /// The backward with an explicit chunk budget (in floats).
-    func conv2dBackward(_ x: Tensor, weight: Tensor, dY: Tensor, _ g: Conv2dShape, dWeight: Tensor,
-                        columnBudget: Int) throws -> Tensor {
-        let op = "conv2dBackward"
-        let dX = try empty(x.shape)
-        let w2 = try weight.reshaped([g.outChannels, g.patchSize])
+    /// The backward with an explicit chunk budget (in floats): dX, or nil and only dW without `weight`.
+    func conv2dBackward(_ x: Tensor, weight: Tensor?, dY: Tensor, _ g: Conv2dShape, dWeight: Tensor,
+                        columnBudget: Int) throws -> Tensor? {
+        let op = weight == nil ? "conv2dWeightGradient" : "conv2dBackward"
+        let dX = try weight.map { _ in try empty(x.shape) }
+        let w2 = try weight?.reshaped([g.outChannels, g.patchSize])
         let dW2 = try dWeight.reshaped([g.outChannels, g.patchSize])
         let positions = g.outHeight * g.outWidth
         for chunk in try imageChunks(g, columnBudget: columnBudget, op: op) {
             let cols = try im2col(x, g, chunk: chunk, op: op)
             let dYc = try empty([g.outChannels, chunk.count * positions])
-            try launchElements("conv_gather", in: .layers, count: dYc.count, arguments: [
-                try arg(dY, op), try arg(dYc, op), try int32(chunk.lowerBound, op), try int32(chunk.count, op),
-                try int32(g.outChannels, op), try int32(positions, op),
-            ])
+            try launchGrid("conv_gather", in: .layers, global: [positions, chunk.count, g.outChannels],
+                           arguments: [try arg(dY, op), try arg(dYc, op), try int32(chunk.lowerBound, op)])
             // dW (Cout, K) += dYc (Cout, B·P) · colsᵀ (B·P, K): the chunks' shares add up.
             try gemm(dYc, cols, transposeA: false, transposeB: true, alpha: 1, beta: 1, into: dW2)
+            guard let w2, let dX else { continue }
             let dCols = try empty(cols.shape)
             try gemm(w2, dYc, transposeA: true, transposeB: false, alpha: 1, beta: 0, into: dCols)
-            try launchElements("conv_col2im", in: .layers, count: chunk.count * g.inChannels * g.height * g.width,
-                               arguments: [try arg(dCols, op), try arg(dX, op)] + (try geometry(g, chunk: chunk, op: op)))
+            try launchGrid("conv_col2im", in: .layers, options: strideOption(g), global: [g.width, g.height, chunk.count * g.inChannels],
+                           arguments: [try arg(dCols, op), try arg(dX, op)] + (try geometry(g, chunk: chunk, op: op)))
         }
         return dX
     }
@@ -81,14 +85,17 @@ extension OpenCLBackend {
 
     private func im2col(_ x: Tensor, _ g: Conv2dShape, chunk: Range<Int>, op: String) throws -> Tensor {
         let cols = try empty([g.patchSize, chunk.count * g.outHeight * g.outWidth])
-        try launchElements("conv_im2col", in: .layers, count: cols.count,
-                           arguments: [try arg(x, op), try arg(cols, op)] + (try geometry(g, chunk: chunk, op: op)))
+        try launchGrid("conv_im2col", in: .layers, options: strideOption(g), global: [g.outWidth, g.outHeight, g.patchSize * chunk.count],
+                       arguments: [try arg(x, op), try arg(cols, op)] + (try geometry(g, chunk: chunk, op: op)))
         return cols
     }
 
     /// The arguments im2col and col2im share after their two buffers.
     private func geometry(_ g: Conv2dShape, chunk: Range<Int>, op: String) throws -> [KernelArgument] {
         try [chunk.lowerBound, chunk.count, g.inChannels, g.height, g.width, g.kernelHeight, g.kernelWidth,
-             g.stride, g.padding, g.outHeight, g.outWidth].map { try int32($0, op) }
+             g.padding, g.outHeight, g.outWidth].map { try int32($0, op) }
     }
+
+    /// im2col and col2im are built per stride (a program per value; networks use one or two).
+    private func strideOption(_ g: Conv2dShape) -> String { "-DCONV_STRIDE=\(g.stride)" }
 }

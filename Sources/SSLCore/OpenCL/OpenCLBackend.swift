@@ -183,6 +183,17 @@ public final class OpenCLBackend: Backend {
         try context.launch(kernel, name: name, global: [count], arguments: arguments)
     }
 
+    /// Launches `name` over the range `global` (up to three dimensions, exactly the range, so the
+    /// kernel needs no bounds check), or does nothing where a dimension is 0 (OpenCL 1.2 refuses
+    /// an empty range). The device picks the group size.
+    func launchGrid(_ name: String, in program: KernelProgram, options: String = "", global: [Int],
+                    arguments: [KernelArgument]) throws {
+        guard !global.contains(0) else { return }
+        for size in global { _ = try int32(size, name) }
+        try context.launch(try context.kernel(name, in: program, options: options), name: name, global: global,
+                           arguments: arguments)
+    }
+
     /// Launches the column kernel `name` (common.cl's COLUMN_WIDTH) over `columns` columns: eight
     /// per work-item up to a multiple of 8, then one per work-item for the rest. `arguments` end
     /// with the first column, which the launch appends.

@@ -56,6 +56,11 @@ public protocol LayerOps {
     func conv2dBackward(_ x: Tensor, weight: Tensor, dY: Tensor, stride: Int, padding: Int,
                         addingInto dWeight: Tensor) throws -> Tensor
 
+    /// The weight gradient of ``conv2d(_:weight:stride:padding:)`` alone: adds `∂L/∂w` into
+    /// `dWeight` `(Cout, Cin, kh, kw)`, as ``conv2dBackward(_:weight:dY:stride:padding:addingInto:)``
+    /// does, without computing `dX`: for a network's first convolution, whose input is the data.
+    func conv2dWeightGradient(_ x: Tensor, dY: Tensor, stride: Int, padding: Int, addingInto dWeight: Tensor) throws
+
     // MARK: Batch normalisation
 
     /// Batch normalisation per channel of `(N, C, …)` (BatchNorm1d on `(N, F)`, BatchNorm2d on

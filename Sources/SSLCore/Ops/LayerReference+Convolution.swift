@@ -25,6 +25,13 @@ extension LayerReference {
         return (dX, dW)
     }
 
+    /// dWeight `(Cout, Cin, kh, kw)` of ``conv2dBackward(_:weight:dY:_:)`` alone.
+    public static func conv2dWeightGradient(_ x: [Double], dY: [Double], _ g: Conv2dShape) -> [Double] {
+        var dW = [Double](repeating: 0, count: g.outChannels * g.patchSize)
+        forEachTap(g) { xi, wi, yi in dW[wi] += dY[yi] * x[xi] }
+        return dW
+    }
+
     /// Calls `body(xIndex, wIndex, yIndex)` for every product of the convolution sum whose input
     /// lies inside the image (padded positions contribute zero).
     private static func forEachTap(_ g: Conv2dShape, _ body: (Int, Int, Int) -> Void) {

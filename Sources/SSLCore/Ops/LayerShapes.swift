@@ -126,8 +126,7 @@ extension Shapes {
 
     /// The arguments of a convolution backward.
     static func conv2dBackward(_ x: [Int], weight: [Int], dY: [Int], dWeight: [Int], stride: Int,
-                               padding: Int) throws -> Conv2dShape {
-        let op = "conv2dBackward"
+                               padding: Int, op: String = "conv2dBackward") throws -> Conv2dShape {
         let g = try Conv2dShape(input: x, weight: weight, stride: stride, padding: padding, op: op)
         try same(dY, g.outputShape, op: op, names: ("dY", "the convolution's output"))
         try same(dWeight, weight, op: op, names: ("dWeight", "weight"))

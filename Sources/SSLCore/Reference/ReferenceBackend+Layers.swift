@@ -61,6 +61,13 @@ extension ReferenceBackend {
         return make(dX.map(Float.init), x.shape)
     }
 
+    public func conv2dWeightGradient(_ x: Tensor, dY: Tensor, stride: Int, padding: Int, addingInto dWeight: Tensor) throws {
+        let op = "conv2dWeightGradient"
+        let g = try Shapes.conv2dBackward(x.shape, weight: dWeight.shape, dY: dY.shape, dWeight: dWeight.shape,
+                                          stride: stride, padding: padding, op: op)
+        try accumulate(LayerReference.conv2dWeightGradient(try doubles(x, op), dY: try doubles(dY, op), g), into: dWeight, op)
+    }
+
     // MARK: - Batch normalisation
 
     public func batchNormalization(_ x: Tensor, gamma: Tensor?, beta: Tensor?, running: RunningStatistics?,

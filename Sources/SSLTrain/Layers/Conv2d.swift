@@ -69,4 +69,11 @@ public final class Conv2d: Layer {
         if let bias { try backend.biasBackward(dY, addingInto: bias.gradient) }
         return dX
     }
+
+    /// dW and db without dX (a network's first layer).
+    public func backwardParameters(_ cache: LayerCache, _ dY: Tensor) throws {
+        let x = try layerCache(cache, as: Cache.self, layer: name).x
+        try backend.conv2dWeightGradient(x, dY: dY, stride: stride, padding: padding, addingInto: weight.gradient)
+        if let bias { try backend.biasBackward(dY, addingInto: bias.gradient) }
+    }
 }
