@@ -45,7 +45,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A JSON file with any of the configuration keys (see TrainConfig); flags override it.") var config: String?
     @Option(help: "Sizes for the machine: paper (the papers' heads), cpu, gpu, or auto (gpu on a GPU, else cpu).")
     var preset: Preset = .paper
-    @Option(help: "mlp or resnet.") var encoder: String?
+    @Option(help: "mlp, convnet or resnet.") var encoder: String?
     @Option(help: "Epochs.") var epochs: Int?
     @Option(help: "Global batch size.") var batchSize: Int?
     @Option(help: "Base learning rate per 256 images (scaled by batch/256); default: the paper's.") var lr: Double?
@@ -97,9 +97,11 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--method \(method.rawValue) differs from the method of \(config) (\(c.method.rawValue)): "
                                   + "drop --method, or use a configuration of \(method.rawValue)")
         }
-        // The file's keys win over the preset (an invalid one is reported, not replaced); flags win over both.
-        preset.resolved(gpu: backend.isGPU).apply(to: &c, keeping: file?.keys ?? [])
-        if let encoder { c.encoder = encoder }
+        // The file's keys win over the preset (an invalid one is reported, not replaced); flags win over
+        // both. The encoder is set first, so that the preset gives its widths.
+        var kept = file?.keys ?? []
+        if let encoder { (c.encoder, kept) = (encoder, kept.union(["encoder"])) }
+        preset.resolved(gpu: backend.isGPU).apply(to: &c, keeping: kept)
         if let epochs { c.epochs = epochs }
         if let batchSize { c.batchSize = batchSize }
         if let lr { c.baseLR = lr }

@@ -103,6 +103,19 @@ import Testing
         }
     }
 
+    /// The ConvNet is nn.Sequential of torch.nn layers, in the order of its parameters.
+    @Test("the ConvNet encoder exports as an nn.Sequential of its layers")
+    func convNet() throws {
+        let encoder = try ConvNetEncoder(inputChannels: 1, size: 28, channels: [4, 6], hidden: 10, seed: 0, on: TestBackends.reference)
+        let module = try TorchModule(encoder)
+        #expect(module.code == "nn.Sequential(nn.Conv2d(1, 4, 3, stride=1, padding=1, bias=False), "
+                + "nn.BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True), nn.ReLU(), nn.MaxPool2d(2, stride=2, padding=0), "
+                + "nn.Conv2d(4, 6, 3, stride=1, padding=1, bias=False), nn.BatchNorm2d(6, eps=1e-05, momentum=0.1, affine=True), "
+                + "nn.ReLU(), nn.MaxPool2d(2, stride=2, padding=0), nn.Flatten(), nn.Linear(294, 10, bias=False), "
+                + "nn.BatchNorm1d(10, eps=1e-05, momentum=0.1, affine=True), nn.ReLU())")
+        #expect(module.state.map(\.name).prefix(3) == ["0.weight", "1.weight", "1.bias"] && module.state.last?.name == "10.num_batches_tracked")
+    }
+
     @Test("a layer without a PyTorch counterpart is an error naming its type")
     func unknownLayer() throws {
         final class Custom: Layer {

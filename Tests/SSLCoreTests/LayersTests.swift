@@ -93,13 +93,15 @@ import Testing
 
 @Suite struct EncoderStagesTests {
     /// The stages are what the layer-wise evaluation reads: they must cover the encoder exactly.
-    @Test("an encoder's stages, run in order, are its forward; MLP stages end at each hidden layer, ResNet's at each block")
+    @Test("an encoder's stages, run in order, are its forward; MLP stages end at each hidden layer, ConvNet's and ResNet's at each block")
     func stagesComposeToForward() throws {
         let backend = TestBackends.reference
         let mlp = try MLPEncoder(dims: [36, 6, 5, 4], seed: 8, on: backend)
         let resnet = try ResNetEncoder(inputChannels: 1, stemWidth: 2, stageWidths: [2, 3], blocksPerStage: 1, seed: 7, on: backend)
+        let convnet = try ConvNetEncoder(inputChannels: 1, size: 6, channels: [2, 3], hidden: 5, seed: 9, on: backend)
         for (encoder, names, shapes) in [
             (mlp as any FeatureLayer, ["layer 1 (6)", "layer 2 (5)", "layer 3 (4)"], [[3, 6], [3, 5], [3, 4]]),
+            (convnet, ["block 1 (2)", "block 2 (3)", "dense (5)"], [[3, 2, 3, 3], [3, 3, 1, 1], [3, 5]]),
             (resnet, ["stem", "block 1", "block 2", "output (3)"], [[3, 2, 6, 6], [3, 2, 6, 6], [3, 3, 3, 3], [3, 3]]),
         ] {
             encoder.setTraining(false)
@@ -148,7 +150,8 @@ import Testing
             let mlp = try MLPEncoder(dims: [36, 7, 5], seed: 4, on: b)
             let resnet = try ResNetEncoder(inputChannels: 1, stemWidth: 2, stageWidths: [2, 3], blocksPerStage: 1, seed: 5, on: b)
             let head = try MLPHead.simclr(inputDimension: 3, outputDimension: 2, seed: 6, on: b)
-            let networks: [(String, [any Layer])] = [("MLP", [mlp]), ("ResNet and a head", [resnet, head]),
+            let convnet = try ConvNetEncoder(inputChannels: 1, size: 6, channels: [2, 3], hidden: 4, seed: 8, on: b)
+            let networks: [(String, [any Layer])] = [("MLP", [mlp]), ("ResNet and a head", [resnet, head]), ("ConvNet", [convnet]),
                                                      ("a flatten first", [Flatten(), try Linear(name: "fc", inFeatures: 36, outFeatures: 3, seed: 7, on: b)]),
                                                      ("no parameters", [Flatten(), ReLU(on: b)])]
             var rng = SeededRandom(seed: 62)
@@ -209,6 +212,13 @@ import Testing
         #expect(simsiam.buffers.map(\.name).last == "projector.7.running_var" && simsiam.parameters.last?.name == "projector.6.weight")
         let dino = try DINOHead(inputDimension: 4, outputDimension: 9, hiddenDimension: 5, bottleneckDimension: 3, seed: 0, on: b)
         #expect(dino.parameters.last?.name == "head.last_layer.weight_v" && dino.outputDimension == 9)
+        let convnet = try ConvNetEncoder(inputChannels: 1, size: 28, channels: [4, 6], hidden: 10, seed: 0, on: b)
+        #expect(convnet.parameters.map(\.name) == ["conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias",
+                                                    "fc.weight", "bn.weight", "bn.bias"])
+        #expect(convnet.parameters[6].value.shape == [10, 6 * 7 * 7])
+        #expect(try convnet.forward(try b.zeros([2, 1, 28, 28])).output.shape == [2, 10])
+        #expect(throws: SSLError.self) { try ConvNetEncoder(inputChannels: 1, size: 3, channels: [2, 2], hidden: 4, seed: 0, on: b) }
+        #expect(throws: SSLError.self) { try EncoderFactory.make("convnet", widths: [512], channels: 1, size: 28, seed: 0, on: b) }
         for (shape, encoder) in [([2, 1, 28, 28], try ResNetEncoder(inputChannels: 1, stemWidth: 2, stageWidths: [2, 3], blocksPerStage: 1, seed: 0, on: b)),
                                  ([2, 3, 32, 32], resnet)] as [([Int], ResNetEncoder)] {
             let y = try encoder.forward(try b.zeros(shape)).output

@@ -25,7 +25,7 @@ import SSLCore
         #expect(c.epochs == recipe.epochs && c.projector == recipe.projector && c.prototypes == recipe.prototypes)
         #expect(c.emaMomentum == recipe.emaMomentum && c.temperature == recipe.temperature && c.negatives == recipe.negatives)
         #expect(c.trainSubset == recipe.trainSubset && c.localCrops == (recipe.localCrops ?? TrainConfig(method: method).localCrops))
-        #expect(c.encoderWidths == (recipe.encoderWidths ?? ShortRunRecipe.encoderWidths) && c.cropScale == recipe.cropScale)
+        #expect(c.encoder == recipe.encoder && c.encoderWidths == recipe.resolvedEncoderWidths && c.cropScale == recipe.cropScale)
         #expect(c.evalTrain == 60_000 && c.evalTest == 10_000)
         #expect(c.seed == 7 && c.batchSize == 256 && c.evalEvery == max(1, recipe.epochs / 10))
     }
@@ -37,8 +37,27 @@ import SSLCore
             TrainPreset.gpu.apply(to: &c)
             try c.validate()
             #expect(c.epochs == TrainPreset.gpuEpochs && c.batchSize == 512 && c.trainSubset == nil)
-            #expect(c.encoderWidths == ((ShortRunRecipe.table[method]?.encoderWidths ?? ShortRunRecipe.encoderWidths).map { 2 * $0 }) && c.evalTrain == 60_000 && c.optimizer == ShortRunRecipe.table[method]?.optimizer)
+            let recipe = try #require(ShortRunRecipe.table[method])
+            #expect(c.encoder == recipe.encoder && c.encoderWidths == recipe.resolvedEncoderWidths.map { $0.map { 2 * $0 } })
+            #expect(c.evalTrain == 60_000 && c.optimizer == recipe.optimizer)
         }
+    }
+
+    /// An encoder other than the recipe's (from a file or --encoder) gets that encoder's short-run
+    /// widths: the recipe's would be read as another architecture's (an MLP's [512] as one block
+    /// of a ConvNet).
+    @Test("an encoder kept from the file gets its own widths, not the recipe's", arguments: ["mlp", "convnet", "resnet"])
+    func keptEncoderGetsItsWidths(_ encoder: String) throws {
+        for method in Method.allCases {
+            var c = TrainConfig.defaults(for: method)
+            c.encoder = encoder
+            TrainPreset.cpu.apply(to: &c, keeping: ["encoder"])
+            try c.validate()
+            let recipe = try #require(ShortRunRecipe.table[method])
+            #expect(c.encoder == encoder)
+            #expect(c.encoderWidths == (encoder == recipe.encoder ? recipe.resolvedEncoderWidths : ShortRunRecipe.encoderWidths(for: encoder)))
+        }
+        #expect(ShortRunRecipe.encoderWidths(for: "convnet") == [16, 32, 512] && ShortRunRecipe.encoderWidths(for: "mlp") == [512])
     }
 
     /// A configuration file's keys beat the preset: an explicit value, even an invalid one, is
@@ -50,6 +69,7 @@ import SSLCore
         explicit.optimizer = .lars; explicit.baseLR = 0.3; explicit.weightDecay = 0.5; explicit.projector = [7]
         explicit.prototypes = 11; explicit.temperature = 0.3; explicit.emaMomentum = 0.5; explicit.negatives = 3
         explicit.trainSubset = 999; explicit.localCrops = 4; explicit.cropScale = [0.2, 0.3]; explicit.encoderWidths = [5]
+        explicit.encoder = "resnet"
         explicit.epochs = 0; explicit.batchSize = 6; explicit.evalTrain = 17; explicit.evalTest = 19; explicit.evalEvery = 13
         var kept = explicit
         preset.apply(to: &kept, keeping: TrainPreset.decidedKeys)

@@ -5,7 +5,7 @@ import SSLCore
 /// The PyTorch counterpart of a network: ``code`` builds an `nn.Module` of the same
 /// architecture, whose `state_dict()` has exactly the names of ``state``.
 ///
-/// Sequential containers (``MLPEncoder``, ``MLPHead``, ``ResNetEncoder``, ``Sequential``) become
+/// Sequential containers (``MLPEncoder``, ``ConvNetEncoder``, ``MLPHead``, ``ResNetEncoder``, ``Sequential``) become
 /// `nn.Sequential` with their children at indices 0, 1, …; ``Linear``, ``Conv2d`` and batch norm
 /// become `nn.Linear`, `nn.Conv2d`, `nn.BatchNorm1d`/`2d` (`weight`, `bias`, `running_mean`,
 /// `running_var`, `num_batches_tracked`). ``BasicBlock`` and ``DINOHead`` have no `torch.nn`
@@ -47,6 +47,7 @@ public struct TorchModule {
         case let s as Sequential: return try sequential(s.layers)
         case let e as MLPEncoder: return try sequential(e.body.layers)
         case let h as MLPHead: return try sequential(h.body.layers)
+        case let e as ConvNetEncoder: return try sequential(e.body.layers)
         case let e as ResNetEncoder: return try sequential(e.body.layers)
         case is Flatten: return ("nn.Flatten()", [])
         case is ReLU: return ("nn.ReLU()", [])

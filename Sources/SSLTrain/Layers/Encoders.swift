@@ -1,5 +1,6 @@
-// Encoders for small images: an MLP (Linear + BN + ReLU blocks) and a small CIFAR-style ResNet
-// (3×3 stem, residual BasicBlocks, global average pooling).
+// Encoders for small images: an MLP (Linear + BN + ReLU blocks), a small ConvNet (convolution +
+// BN + ReLU + max-pool blocks, then one dense layer) and a small CIFAR-style ResNet (3×3 stem,
+// residual BasicBlocks, global average pooling).
 import SSLCore
 
 /// Flatten, then `Linear → BatchNorm1d → ReLU` per hidden width: `dims = [784, 512, 256]` maps
@@ -49,6 +50,87 @@ public final class MLPEncoder: FeatureLayer {
 
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) { try body.forward(x) }
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try body(x) }
+    public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor { try body.backward(cache, dY) }
+    public func backwardParameters(_ cache: LayerCache, _ dY: Tensor) throws { try body.backwardParameters(cache, dY) }
+}
+
+/// Per width in `channels`: `Conv2d 3×3 (padding 1) → BatchNorm2d → ReLU → MaxPool2d(2)`, then
+/// `Flatten → Linear → BatchNorm1d → ReLU` to `hidden`: `channels = [16, 32]`, `hidden = 512` maps
+/// `(N, 1, 28, 28)` through 16×14×14 and 32×7×7 to `(N, 512)`. The classic small ConvNet of the
+/// MNIST tutorials, with batch norm; its convolutions see a garment shifted by a few pixels as
+/// the same pattern, which an MLP must learn from augmentations. Names: `conv1`, `bn1`, `conv2`,
+/// `bn2`, …, then `fc` and `bn`. Convolutions and the dense layer have no bias (batch norm's β
+/// takes its place, see ``MLPEncoder``).
+public final class ConvNetEncoder: FeatureLayer {
+    public let inputChannels: Int
+    public let channels: [Int]
+    public let hidden: Int
+    public var outputDimension: Int { hidden }
+    let body: Sequential
+
+    /// - Parameters:
+    ///   - name: the prefix of every parameter name ("" for none).
+    ///   - inputChannels: 1 for 28×28×1, 3 for 32×32×3.
+    ///   - size: the images' side; each block halves it (rounding down), and it must stay ≥ 1.
+    ///   - channels: each convolution block's output channels; at least one.
+    ///   - hidden: the dense layer's width, the encoder's output.
+    ///   - seed: with each layer's name, fixes its initial values.
+    ///   - backend: where the parameters live.
+    public init(name: String = "", inputChannels: Int, size: Int, channels: [Int], hidden: Int, seed: UInt64,
+                on backend: any Backend) throws {
+        guard inputChannels > 0, size > 0, !channels.isEmpty, channels.allSatisfy({ $0 > 0 }), hidden > 0,
+              size >> channels.count >= 1 else {
+            throw SSLError.invalidArgument(op: "ConvNetEncoder", detail: "channels and widths must be positive and each of the "
+                                           + "\(channels.count) blocks must leave at least one pixel, got input \(inputChannels)×"
+                                           + "\(size)×\(size), channels \(channels), hidden \(hidden)")
+        }
+        (self.inputChannels, self.channels, self.hidden) = (inputChannels, channels, hidden)
+        var layers: [any Layer] = []
+        var previous = inputChannels
+        for (i, width) in channels.enumerated() {
+            layers += [
+                try Conv2d(name: qualified(name, "conv\(i + 1)"), inChannels: previous, outChannels: width, kernel: 3,
+                           padding: 1, bias: false, seed: seed, on: backend),
+                try BatchNorm2d(name: qualified(name, "bn\(i + 1)"), channels: width, on: backend),
+                ReLU(on: backend),
+                MaxPool2d(kernel: 2, on: backend),
+            ]
+            previous = width
+        }
+        let side = size >> channels.count
+        layers += [
+            Flatten(),
+            try Linear(name: qualified(name, "fc"), inFeatures: previous * side * side, outFeatures: hidden, bias: false,
+                       seed: seed, on: backend),
+            try BatchNorm1d(name: qualified(name, "bn"), features: hidden, on: backend),
+            ReLU(on: backend),
+        ]
+        body = Sequential(layers)
+    }
+
+    public var parameters: [Parameter] { body.parameters }
+    public var buffers: [NamedBuffer] { body.buffers }
+    public func setTraining(_ training: Bool) { body.setTraining(training) }
+    public var sublayers: [any Layer] { [body] }
+
+    /// Each convolution block (after its pooling), then the dense layer.
+    public var stages: [(name: String, layer: any Layer)] {
+        channels.indices.map { i in ("block \(i + 1) (\(channels[i]))", Sequential(Array(body.layers[4 * i..<4 * i + 4]))) }
+            + [("dense (\(hidden))", Sequential(Array(body.layers.suffix(4))))]
+    }
+
+    public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) {
+        guard x.rank == 4, x.shape[1] == inputChannels else {
+            throw SSLError.shapeMismatch(op: "ConvNetEncoder", detail: "x must be (N, \(inputChannels), H, W), got \(shapeDescription(x.shape))")
+        }
+        return try body.forward(x)
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4, x.shape[1] == inputChannels else { return try forward(x).output }  // forward's error
+        return try body(x)
+    }
+
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor { try body.backward(cache, dY) }
     public func backwardParameters(_ cache: LayerCache, _ dY: Tensor) throws { try body.backwardParameters(cache, dY) }
 }

@@ -124,9 +124,10 @@ extension Array where Element == any Layer {
 /// The encoders `--encoder` names, for `channels`×`size`×`size` images.
 public enum EncoderFactory {
     /// - Parameters:
-    ///   - kind: `mlp` or `resnet`.
-    ///   - widths: the MLP's hidden widths (default 1024, 512) or the ResNet's stage
-    ///     widths (default 32, 64, 128; the stem has the first).
+    ///   - kind: `mlp`, `convnet` or `resnet`.
+    ///   - widths: the MLP's hidden widths (default 1024, 512), the ConvNet's block channels
+    ///     then its dense width (default 16, 32, 512), or the ResNet's stage widths (default
+    ///     32, 64, 128; the stem has the first).
     ///   - channels: the images' channels.
     ///   - size: the images' side in pixels.
     ///   - seed: with each layer's name, fixes its initial values.
@@ -136,12 +137,20 @@ public enum EncoderFactory {
         switch kind {
         case "mlp":
             return try MLPEncoder(name: "encoder", dims: [channels * size * size] + (widths ?? [1024, 512]), seed: seed, on: backend)
+        case "convnet":
+            let w = widths ?? [16, 32, 512]
+            guard w.count >= 2 else {
+                throw SSLError.invalidArgument(op: "train", detail: "the convnet encoder's widths are its block channels, then its "
+                                               + "dense width: at least two, got \(w)")
+            }
+            return try ConvNetEncoder(name: "encoder", inputChannels: channels, size: size, channels: Array(w.dropLast()),
+                                      hidden: w.last!, seed: seed, on: backend)
         case "resnet":
             let stages = widths ?? [32, 64, 128]
             return try ResNetEncoder(name: "encoder", inputChannels: channels, stemWidth: stages[0], stageWidths: stages,
                                      seed: seed, on: backend)
         default:
-            throw SSLError.invalidArgument(op: "train", detail: "unknown encoder \(kind) (mlp, resnet)")
+            throw SSLError.invalidArgument(op: "train", detail: "unknown encoder \(kind) (mlp, convnet, resnet)")
         }
     }
 }

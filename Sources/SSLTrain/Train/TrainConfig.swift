@@ -9,9 +9,11 @@ import SSLCore
 /// with a linear warm-up and a cosine decay (``LinearWarmupCosine``).
 public struct TrainConfig: Codable, Equatable, Sendable {
     public var method: Method
-    /// `mlp` (784 → 1024 → 512) or `resnet` (a small CIFAR-style ResNet).
+    /// `mlp` (784 → 1024 → 512), `convnet` (two convolution blocks and a dense layer) or
+    /// `resnet` (a small CIFAR-style ResNet).
     public var encoder: String = "mlp"
-    /// Hidden widths of the MLP encoder (default 1024, 512) or stage widths of the ResNet (32, 64, 128).
+    /// Hidden widths of the MLP encoder (default 1024, 512), block channels and dense width of the
+    /// ConvNet (16, 32, 512) or stage widths of the ResNet (32, 64, 128).
     public var encoderWidths: [Int]? = nil
     public var epochs: Int = 100
     /// The global batch (the unit across ranks).
@@ -198,7 +200,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// `ssl train` flag where it has one).
     public func validate() throws {
         func bad(_ detail: String) -> SSLError { .invalidArgument(op: "train", detail: detail) }
-        guard ["mlp", "resnet"].contains(encoder) else { throw bad("encoder (--encoder) must be mlp or resnet, got \(encoder)") }
+        guard ["mlp", "convnet", "resnet"].contains(encoder) else { throw bad("encoder (--encoder) must be mlp, convnet or resnet, got \(encoder)") }
         guard epochs >= 1 else { throw bad("epochs (--epochs) must be at least 1, got \(epochs)") }
         guard batchSize >= 2 else { throw bad("batchSize (--batch-size) must be at least 2 (batch statistics), got \(batchSize)") }
         if let lr = baseLR, !(lr > 0 && lr.isFinite) { throw bad("baseLR (--lr) must be positive, got \(lr)") }

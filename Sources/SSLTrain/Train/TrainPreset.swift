@@ -34,14 +34,17 @@ public enum TrainPreset: String, CaseIterable, Codable, Sendable {
         set("trainSubset", \.trainSubset, recipe.trainSubset)
         if let local = recipe.localCrops { set("localCrops", \.localCrops, local) }
         set("cropScale", \.cropScale, recipe.cropScale)
+        set("encoder", \.encoder, recipe.encoder)
+        // The recipe's widths fit its encoder; another one (kept from a file or --encoder) gets its own short-run widths.
+        let widths = c.encoder == recipe.encoder ? recipe.resolvedEncoderWidths : ShortRunRecipe.encoderWidths(for: c.encoder)
         switch self {
         case .cpu:
-            set("encoderWidths", \.encoderWidths, recipe.encoderWidths ?? ShortRunRecipe.encoderWidths)
+            set("encoderWidths", \.encoderWidths, widths)
             set("epochs", \.epochs, recipe.epochs)
             set("evalTrain", \.evalTrain, 60_000)
             set("evalTest", \.evalTest, 10_000)
         case .gpu:
-            set("encoderWidths", \.encoderWidths, (recipe.encoderWidths ?? ShortRunRecipe.encoderWidths).map { 2 * $0 })
+            set("encoderWidths", \.encoderWidths, widths?.map { 2 * $0 })
             set("epochs", \.epochs, Self.gpuEpochs)
             set("batchSize", \.batchSize, 512)
             set("trainSubset", \.trainSubset, nil)
@@ -55,7 +58,7 @@ public enum TrainPreset: String, CaseIterable, Codable, Sendable {
 
     /// The configuration keys a preset may set (``apply(to:keeping:)``).
     public static let decidedKeys: Set<String> = [
-        "optimizer", "baseLR", "weightDecay", "projector", "prototypes", "temperature", "emaMomentum", "negatives",
+        "encoder", "optimizer", "baseLR", "weightDecay", "projector", "prototypes", "temperature", "emaMomentum", "negatives",
         "trainSubset", "localCrops", "cropScale", "encoderWidths", "epochs", "batchSize", "evalTrain", "evalTest", "evalEvery",
     ]
 
@@ -82,7 +85,9 @@ public struct ShortRunRecipe: Equatable, Sendable {
     /// Epochs of the cpu preset, sized so that a run on a 2-core CPU (PoCL) takes minutes.
     public var epochs: Int
     public var optimizer: OptimizerKind = .adamw
-    /// The MLP encoder's hidden widths on the cpu preset (twice each on gpu); nil: ``encoderWidths``.
+    /// ``TrainConfig/encoder``: `mlp` unless the recipe says otherwise.
+    public var encoder: String = "mlp"
+    /// The encoder's widths on the cpu preset (twice each on gpu); nil: ``encoderWidths(for:)``.
     public var encoderWidths: [Int]? = nil
     /// Per 256 images, as ``TrainConfig/baseLR``.
     public var baseLR: Double = 1e-3
@@ -101,9 +106,20 @@ public struct ShortRunRecipe: Equatable, Sendable {
     /// Why the method departs from the shared recipe, in one line.
     public var reason: String
 
-    /// The encoder of every recipe that sets none: one hidden layer of 512, which beat [512, 256]
-    /// for every method on the validation split (each recipe's reason gives both).
-    public static let encoderWidths = [512]
+    /// The short-run widths of each encoder, for recipes that set none and for an encoder other
+    /// than the recipe's: the MLP one hidden layer of 512, which beat [512, 256] for every method
+    /// on the validation split (each recipe's reason gives both); the ConvNet blocks of 16 and 32
+    /// channels and a dense layer of 512; nil (the paper-scale default) for the ResNet.
+    public static func encoderWidths(for encoder: String) -> [Int]? {
+        switch encoder {
+        case "mlp": return [512]
+        case "convnet": return [16, 32, 512]
+        default: return nil
+        }
+    }
+
+    /// The recipe's encoder widths on the cpu preset.
+    public var resolvedEncoderWidths: [Int]? { encoderWidths ?? Self.encoderWidths(for: encoder) }
 
     /// One recipe per method, chosen on the validation split (see the type's documentation).
     public static let table: [Method: ShortRunRecipe] = [
