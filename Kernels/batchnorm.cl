@@ -49,6 +49,62 @@
         }                                                                                      \
     }
 
+// The sums over channel c (N, C, inner) that the statistics and the backward need, returned in
+// every work-item of the group. With -DROWS_SERIAL (CPU devices: one work-item per channel) each
+// contiguous row is summed eight lanes at a time, so that the adds need not wait on one another:
+// one float chain over a channel of 512 × 28 × 28 values made a BatchNorm2d forward 13 ms on
+// PoCL. Otherwise FOR_CHANNEL over the group, then group_sum.
+#ifdef ROWS_SERIAL
+static inline float lanes_sum(const float8 v) { return v.s0 + v.s1 + v.s2 + v.s3 + v.s4 + v.s5 + v.s6 + v.s7; }
+#endif
+
+// Σ (x − shift) (shift 0) or Σ (x − shift)² (squares).
+static inline float channel_sum(__global const float* x, const float shift, const int squares, const int n,
+                                const int channels, const int c, const int inner, __local float* scratch) {
+#ifdef ROWS_SERIAL
+    float8 lanes = (float8)(0.0f);
+    float tail = 0.0f;
+    for (int row = 0; row < n; row++) {
+        __global const float* p = x + ((long)row * channels + c) * inner;
+        int s = 0;
+        for (; s + 8 <= inner; s += 8) {
+            const float8 d = vload8(0, p + s) - shift;
+            lanes += squares ? d * d : d;
+        }
+        for (; s < inner; s++) tail += squares ? (p[s] - shift) * (p[s] - shift) : p[s] - shift;
+    }
+    return lanes_sum(lanes) + tail;
+#else
+    float acc = 0.0f;
+    FOR_CHANNEL(at, const float d = x[at] - shift; acc += squares ? d * d : d;)
+    return group_sum(acc, scratch);
+#endif
+}
+
+// (Σ dy, Σ dy·x̂).
+static inline float2 channel_gradient_sums(__global const float* dy, __global const float* xhat, const int n,
+                                           const int channels, const int c, const int inner, __local float* scratch) {
+#ifdef ROWS_SERIAL
+    float8 a = (float8)(0.0f), b = (float8)(0.0f);
+    float2 tail = (float2)(0.0f);
+    for (int row = 0; row < n; row++) {
+        const long base = ((long)row * channels + c) * inner;
+        int s = 0;
+        for (; s + 8 <= inner; s += 8) {
+            const float8 g = vload8(0, dy + base + s);
+            a += g;
+            b += g * vload8(0, xhat + base + s);
+        }
+        for (; s < inner; s++) tail += (float2)(dy[base + s], dy[base + s] * xhat[base + s]);
+    }
+    return (float2)(lanes_sum(a), lanes_sum(b)) + tail;
+#else
+    float a = 0.0f, b = 0.0f;
+    FOR_CHANNEL(at, a += dy[at]; b += dy[at] * xhat[at];)
+    return (float2)(group_sum(a, scratch), group_sum(b, scratch));
+#endif
+}
+
 #define BN_AFFINE 1
 #define BN_TRAINING 2
 #define BN_RUNNING 4
@@ -63,12 +119,8 @@ __kernel void batchnorm_forward(__global const float* x, __global float* y, __gl
     const int c = get_group_id(0), m = n * inner;
     float mean, var;
     if (flags & BN_TRAINING) {
-        float acc = 0.0f;
-        FOR_CHANNEL(at, acc += x[at];)
-        mean = group_sum(acc, scratch) / m;
-        acc = 0.0f;
-        FOR_CHANNEL(at, const float d = x[at] - mean; acc += d * d;)
-        var = group_sum(acc, scratch) / m;
+        mean = channel_sum(x, 0.0f, 0, n, channels, c, inner, scratch) / m;
+        var = channel_sum(x, mean, 1, n, channels, c, inner, scratch) / m;
     } else {
         mean = running_mean[c];
         var = running_var[c];
@@ -91,10 +143,8 @@ __kernel void batchnorm_backward(__global const float* dy, __global const float*
                                  __global float* dbeta, const int n, const int channels, const int inner,
                                  const int flags, __local float* scratch) {
     const int c = get_group_id(0), m = n * inner;
-    float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
-    FOR_CHANNEL(at, sum_dy += dy[at]; sum_dy_xhat += dy[at] * xhat[at];)
-    sum_dy = group_sum(sum_dy, scratch);
-    sum_dy_xhat = group_sum(sum_dy_xhat, scratch);
+    const float2 sums = channel_gradient_sums(dy, xhat, n, channels, c, inner, scratch);
+    const float sum_dy = sums.x, sum_dy_xhat = sums.y;
     const float scale = ((flags & BN_AFFINE) ? gamma[c] : 1.0f) * rstd[c];
     const float mean_dy = sum_dy / m, mean_dy_xhat = sum_dy_xhat / m;
     if (flags & BN_TRAINING) {
@@ -186,12 +236,8 @@ __kernel void batchnorm_backward_columns(__global const float* dy, __global cons
 __kernel void batchnorm_moments(__global const float* x, __global float* mean_out, __global float* m2_out,
                                 const int n, const int channels, const int inner, __local float* scratch) {
     const int c = get_group_id(0), m = n * inner;
-    float acc = 0.0f;
-    FOR_CHANNEL(at, acc += x[at];)
-    const float mean = group_sum(acc, scratch) / m;
-    acc = 0.0f;
-    FOR_CHANNEL(at, const float d = x[at] - mean; acc += d * d;)
-    const float m2 = group_sum(acc, scratch);
+    const float mean = channel_sum(x, 0.0f, 0, n, channels, c, inner, scratch) / m;
+    const float m2 = channel_sum(x, mean, 1, n, channels, c, inner, scratch);
     if (get_local_id(0) == 0) {
         mean_out[c] = mean;
         m2_out[c] = m2;
@@ -213,14 +259,11 @@ __kernel void batchnorm_forward_given(__global const float* x, __global float* y
 __kernel void batchnorm_backward_sums(__global const float* dy, __global const float* xhat, __global float* sum_dy,
                                       __global float* sum_dy_xhat, const int n, const int channels, const int inner,
                                       __local float* scratch) {
-    const int c = get_group_id(0), m = n * inner;
-    float a = 0.0f, b = 0.0f;
-    FOR_CHANNEL(at, a += dy[at]; b += dy[at] * xhat[at];)
-    a = group_sum(a, scratch);
-    b = group_sum(b, scratch);
+    const int c = get_group_id(0);
+    const float2 sums = channel_gradient_sums(dy, xhat, n, channels, c, inner, scratch);
     if (get_local_id(0) == 0) {
-        sum_dy[c] = a;
-        sum_dy_xhat[c] = b;
+        sum_dy[c] = sums.x;
+        sum_dy_xhat[c] = sums.y;
     }
 }
 

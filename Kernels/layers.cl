@@ -153,7 +153,8 @@ static inline int pool_divisor(const int oy, const int ox, const int h, const in
     return (min(y0 + k, h) - max(y0, 0)) * (min(x0 + k, w) - max(x0, 0));
 }
 
-// Padding is −∞; v > best keeps the first maximum, isnan(v) lets NaN through (PyTorch's rule).
+// Padding is −∞; v > best keeps the first maximum, v != v lets NaN through (PyTorch's rule; isnan
+// instead made the kernel 1.2× slower on PoCL).
 // Pooling ranges: forward (OW, OH, planes), backward (W, H, planes); a plane is one (n, c).
 __kernel void maxpool_forward(__global const float* x, __global float* y, __global float* indices,
                               const int h, const int w, const int k, const int s, const int p) {
@@ -166,7 +167,7 @@ __kernel void maxpool_forward(__global const float* x, __global float* y, __glob
     for (int iy = max(oy * s - p, 0); iy < min(oy * s - p + k, h); ++iy) {
         for (int ix = max(ox * s - p, 0); ix < min(ox * s - p + k, w); ++ix) {
             const float v = xp[iy * w + ix];
-            if (v > best || isnan(v)) {
+            if (v > best || v != v) {
                 best = v;
                 at = iy * w + ix;
             }
