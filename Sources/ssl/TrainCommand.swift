@@ -15,10 +15,11 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Writes into --out: checkpoint.npz (every epoch, atomically; --resume continues from it), \
             steps.jsonl (one line per step: step, epoch, loss, lr), metrics.json and report.svg. \
-            Defaults are the method's paper's; --preset cpu trains a small MLP encoder with each \
-            method's short-run recipe (ShortRunRecipe.table in SSLTrain: optimizer, learning rate, \
-            heads, EMA, temperatures, crops, epochs) so that a run fits minutes on a CPU, and \
-            evaluates on a 10 000-image bank and the 10 000 test images; --preset gpu trains the \
+            Defaults are the method's paper's; --preset cpu trains a small encoder (an MLP; SimCLR's \
+            a ConvNet) with each method's short-run recipe (ShortRunRecipe.table in SSLTrain: encoder, \
+            optimizer, learning rate, heads, EMA, temperatures, crops, epochs) so that a run fits \
+            minutes on a CPU, and evaluates with the 60 000 training images as the bank on the \
+            10 000 test images; --preset gpu trains the \
             same recipes for \(TrainPreset.gpuEpochs) epochs, wider, with the full training set as the bank.
 
             Data parallel: `mpirun -np R ssl train …` runs R ranks; --batch-size stays the global \

@@ -31,7 +31,8 @@ import Testing
         let recipe = try #require(recipes[method])
         var c = TrainConfig.defaults(for: method)
         TrainPreset.cpu.apply(to: &c)
-        (c.seed, c.epochs, c.batchSize, c.encoderWidths, c.evaluate) = (seed, recipe.epochs, 128, [256, 128], false)
+        (c.seed, c.epochs, c.batchSize, c.evaluate) = (seed, recipe.epochs, 128, false)
+        (c.encoder, c.encoderWidths) = ("mlp", [256, 128])  // every method's, SimCLR's recipe ConvNet included: seconds, not minutes
         (c.trainSubset, c.validation, c.evalTrain, c.evalTest) = (8192, 10_000, 8192, 5000)
         c.warmupEpochs = 0.2
         if let lr = recipe.baseLR { c.baseLR = lr }
