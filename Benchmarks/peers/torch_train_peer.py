@@ -6,12 +6,15 @@
 
 One step is what ssl-bench times through the library's Trainer: two augmented views of a batch
 of 1x28x28 images (uniform noise, as ssl-bench's), each view through the encoder and projector
-on its own (as the library's two-view step does, so batch norm sees one view's N images), the
-loss, its backward, the optimizer step and the loss read back to the host (loss.item()).
+on its own (as the library's two-view steps do, so batch norm sees one view's N images; SimCLR's
+both views as one batch of 2N), the loss, its backward, the optimizer step and the loss read back
+to the host (loss.item()).
 
 The networks and recipes are the library's `--preset cpu` ones (Sources/SSLTrain): the MLP
-encoder Flatten, (Linear without bias, BatchNorm1d, ReLU) per width; AdamW at 1e-3 x batch/256,
-weight decay 1e-4; crops of 70-100 %. Methods:
+encoder Flatten, (Linear without bias, BatchNorm1d, ReLU) per width, or with --train-encoder
+convnet the ConvNet: per block Conv2d 3x3 (padding 1, no bias), BatchNorm2d, ReLU, MaxPool2d(2),
+then Flatten, Linear without bias, BatchNorm1d, ReLU; AdamW at 1e-3 x batch/256, weight decay
+1e-4; crops of 70-100 %. Methods:
   simclr  projector Linear(d, d), ReLU, Linear(d, out); NT-Xent, T 0.1, over the 2N views.
   barlow  projector (Linear without bias, BN, ReLU) x 2, Linear without bias; loss of
           facebookresearch/barlowtwins (lambda 0.0051, BN without affine, C = z1ᵀz2 / N).
@@ -72,7 +75,18 @@ RECIPE_PROJECTOR = {"simclr": [128], "barlow": [1024, 1024, 1024], "vicreg": [10
                     "dino": [512, 128], "memorybank": [128], "deepcluster": [], "sela": []}
 
 
-def mlp_encoder(widths):
+ENCODER = "mlp"  # --train-encoder
+
+
+def encoder(widths):
+    """The library's MLPEncoder, or its ConvNetEncoder (widths: block channels, then the dense width)."""
+    if ENCODER == "convnet":
+        layers, channels, side = [], 1, 28
+        for c in widths[:-1]:
+            layers += [nn.Conv2d(channels, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2)]
+            channels, side = c, side // 2
+        return nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * side * side, widths[-1], bias=False),
+                             nn.BatchNorm1d(widths[-1]), nn.ReLU())
     layers, d = [nn.Flatten()], 784
     for w in widths:
         layers += [nn.Linear(d, w, bias=False), nn.BatchNorm1d(w), nn.ReLU()]
@@ -136,14 +150,14 @@ class Siamese(nn.Module):
         hidden, out = widths
         if method == "byol":
             mlp = lambda i: head([i, hidden, out], batch_norm=True, bias_hidden=True, bias_last=True)
-            self.online = nn.Sequential(mlp_encoder(encoder_widths), mlp(d))
+            self.online = nn.Sequential(encoder(encoder_widths), mlp(d))
             self.predictor = mlp(out)
-            self.target = nn.Sequential(mlp_encoder(encoder_widths), mlp(d))
+            self.target = nn.Sequential(encoder(encoder_widths), mlp(d))
             self.target.load_state_dict(self.online.state_dict())
             self.target.requires_grad_(False)
         else:
             projector = head([d, d, d, hidden], batch_norm=True, bias_hidden=False, bias_last=False)
-            self.online = nn.Sequential(mlp_encoder(encoder_widths), projector, nn.BatchNorm1d(hidden, affine=False))
+            self.online = nn.Sequential(encoder(encoder_widths), projector, nn.BatchNorm1d(hidden, affine=False))
             self.predictor = nn.Sequential(nn.Linear(hidden, out, bias=False), nn.BatchNorm1d(out), nn.ReLU(),
                                            nn.Linear(out, hidden))
             self.target = None
@@ -169,7 +183,7 @@ class MoCo(nn.Module):
     def __init__(self, encoder_widths, widths, queue=4096, momentum=0.99, temperature=0.2):
         super().__init__()
         d = encoder_widths[-1]
-        make = lambda: nn.Sequential(mlp_encoder(encoder_widths), projector("simclr", d, widths))
+        make = lambda: nn.Sequential(encoder(encoder_widths), projector("simclr", d, widths))
         self.query, self.key = make(), make()
         self.key.load_state_dict(self.query.state_dict())
         self.key.requires_grad_(False)
@@ -203,7 +217,7 @@ class SwAV(nn.Module):
     def __init__(self, encoder_widths, widths, prototypes=100, temperature=0.1):
         super().__init__()
         d = encoder_widths[-1]
-        self.encoder = mlp_encoder(encoder_widths)
+        self.encoder = encoder(encoder_widths)
         self.head = nn.Sequential(nn.Linear(d, widths[0]), nn.BatchNorm1d(widths[0]), nn.ReLU(), nn.Linear(widths[0], widths[-1]))
         self.prototypes = nn.Linear(widths[-1], prototypes, bias=False)
         self.temperature = temperature
@@ -230,7 +244,7 @@ class DINO(nn.Module):
         def network():
             mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, bottleneck))
             last = nn.utils.parametrizations.weight_norm(nn.Linear(bottleneck, prototypes, bias=False))
-            return nn.ModuleDict({"encoder": mlp_encoder(encoder_widths), "mlp": mlp, "last": last})
+            return nn.ModuleDict({"encoder": encoder(encoder_widths), "mlp": mlp, "last": last})
 
         self.student, self.teacher = network(), network()
         self.teacher.load_state_dict(self.student.state_dict())
@@ -266,7 +280,7 @@ class DINO(nn.Module):
 class MemoryBank(nn.Module):
     def __init__(self, encoder_widths, widths, size, temperature=0.07, momentum=0.5):
         super().__init__()
-        self.network = nn.Sequential(mlp_encoder(encoder_widths), nn.Linear(encoder_widths[-1], widths[-1]))
+        self.network = nn.Sequential(encoder(encoder_widths), nn.Linear(encoder_widths[-1], widths[-1]))
         self.register_buffer("bank", F.normalize(torch.rand(size, widths[-1]) - 0.5, dim=1))
         self.temperature, self.momentum = temperature, momentum
 
@@ -286,7 +300,7 @@ class PseudoLabels(nn.Module):
 
     def __init__(self, encoder_widths, size, clusters=100):
         super().__init__()
-        self.network = nn.Sequential(mlp_encoder(encoder_widths), nn.Linear(encoder_widths[-1], clusters))
+        self.network = nn.Sequential(encoder(encoder_widths), nn.Linear(encoder_widths[-1], clusters))
         self.register_buffer("labels", torch.randint(0, clusters, (size,)))
 
     def loss(self, v1, indices):
@@ -351,8 +365,12 @@ def run(method, batch, encoder_widths, projector_widths, warmup, steps, device):
         if method == "dino":
             before_optimizer = network.before_optimizer
     else:
-        network = nn.Sequential(mlp_encoder(encoder_widths), projector(method, encoder_widths[-1], projector_widths)).to(device)
-        loss_fn = lambda v1, v2: LOSSES[method](network(v1), network(v2))
+        network = nn.Sequential(encoder(encoder_widths), projector(method, encoder_widths[-1], projector_widths)).to(device)
+        if method == "simclr":
+            # Both views as one batch of 2N, as google-research/simclr and the library's SimCLR.
+            loss_fn = lambda v1, v2: LOSSES[method](*network(torch.cat([v1, v2])).chunk(2))
+        else:
+            loss_fn = lambda v1, v2: LOSSES[method](network(v1), network(v2))
         after_step = lambda: None
     trainable = [p for p in network.parameters() if p.requires_grad]
     if method == "deepcluster":
@@ -395,10 +413,14 @@ def main():
     parser.add_argument("--train", action="append", required=True, choices=sorted(RECIPE_PROJECTOR))
     parser.add_argument("--train-size", default="256", help="BxW1xW2...: batch, then encoder widths (default 512x256)")
     parser.add_argument("--train-projector", help="W1,W2...: projector widths instead of the recipe's")
+    parser.add_argument("--train-encoder", default="mlp", choices=["mlp", "convnet"],
+                        help="the encoder whose widths --train-size gives (convnet: block channels, then the dense width)")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
+    global ENCODER
+    ENCODER = args.train_encoder
     numbers = [int(v) for v in args.train_size.split("x")]
     batch, encoder_widths = numbers[0], numbers[1:] or [512, 256]
     device = torch.device(args.device)
@@ -409,7 +431,7 @@ def main():
     for method in args.train:
         widths = ([int(v) for v in args.train_projector.split(",")] if args.train_projector else RECIPE_PROJECTOR[method])
         times = run(method, batch, encoder_widths, widths, args.warmup, args.runs, device)
-        row = {"op": "train", "variant": method, "shape": [batch] + encoder_widths + widths, "device": name,
+        row = {"op": "train", "variant": method, "encoder": args.train_encoder, "shape": [batch] + encoder_widths + widths, "device": name,
                "warmup": args.warmup, "runs": args.runs, "timing": "wall",
                "median_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3,
                "images_per_s": batch / statistics.mean(times)}

@@ -122,6 +122,11 @@ struct BenchCommand: ParsableCommand {
             help: ArgumentHelp("With --train: batch, then the MLP encoder's widths (default 256x512x256).", valueName: "BxW1xW2…"))
     var trainSize: String?
 
+    @Option(name: .customLong("train-encoder"),
+            help: ArgumentHelp("With --train: mlp (default) or convnet, whose widths --train-size gives (block channels, then the dense width; default 16x32x512).",
+                               valueName: "KIND"))
+    var trainEncoder: String?
+
     @Option(name: .customLong("train-projector"),
             help: ArgumentHelp("With --train: the projector's widths instead of the recipe's (as many as the recipe has).",
                                valueName: "W1,W2…"))
@@ -133,13 +138,13 @@ struct BenchCommand: ParsableCommand {
     var oursFile: String?
 
     func validate() throws {
-        if !trainMethods.isEmpty || trainSize != nil || trainProjector != nil {
-            guard !trainMethods.isEmpty else { throw ValidationError("--train-size and --train-projector apply with --train") }
+        if !trainMethods.isEmpty || trainSize != nil || trainProjector != nil || trainEncoder != nil {
+            guard !trainMethods.isEmpty else { throw ValidationError("--train-size, --train-encoder and --train-projector apply with --train") }
             if !ops.isEmpty || Op.allCases.contains(where: { !sizeTexts(for: $0).isEmpty }) {
                 throw ValidationError("--train times training steps; it does not combine with --op or op sizes")
             }
             if oursFile != nil || dryRun || tf32 { throw ValidationError("--train does not combine with --ours, --dry-run or --tf32") }
-            for method in trainMethods { _ = try TrainBenchmark.parse(method: method, size: trainSize, projector: trainProjector) }
+            for method in trainMethods { _ = try TrainBenchmark.parse(method: method, encoder: trainEncoder ?? "mlp", size: trainSize, projector: trainProjector) }
             if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
             if let runs, runs < 2 { throw ValidationError("--runs must be at least 2 with --train, got \(runs)") }
             return
@@ -254,7 +259,7 @@ struct BenchCommand: ParsableCommand {
         let report = TrainReport(json: json)
         report.begin()
         for method in trainMethods {
-            report.write(try runner.measure(try TrainBenchmark.parse(method: method, size: trainSize, projector: trainProjector)))
+            report.write(try runner.measure(try TrainBenchmark.parse(method: method, encoder: trainEncoder ?? "mlp", size: trainSize, projector: trainProjector)))
         }
     }
 

@@ -10,6 +10,8 @@ struct PeerResults {
     struct Row: Decodable {
         let op: String
         let variant: String
+        /// Training rows: the encoder (`mlp` when absent).
+        let encoder: String?
         let shape: [Int]
         let device: String
         let median_ms: Double

@@ -14,7 +14,10 @@ extension Method: ExpressibleByArgument {}
 struct TrainBenchmark {
     let method: Method
     let batch: Int
-    /// Hidden widths of the MLP encoder (input 784).
+    /// `mlp` or `convnet` (`--train-encoder`), whatever the recipe's.
+    let encoderKind: String
+    /// The encoder's widths: the MLP's hidden widths (input 784), or the ConvNet's block
+    /// channels and then its dense width.
     let encoder: [Int]
     /// The projector widths as `TrainConfig.projector` takes them; nil for the recipe's.
     let projector: [Int]?
@@ -24,7 +27,7 @@ struct TrainBenchmark {
         var c = TrainConfig.defaults(for: method)
         TrainPreset.cpu.apply(to: &c)
         c.batchSize = batch
-        c.encoderWidths = encoder
+        (c.encoder, c.encoderWidths) = (encoderKind, encoder)
         if let projector { c.projector = projector }
         c.trainSubset = nil
         c.evaluate = false
@@ -36,6 +39,10 @@ struct TrainBenchmark {
     /// not given); a peer builds the same network from it.
     var shape: [Int] { [batch] + encoder + (config.projector ?? []) }
     var shapeText: String { shape.map(String.init).joined(separator: "x") }
+    /// The method, and the encoder where it is not the MLP.
+    var label: String { method.rawValue + (encoderKind == "mlp" ? "" : " \(encoderKind)") }
+
+    static let encoderKinds = ["mlp", "convnet"]
 
     /// The projector widths of `method`'s cpu recipe (empty for a method without one).
     static func recipeProjector(_ method: Method) -> [Int] {
@@ -44,8 +51,12 @@ struct TrainBenchmark {
         return c.projector ?? []
     }
 
-    /// Parses `B` or `BxW1xW2…`: batch, then encoder widths (default the cpu preset's 512, 256).
-    static func parse(method: Method, size: String?, projector: String?) throws -> TrainBenchmark {
+    /// Parses `B` or `BxW1xW2…`: batch, then encoder widths (default the MLP's 512, 256 or the
+    /// ConvNet's 16, 32, 512).
+    static func parse(method: Method, encoder kind: String = "mlp", size: String?, projector: String?) throws -> TrainBenchmark {
+        guard encoderKinds.contains(kind) else {
+            throw ValidationError("--train-encoder: expected \(encoderKinds.joined(separator: " or ")), got '\(kind)'")
+        }
         let numbers = try (size ?? "256").split(separator: "x").map { part -> Int in
             guard let n = Int(part), n > 0 else { throw ValidationError("--train-size: '\(size ?? "")' is not BxW1xW2… of positive integers") }
             return n
@@ -56,8 +67,11 @@ struct TrainBenchmark {
                 return n
             }
         }
-        let benchmark = TrainBenchmark(method: method, batch: numbers[0],
-                                       encoder: numbers.count > 1 ? Array(numbers.dropFirst()) : [512, 256], projector: widths)
+        let encoder = numbers.count > 1 ? Array(numbers.dropFirst()) : (kind == "mlp" ? [512, 256] : [16, 32, 512])
+        if kind == "convnet", encoder.count < 2 {
+            throw ValidationError("--train-size: the convnet encoder's widths are its block channels, then its dense width: at least two")
+        }
+        let benchmark = TrainBenchmark(method: method, batch: numbers[0], encoderKind: kind, encoder: encoder, projector: widths)
         let recipe = recipeProjector(method)
         if let widths, widths.count != recipe.count {
             throw ValidationError("--train-projector: \(method.rawValue)'s recipe has \(recipe.count) projector widths "
@@ -155,7 +169,8 @@ struct TrainReport {
     func write(_ m: TrainMeasurement) {
         if json {
             let fields: [(String, JSON)] = [
-                ("op", .string("train")), ("variant", .string(m.benchmark.method.rawValue)), ("shape", .integers(m.benchmark.shape)),
+                ("op", .string("train")), ("variant", .string(m.benchmark.method.rawValue)),
+                ("encoder", .string(m.benchmark.encoderKind)), ("shape", .integers(m.benchmark.shape)),
                 ("device", .string(m.device)), ("warmup", .number(Double(m.warmup))), ("runs", .number(Double(m.steps))),
                 ("timing", .string("wall")), ("median_ms", .number(m.median * 1e3)), ("min_ms", .number(m.min * 1e3)),
                 ("images_per_s", .number(m.imagesPerSecond)),
@@ -163,7 +178,7 @@ struct TrainReport {
             print("{" + fields.map { "\(JSON.quote($0.0)):\($0.1.text)" }.joined(separator: ",") + "}")
             return
         }
-        print([m.benchmark.method.rawValue.padding(12), m.benchmark.shapeText.padding(22),
+        print([m.benchmark.label.padding(12), m.benchmark.shapeText.padding(22),
                String(format: "%10.2f", m.median * 1e3), String(format: "%10.2f", m.min * 1e3),
                String(format: "%10.0f", m.imagesPerSecond),
                (m.deviceBusy.map { String(format: "%.0f %%", 100 * $0) } ?? "-").leftPadding(12)].joined(separator: "  "))
@@ -176,22 +191,24 @@ struct TrainComparison {
 
     func run(_ runner: TrainRunner) throws {
         let rows = peers.rows.filter { $0.op == "train" }
-        var seen: [(Method, [Int])] = []
+        var seen: [(Method, String, [Int])] = []
         for row in rows {
             guard let method = Method(rawValue: row.variant) else { throw ValidationError("train row of unknown method '\(row.variant)'") }
             guard row.shape.count >= 3, row.shape.allSatisfy({ $0 > 0 }) else {
                 throw ValidationError("train row \(row.variant) has shape \(row.shape): expected batch, encoder widths, projector widths")
             }
-            if !seen.contains(where: { $0.0 == method && $0.1 == row.shape }) { seen.append((method, row.shape)) }
+            let kind = row.encoder ?? "mlp"  // rows from before --train-encoder
+            guard TrainBenchmark.encoderKinds.contains(kind) else { throw ValidationError("train row of unknown encoder '\(kind)'") }
+            if !seen.contains(where: { $0 == (method, kind, row.shape) }) { seen.append((method, kind, row.shape)) }
         }
         print(["method".padding(12), "shape".padding(22), "ours img/s".leftPadding(11), "peer".padding(30),
                "peer img/s".leftPadding(11), "ours/peer".leftPadding(10)].joined(separator: "  "))
-        for (method, shape) in seen {
-            let benchmark = try Self.benchmark(method, shape: shape)
+        for (method, kind, shape) in seen {
+            let benchmark = try Self.benchmark(method, encoder: kind, shape: shape)
             let ours = try runner.measure(benchmark)
-            for row in rows where row.variant == method.rawValue && row.shape == shape {
+            for row in rows where row.variant == method.rawValue && (row.encoder ?? "mlp") == kind && row.shape == shape {
                 let theirs = row.images_per_s ?? Double(benchmark.batch) / (row.median_ms / 1e3)
-                print([method.rawValue.padding(12), benchmark.shapeText.padding(22), String(format: "%11.0f", ours.imagesPerSecond),
+                print([benchmark.label.padding(12), benchmark.shapeText.padding(22), String(format: "%11.0f", ours.imagesPerSecond),
                        String(row.device.prefix(30)).padding(30), String(format: "%11.0f", theirs),
                        String(format: "%10.2f", ours.imagesPerSecond / theirs)].joined(separator: "  "))
             }
@@ -201,11 +218,11 @@ struct TrainComparison {
     /// The benchmark whose shape is `shape`: the recipe's projector has as many widths as the
     /// shape has after the encoder's, which the shape cannot tell apart from encoder widths, so
     /// the split is taken from the recipe.
-    static func benchmark(_ method: Method, shape: [Int]) throws -> TrainBenchmark {
+    static func benchmark(_ method: Method, encoder kind: String, shape: [Int]) throws -> TrainBenchmark {
         let recipeProjector = TrainBenchmark.recipeProjector(method)
         let split = shape.count - recipeProjector.count
         guard split >= 2 else { throw ValidationError("train row \(method.rawValue) \(shape): too short for its projector") }
-        return TrainBenchmark(method: method, batch: shape[0], encoder: Array(shape[1..<split]),
+        return TrainBenchmark(method: method, batch: shape[0], encoderKind: kind, encoder: Array(shape[1..<split]),
                               projector: recipeProjector.isEmpty ? nil : Array(shape[split...]))
     }
 }

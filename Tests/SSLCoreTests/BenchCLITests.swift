@@ -177,8 +177,14 @@ struct BenchCLITests {
         let rows = try jsonLines(simclr.output)
         #expect(rows.count == 1)
         let row = try #require(rows.first)
-        #expect(row["op"] as? String == "train" && row["variant"] as? String == "simclr")
+        #expect(row["op"] as? String == "train" && row["variant"] as? String == "simclr" && row["encoder"] as? String == "mlp")
         #expect(row["shape"] as? [Int] == [16, 12, 8, 128], "\(row)")
+        let convnet = try runBench(["--device", device, "--json", "--train", "simclr", "--train-encoder", "convnet",
+                                    "--train-size", "8x2x3x4", "--warmup", "1", "--runs", "2"])
+        let convRow = try #require(try jsonLines(convnet.output).first, "\(convnet.error)")
+        #expect(convRow["encoder"] as? String == "convnet" && convRow["shape"] as? [Int] == [8, 2, 3, 4, 128], "\(convRow)")
+        let badEncoder = try runBench(["--train", "simclr", "--train-encoder", "resnet"])
+        #expect(badEncoder.status != 0 && badEncoder.error.contains("--train-encoder"), "\(badEncoder.error)")
         let rate = try #require(row["images_per_s"] as? Double), median = try #require(row["median_ms"] as? Double)
         #expect(rate > 0 && median > 0)
         if TestBackends.hasOpenCL {
