@@ -113,6 +113,6 @@ for m in methods:
         other.append(f"localCrops {c['localCrops']}")
     images = c.get("trainSubset") or 60000
     heads = ", ".join(filter(None, [str(c.get("projector") or ""), str(c.get("prototypes") or "")]))
-    print(f"| {m} | mlp {c.get('encoderWidths')} | {c['optimizer']} {c['baseLR']:g}, {c['weightDecay']:g} | {images} × {c['epochs']} "
+    print(f"| {m} | {c['encoder']} {c.get('encoderWidths')} | {c['optimizer']} {c['baseLR']:g}, {c['weightDecay']:g} | {images} × {c['epochs']} "
           f"| {c.get('cropScale')} | {heads} | {', '.join(other)} |")
 PY
