@@ -120,14 +120,12 @@ public final class ConvNetEncoder: FeatureLayer {
     }
 
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) {
-        guard x.rank == 4, x.shape[1] == inputChannels else {
-            throw SSLError.shapeMismatch(op: "ConvNetEncoder", detail: "x must be (N, \(inputChannels), H, W), got \(shapeDescription(x.shape))")
-        }
+        try requireImages(x, channels: inputChannels, layer: "ConvNetEncoder")
         return try body.forward(x)
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        guard x.rank == 4, x.shape[1] == inputChannels else { return try forward(x).output }  // forward's error
+        try requireImages(x, channels: inputChannels, layer: "ConvNetEncoder")
         return try body(x)
     }
 
@@ -281,17 +279,22 @@ public final class ResNetEncoder: FeatureLayer {
     }
 
     public func forward(_ x: Tensor) throws -> (output: Tensor, cache: LayerCache) {
-        guard x.rank == 4, x.shape[1] == inputChannels else {
-            throw SSLError.shapeMismatch(op: "ResNetEncoder", detail: "x must be (N, \(inputChannels), H, W), got \(shapeDescription(x.shape))")
-        }
+        try requireImages(x, channels: inputChannels, layer: "ResNetEncoder")
         return try body.forward(x)
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        guard x.rank == 4, x.shape[1] == inputChannels else { return try forward(x).output }  // forward's error
+        try requireImages(x, channels: inputChannels, layer: "ResNetEncoder")
         return try body(x)
     }
 
     public func backward(_ cache: LayerCache, _ dY: Tensor) throws -> Tensor { try body.backward(cache, dY) }
     public func backwardParameters(_ cache: LayerCache, _ dY: Tensor) throws { try body.backwardParameters(cache, dY) }
+}
+
+/// Throws unless `x` is `(N, channels, H, W)`: a convolutional encoder's input.
+private func requireImages(_ x: Tensor, channels: Int, layer: String) throws {
+    guard x.rank == 4, x.shape[1] == channels else {
+        throw SSLError.shapeMismatch(op: layer, detail: "x must be (N, \(channels), H, W), got \(shapeDescription(x.shape))")
+    }
 }
